@@ -1,0 +1,293 @@
+"""Settings: a YAML file, then environment variables (which win), validated once at start.
+
+Every setting has a generic variable `CONNECTOR_<SECTION>__<FIELD>` (for example
+`CONNECTOR_SINK__BATCH_SIZE=200`); the common ones also have the short names of `WELL_KNOWN_ENV`.
+A secret may come from a file instead (`<NAME>_FILE`, as Kubernetes secret mounts give it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connector.errors import ConfigError
+
+SPOTIFY_CAPI_URL = "https://capi.spotify.com/capi-direct/events/"
+SPOTIFY_EVENT_NAMES = frozenset(
+    {
+        "ADD_TO_CART",
+        "ALIAS",
+        "VIEW",
+        "PURCHASE",
+        "LEAD",
+        "SIGN_UP",
+        "PRODUCT",
+        "CHECK_OUT",
+        "CUSTOM_EVENT_1",
+        "CUSTOM_EVENT_2",
+        "CUSTOM_EVENT_3",
+        "CUSTOM_EVENT_4",
+        "CUSTOM_EVENT_5",
+    }
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    input_topic: str = "tracking-events"
+    group_id: str = "spotify-capi-connector"
+    results_topic: str = "spotify-capi-results"
+    dlq_topic: str = "spotify-capi-dlq"
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    ssl_key_password: SecretStr | None = None
+    ssl_endpoint_identification_algorithm: Literal["https", "none"] = "https"
+    # Any other librdkafka property, passed through as is (for example `client.rack`).
+    client_properties: dict[str, str] = Field(default_factory=dict)
+
+    def client_config(self) -> dict[str, str]:
+        """The librdkafka properties shared by the consumer and the producers."""
+        config: dict[str, str] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        optional = {
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": _reveal(self.sasl_password),
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+            "ssl.key.password": _reveal(self.ssl_key_password),
+        }
+        config.update({k: v for k, v in optional.items() if v is not None})
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            config["ssl.endpoint.identification.algorithm"] = (
+                self.ssl_endpoint_identification_algorithm
+            )
+        config.update(self.client_properties)
+        return config
+
+
+class DecodeSettings(_Section):
+    format: Literal["avro", "confluent"] = "avro"
+    writer_schema_path: Path | None = None  # default: the bundled schemas/tracking_event.avsc
+    schema_registry_url: str | None = None
+    schema_registry_basic_auth: SecretStr | None = None  # "user:password"
+
+    @model_validator(mode="after")
+    def _registry_for_confluent(self) -> DecodeSettings:
+        if self.format == "confluent" and not self.schema_registry_url:
+            raise ValueError("format 'confluent' needs schema_registry_url")
+        return self
+
+
+class SpotifySettings(_Section):
+    url: str = SPOTIFY_CAPI_URL
+    token: SecretStr | None = None
+    connection_id: str | None = None
+    ca_bundle: Path | None = None  # extra CA certificates to trust for the endpoint
+    allow_insecure_http: bool = False  # plain http:// to a host that is not loopback
+    request_timeout_s: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _url_is_safe(self) -> SpotifySettings:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("url must be an http(s) URL")
+        if parts.scheme == "http" and not (
+            self.allow_insecure_http or _is_loopback(parts.hostname)
+        ):
+            raise ValueError(
+                "url uses plain http to a host that is not loopback; use https "
+                "or set spotify.allow_insecure_http"
+            )
+        return self
+
+
+class TransformSettings(_Section):
+    # Event names of the tracking tool → Spotify event names, e.g. {"Order Completed": "PURCHASE"}
+    event_name_mapping: dict[str, str] = Field(default_factory=dict)
+    default_phone_region: str = Field(default="US", min_length=2, max_length=2)
+    phone_format: Literal["e164", "e164_digits"] = "e164"
+    max_future_skew_s: float = Field(default=300.0, ge=0)
+    max_event_age_s: float | None = Field(default=None, gt=0)
+    default_opt_out_targeting: bool = True
+
+    @model_validator(mode="after")
+    def _mapping_targets_are_spotify_names(self) -> TransformSettings:
+        unknown = sorted(set(self.event_name_mapping.values()) - SPOTIFY_EVENT_NAMES)
+        if unknown:
+            raise ValueError(f"event_name_mapping maps to unknown Spotify names: {unknown}")
+        return self
+
+
+class SinkSettings(_Section):
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    linger_ms: int = Field(default=50, ge=0, le=60_000)
+    max_in_flight: int = Field(default=8, ge=1, le=256)
+    max_attempts: int = Field(default=10, ge=1)
+    backoff_initial_s: float = Field(default=0.2, gt=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    auth_retry_interval_s: float = Field(default=30.0, gt=0)
+
+
+class PipelineSettings(_Section):
+    max_unsettled: int = Field(default=20_000, ge=1)  # pause partitions above this
+    poll_batch_size: int = Field(default=1000, ge=1)
+    commit_interval_s: float = Field(default=1.0, gt=0)
+    drain_timeout_s: float = Field(default=30.0, ge=0)
+    revoke_timeout_s: float = Field(default=10.0, ge=0)
+
+
+class TelemetrySettings(_Section):
+    health_host: str = "0.0.0.0"  # noqa: S104 - a pod's probes come from outside it
+    health_port: int = Field(default=8080, ge=0, le=65535)  # 0: pick a free port
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    otlp_endpoint: str | None = None
+    stall_timeout_s: float = Field(default=300.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CONNECTOR_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    decode: DecodeSettings = DecodeSettings()
+    spotify: SpotifySettings = SpotifySettings()
+    transform: TransformSettings = TransformSettings()
+    sink: SinkSettings = SinkSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first (it wins), then the YAML file's values given as init arguments.
+        return (WellKnownEnvSource(settings_cls), env_settings, init_settings)
+
+    def require_delivery(self) -> None:
+        """Settings `run` needs beyond those a dry run needs."""
+        if self.spotify.token is None or not self.spotify.token.get_secret_value():
+            raise ConfigError("spotify.token is not set (SPOTIFY_CAPI_TOKEN or its _FILE)")
+        if not self.spotify.connection_id:
+            raise ConfigError("spotify.connection_id is not set (SPOTIFY_CAPI_CONNECTION_ID)")
+
+
+# Short environment variable names → (section, field). Secrets also accept `<NAME>_FILE`.
+WELL_KNOWN_ENV: dict[str, tuple[str, str]] = {
+    "KAFKA_BOOTSTRAP_SERVERS": ("kafka", "bootstrap_servers"),
+    "KAFKA_SECURITY_PROTOCOL": ("kafka", "security_protocol"),
+    "KAFKA_SASL_MECHANISM": ("kafka", "sasl_mechanism"),
+    "KAFKA_SASL_USERNAME": ("kafka", "sasl_username"),
+    "KAFKA_SASL_PASSWORD": ("kafka", "sasl_password"),
+    "KAFKA_SSL_CA_LOCATION": ("kafka", "ssl_ca_location"),
+    "KAFKA_SSL_CERTIFICATE_LOCATION": ("kafka", "ssl_certificate_location"),
+    "KAFKA_SSL_KEY_LOCATION": ("kafka", "ssl_key_location"),
+    "KAFKA_SSL_KEY_PASSWORD": ("kafka", "ssl_key_password"),
+    "CONNECTOR_INPUT_TOPIC": ("kafka", "input_topic"),
+    "CONNECTOR_GROUP_ID": ("kafka", "group_id"),
+    "CONNECTOR_RESULTS_TOPIC": ("kafka", "results_topic"),
+    "CONNECTOR_DLQ_TOPIC": ("kafka", "dlq_topic"),
+    "SCHEMA_REGISTRY_URL": ("decode", "schema_registry_url"),
+    "SPOTIFY_CAPI_URL": ("spotify", "url"),
+    "SPOTIFY_CAPI_TOKEN": ("spotify", "token"),
+    "SPOTIFY_CAPI_CONNECTION_ID": ("spotify", "connection_id"),
+    "SPOTIFY_CAPI_CA_BUNDLE": ("spotify", "ca_bundle"),
+}
+SECRET_ENV = frozenset(
+    {"KAFKA_SASL_PASSWORD", "KAFKA_SSL_KEY_PASSWORD", "SPOTIFY_CAPI_TOKEN", "SPOTIFY_CAPI_CONNECTION_ID"}
+)
+
+
+class WellKnownEnvSource(PydanticBaseSettingsSource):
+    """Reads the short variable names of `WELL_KNOWN_ENV`, and secrets from `<NAME>_FILE`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ builds the whole mapping at once
+
+    def __call__(self) -> dict[str, Any]:
+        return well_known_values(os.environ)
+
+
+def well_known_values(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, dict[str, Any]] = {}
+    for name, (section, field_name) in WELL_KNOWN_ENV.items():
+        value = environ.get(name)
+        file_name = environ.get(f"{name}_FILE") if name in SECRET_ENV else None
+        if value is None and file_name:
+            try:
+                value = Path(file_name).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{name}_FILE: cannot read {file_name}: {exc.strerror}") from None
+        if value is not None:
+            values.setdefault(section, {})[field_name] = value
+    return values
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Build the settings, or raise ConfigError with a one-line message (no secret values)."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {config_file} is not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {config_file} must hold a mapping of sections")
+        file_values = loaded or {}
+    try:
+        return Settings(**file_values)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, naming the setting, never echoing its value."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        problems.append(f"{where}: {error['msg']}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,43 @@
+"""One small hierarchy. Each error says whether trying again can help; none carries PII or secrets."""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Base of every error the connector raises on purpose."""
+
+    retriable: bool = False
+    exit_code: int = 1
+
+
+class ConfigError(ConnectorError):
+    """A setting is missing or invalid. The message names the setting, never its value."""
+
+    exit_code = 2
+
+
+class InputError(ConnectorError):
+    """Input a command was given cannot be read (a file, a line of JSON)."""
+
+    exit_code = 2
+
+
+class LocalInfraError(ConnectorError):
+    """The local development infrastructure (Java, Maven, the broker) is missing or failed."""
+
+    exit_code = 3
+
+
+class DecodeError(ConnectorError):
+    """A record's bytes are not a tracking event. The record is dead-lettered, not retried."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class SchemaRegistryUnavailable(ConnectorError):
+    """The Schema Registry did not answer: the record is fine, try again later."""
+
+    retriable = True

@@ -1,0 +1,231 @@
+"""The few core types that travel between stages.
+
+They are plain frozen dataclasses with slots: every record of the hot path becomes one of
+these, and they are already valid when built, so nothing re-validates them downstream.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+PropertyValue: TypeAlias = None | bool | int | float | str | list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCoordinates:
+    """Where a record sits in Kafka; the identity of a record for offsets and results."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None = None  # the Kafka record timestamp, when the broker gave one
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A raw Kafka record: coordinates plus the bytes, before decoding."""
+
+    coordinates: SourceCoordinates
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    received_at_ms: int = 0  # wall clock when the connector polled it
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingEvent:
+    """A decoded tracking event (schemas/tracking_event.avsc)."""
+
+    event: str
+    properties: dict[str, PropertyValue]
+    timestamp_ms: int | None = None
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    message_id: str | None = None
+
+
+# --- the Spotify side -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserData:
+    """`user_data` of a Spotify event. Hashes are 64 lower-case hex characters."""
+
+    ip_address: str | None = None
+    hashed_emails: tuple[str, ...] = ()
+    device_id: str | None = None
+    hashed_phone_number: str | None = None
+    user_agent: str | None = None
+    gender: str | None = None
+    request_ip_address: str | None = None
+    event_ip_address: str | None = None
+    platform_id: str | None = None
+    session_id: str | None = None
+    alias_id: str | None = None
+    cookie1: str | None = None
+    page_id: str | None = None
+    connection_type: str | None = None
+    age_group: str | None = None
+    click_id: str | None = None  # sent as `clickID`
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {}
+        for name in _USER_DATA_SCALARS:
+            value = getattr(self, name)
+            if value is not None:
+                wire[name] = value
+        if self.hashed_emails:
+            wire["hashed_emails"] = list(self.hashed_emails)
+        if self.click_id is not None:
+            wire["clickID"] = self.click_id
+        return wire
+
+
+_USER_DATA_SCALARS = (
+    "ip_address",
+    "device_id",
+    "hashed_phone_number",
+    "user_agent",
+    "gender",
+    "request_ip_address",
+    "event_ip_address",
+    "platform_id",
+    "session_id",
+    "alias_id",
+    "cookie1",
+    "page_id",
+    "connection_type",
+    "age_group",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventDetails:
+    """`event_details` of a Spotify event."""
+
+    amount: float | None = None
+    currency: str | None = None
+    content_name: str | None = None
+    content_category: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {}
+        if self.amount is not None:
+            wire["amount"] = self.amount
+        if self.currency is not None:
+            wire["currency"] = self.currency
+        if self.content_name is not None:
+            wire["content_name"] = self.content_name
+        if self.content_category is not None:
+            wire["content_category"] = self.content_category
+        return wire
+
+
+@dataclass(frozen=True, slots=True)
+class SpotifyEvent:
+    """One event as it goes inside `conversion_events.events`."""
+
+    event_id: str
+    event_name: str
+    event_time: str  # UTC, `YYYY-MM-DDTHH:MM:SS.mmmZ`
+    user_data: UserData
+    action_source: str | None = None
+    opt_out_targeting: bool | None = True
+    event_source_url: str | None = None
+    event_details: EventDetails | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "event_id": self.event_id,
+            "event_name": self.event_name,
+            "event_time": self.event_time,
+        }
+        if self.action_source is not None:
+            wire["action_source"] = self.action_source
+        if self.opt_out_targeting is not None:
+            wire["opt_out_targeting"] = self.opt_out_targeting
+        if self.event_source_url is not None:
+            wire["event_source_url"] = self.event_source_url
+        wire["user_data"] = self.user_data.to_wire()
+        if self.event_details is not None:
+            details = self.event_details.to_wire()
+            if details:
+                wire["event_details"] = details
+        return wire
+
+
+# --- transform outcomes ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TransformWarning:
+    """A non-fatal problem: the field was dropped. Carries no value, so no PII."""
+
+    code: str
+    field: str
+
+    def __str__(self) -> str:
+        return f"{self.code}:{self.field}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a record cannot become a Spotify event. `message` never quotes a raw value."""
+
+    reason: str
+    field: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    event: SpotifyEvent
+    warnings: tuple[TransformWarning, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    rejection: Rejection
+    event_id: str | None = None
+    event_name: str | None = None
+    warnings: tuple[TransformWarning, ...] = ()
+
+
+TransformOutcome: TypeAlias = Accepted | Rejected
+
+
+# --- delivery results ------------------------------------------------------------------------
+
+
+class DeliveryStatus(enum.StrEnum):
+    DELIVERED = "DELIVERED"
+    REJECTED_TRANSFORM = "REJECTED_TRANSFORM"
+    REJECTED_SPOTIFY = "REJECTED_SPOTIFY"
+    RETRY_EXHAUSTED = "RETRY_EXHAUSTED"
+    UNDECODABLE = "UNDECODABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What became of one source record (schemas/delivery_result.avsc)."""
+
+    coordinates: SourceCoordinates
+    status: DeliveryStatus
+    received_at_ms: int
+    settled_at_ms: int
+    event_id: str | None = None
+    event_name: str | None = None
+    event_time_ms: int | None = None
+    http_status: int | None = None
+    error_code: str | None = None
+    error_field: str | None = None
+    error_message: str | None = None
+    attempts: int = 0
+    sp_trace_id: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def is_failure(self) -> bool:
+        return self.status is not DeliveryStatus.DELIVERED
