@@ -223,7 +223,12 @@ WELL_KNOWN_ENV: dict[str, tuple[str, str]] = {
     "SPOTIFY_CAPI_CA_BUNDLE": ("spotify", "ca_bundle"),
 }
 SECRET_ENV = frozenset(
-    {"KAFKA_SASL_PASSWORD", "KAFKA_SSL_KEY_PASSWORD", "SPOTIFY_CAPI_TOKEN", "SPOTIFY_CAPI_CONNECTION_ID"}
+    {
+        "KAFKA_SASL_PASSWORD",
+        "KAFKA_SSL_KEY_PASSWORD",
+        "SPOTIFY_CAPI_TOKEN",
+        "SPOTIFY_CAPI_CONNECTION_ID",
+    }
 )
 
 

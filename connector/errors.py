@@ -1,4 +1,4 @@
-"""One small hierarchy. Each error says whether trying again can help; none carries PII or secrets."""
+"""One small hierarchy. Each error says whether a retry can help; none carries PII or secrets."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-PropertyValue: TypeAlias = None | bool | int | float | str | list[str]
+PropertyValue: TypeAlias = bool | int | float | str | list[str] | None
 
 
 @dataclass(frozen=True, slots=True)

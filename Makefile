@@ -1,0 +1,48 @@
+# Two commands do everything on a fresh machine (Python 3.11, Java 17, Maven, Go):
+#   make demo   - local broker + local Spotify sandbox: produce sample events, deliver, show results
+#   make test   - lint, types, and every test against a real broker
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+CACHE  := .cache
+HELM   := $(CACHE)/bin/helm
+
+.PHONY: setup demo test lint typecheck unit integration chart bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (or run make PYTHON=python3)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+$(CACHE)/kafka/.fetched: connector/localinfra/kafka-pom.xml | $(VENV)/.installed
+	$(PY) -m connector.localinfra fetch
+	@touch $@
+
+$(HELM): scripts/install-helm.sh
+	bash scripts/install-helm.sh $(CACHE)
+
+setup: $(VENV)/.installed $(CACHE)/kafka/.fetched $(HELM)
+
+demo: $(VENV)/.installed $(CACHE)/kafka/.fetched
+	$(PY) -m connector demo
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check connector tests bench
+	$(VENV)/bin/ruff format --check connector tests bench
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+test: setup lint typecheck
+	PATH="$(abspath $(CACHE)/bin):$$PATH" $(PY) -m pytest
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+bench: setup
+	$(PY) -m bench.end_to_end
+
+clean:
+	rm -rf $(VENV) $(CACHE) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,147 @@
+"""Kafka record bytes → TrackingEvent: schemaless Avro, or the Confluent wire format.
+
+A record that cannot be decoded raises DecodeError with a reason code; the pipeline dead-letters it.
+The Schema Registry answer for an id is cached for the life of the process (ids are immutable).
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+import fastavro
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+from connector import avro
+from connector.config import DecodeSettings
+from connector.errors import DecodeError, SchemaRegistryUnavailable
+from connector.models import PropertyValue, TrackingEvent
+
+MAX_RECORD_BYTES = 1_000_000  # a tracking event is a few KB; larger is not one of ours
+_MAGIC = 0
+_REGISTRY_ATTEMPTS = 5
+
+
+class Decoder(Protocol):
+    def decode(self, value: bytes | None) -> TrackingEvent: ...
+
+
+def tracking_event(record: Mapping[str, Any]) -> TrackingEvent:
+    """Build the core type from a decoded Avro record (fastavro gives datetimes for timestamps)."""
+    timestamp = record.get("timestamp")
+    if isinstance(timestamp, datetime):
+        timestamp = int(timestamp.timestamp() * 1000)
+    properties: dict[str, PropertyValue] = record.get("properties") or {}
+    return TrackingEvent(
+        event=record["event"],
+        properties=properties,
+        timestamp_ms=timestamp,
+        user_id=record.get("user_id"),
+        anonymous_id=record.get("anonymous_id"),
+        message_id=record.get("message_id"),
+    )
+
+
+def _check_size(value: bytes | None) -> bytes:
+    if value is None or len(value) == 0:
+        raise DecodeError("empty_value", "the record has no value")
+    if len(value) > MAX_RECORD_BYTES:
+        raise DecodeError(
+            "record_too_large", f"the value is {len(value)} bytes, over {MAX_RECORD_BYTES}"
+        )
+    return value
+
+
+def _read(writer: Any, payload: bytes, reader: Any | None) -> TrackingEvent:
+    try:
+        record = avro.decode(writer, payload, reader)
+        return tracking_event(record)
+    except (
+        EOFError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        UnicodeDecodeError,
+        OverflowError,
+        MemoryError,
+        fastavro.read.SchemaResolutionError,
+    ) as exc:
+        raise DecodeError("invalid_avro", f"not a tracking event: {type(exc).__name__}") from None
+
+
+class SchemalessDecoder:
+    """Avro binary without framing, written with a known writer schema."""
+
+    def __init__(self, writer_schema: Any | None = None) -> None:
+        self._reader = avro.bundled_schema(avro.TRACKING_EVENT)
+        self._writer = writer_schema or self._reader
+
+    def decode(self, value: bytes | None) -> TrackingEvent:
+        payload = _check_size(value)
+        reader = None if self._writer is self._reader else self._reader
+        return _read(self._writer, payload, reader)
+
+
+class ConfluentDecoder:
+    """Magic byte 0, a 4-byte big-endian schema id, then Avro binary; the id is looked up once."""
+
+    def __init__(self, registry: SchemaRegistryClient) -> None:
+        self._registry = registry
+        self._reader = avro.bundled_schema(avro.TRACKING_EVENT)
+        self._writers: dict[int, Any] = {}
+
+    def decode(self, value: bytes | None) -> TrackingEvent:
+        payload = _check_size(value)
+        if len(payload) < 5 or payload[0] != _MAGIC:
+            raise DecodeError("not_confluent_framed", "the value lacks the Confluent magic byte")
+        (schema_id,) = struct.unpack(">I", payload[1:5])
+        return _read(self._writer_schema(schema_id), payload[5:], self._reader)
+
+    def _writer_schema(self, schema_id: int) -> Any:
+        cached = self._writers.get(schema_id)
+        if cached is not None:
+            return cached
+        for attempt in range(_REGISTRY_ATTEMPTS):
+            try:
+                schema = self._registry.get_schema(schema_id)
+                break
+            except SchemaRegistryError as exc:
+                if exc.http_status_code == 404:
+                    raise DecodeError(
+                        "unknown_schema_id", f"schema id {schema_id} is not in the registry"
+                    ) from None
+                if attempt == _REGISTRY_ATTEMPTS - 1:
+                    raise SchemaRegistryUnavailable(
+                        f"the Schema Registry answered {exc.http_status_code}"
+                    ) from None
+            except Exception as exc:  # connection errors come as many types
+                if attempt == _REGISTRY_ATTEMPTS - 1:
+                    raise SchemaRegistryUnavailable(
+                        f"the Schema Registry is unreachable: {type(exc).__name__}"
+                    ) from None
+            time.sleep(0.2 * 2**attempt)
+        if schema.schema_type not in (None, "AVRO"):
+            raise DecodeError("not_avro", f"schema id {schema_id} is {schema.schema_type}")
+        try:
+            writer = avro.parse_schema_text(schema.schema_str or "")
+        except (ValueError, fastavro.schema.SchemaParseException):
+            raise DecodeError("invalid_schema", f"schema id {schema_id} does not parse") from None
+        self._writers[schema_id] = writer
+        return writer
+
+
+def build_decoder(settings: DecodeSettings) -> Decoder:
+    if settings.format == "confluent":
+        conf: dict[str, str] = {"url": str(settings.schema_registry_url)}
+        if settings.schema_registry_basic_auth is not None:
+            conf["basic.auth.user.info"] = settings.schema_registry_basic_auth.get_secret_value()
+        return ConfluentDecoder(SchemaRegistryClient(conf))
+    writer = (
+        avro.schema_from_file(settings.writer_schema_path) if settings.writer_schema_path else None
+    )
+    return SchemalessDecoder(writer)
