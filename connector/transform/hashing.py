@@ -1,0 +1,25 @@
+"""SHA-256 of normalised identifiers, and recognising values that arrive already hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_SHA256_HEX = re.compile(r"[0-9A-Fa-f]{64}")
+
+
+def is_sha256_hex(text: str) -> bool:
+    """True for 64 hex characters: the sender hashed the value already."""
+    return len(text) == 64 and _SHA256_HEX.fullmatch(text) is not None
+
+
+def sha256_hex(normalised: str) -> str:
+    """Lower-case hex SHA-256 of the UTF-8 bytes of an already normalised value."""
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def hashed(normalised: str) -> str:
+    """The hash to send: a pre-hashed value is lower-cased, anything else is hashed once."""
+    if is_sha256_hex(normalised):
+        return normalised.lower()
+    return sha256_hex(normalised)

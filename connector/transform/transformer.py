@@ -1,0 +1,331 @@
+"""TrackingEvent → SpotifyEvent, or a typed rejection. Pure: no I/O, no clock, never raises.
+
+Decisions where the issue leaves room (also in the project report):
+- event_name: `spotify_event_name` when present (any case; spaces and hyphens become `_`); a
+  present but unknown value is rejected as `invalid_event_name`, not silently replaced. Then the
+  configured `event_name_mapping` (exact key, else a case-insensitive trimmed match), then the
+  event's own name when it normalises to a Spotify name. The mapping is consulted before the own
+  name so that a configured entry always takes effect (`{"View": "PRODUCT"}` must not be shadowed
+  by `View` being a Spotify name); for names that are not mapped the order is the issue's.
+  Nothing fits: `unknown_event_name`.
+- event_id: `$event_id` text or number; absent or unusable: derived from the source coordinates
+  (see `event_id.py`), so redeliveries keep their id. An unusable one also warns.
+- event_time: `$event_time`, else the record's `timestamp`, else the Kafka timestamp (values
+  ≤ 0 mean "none" there), else now. Up to `max_future_skew_s` ahead: sent as now with the warning
+  `event_time_adjusted`; further ahead: `event_time_in_future`. Older than `max_event_age_s`:
+  `too_old`. Unparseable or before 2000: `invalid_event_time`.
+- opt_out_targeting: an unusable value falls back to the setting's default (true), with a
+  warning; omitting it would let Spotify use its own default, which may allow retargeting.
+- Other optional fields (action_source, event_source_url, user data, content_*) that are
+  unusable are omitted with a warning `TransformWarning(code, property)`.
+- user_data needs ip_address, device_id, hashed_emails or hashed_phone_number (the contract's
+  list; clickID and the other ids do not count): else `no_user_identifier`.
+- PURCHASE needs amount and currency: `missing_amount`, `invalid_amount`, `missing_currency`,
+  `invalid_currency`. Other events drop an unusable amount or currency with that warning code.
+- Warning and rejection fields name the property the user sent (`$event_time`, `email`); a
+  rejection about something missing names the Spotify field (`event_name`, `user_data`).
+- A bug that raises inside the transform becomes the rejection `transform_error` (the type of the
+  exception only, no value), so one bad record can never stop the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from connector.config import SPOTIFY_EVENT_NAMES, TransformSettings
+from connector.models import (
+    Accepted,
+    EventDetails,
+    PropertyValue,
+    Rejected,
+    Rejection,
+    SourceCoordinates,
+    SpotifyEvent,
+    TrackingEvent,
+    TransformOutcome,
+    TransformWarning,
+    UserData,
+)
+from connector.transform import mapping as m
+from connector.transform import normalize
+from connector.transform.event_id import derive_event_id
+from connector.transform.event_time import MIN_EVENT_TIME_MS, format_utc_ms, parse_event_time
+from connector.transform.hashing import hashed, is_sha256_hex
+from connector.transform.phone import to_e164
+from connector.transform.problems import Invalid, type_name
+
+_NAME_SEPARATORS = str.maketrans(" -", "__")
+T = TypeVar("T")
+Normaliser = Callable[[PropertyValue], T | None]
+
+
+class _Reject(Exception):  # control flow inside this module only
+    def __init__(self, reason: str, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.rejection = Rejection(reason, field, message)
+
+
+class Transformer:
+    """Built once from the settings; `transform` is then a pure function of its arguments."""
+
+    def __init__(self, settings: TransformSettings) -> None:
+        self._settings = settings
+        self._mapping = dict(settings.event_name_mapping)
+        self._folded_mapping = {
+            key.strip().casefold(): name for key, name in settings.event_name_mapping.items()
+        }
+        self._region = settings.default_phone_region.upper()
+        self._phone_digits_only = settings.phone_format == "e164_digits"
+        self._max_future_skew_ms = round(settings.max_future_skew_s * 1000)
+        self._max_age_ms = (
+            None if settings.max_event_age_s is None else round(settings.max_event_age_s * 1000)
+        )
+
+    def transform(
+        self, event: TrackingEvent, coordinates: SourceCoordinates, now_ms: int
+    ) -> TransformOutcome:
+        warnings: list[TransformWarning] = []
+        event_id: str | None = None
+        event_name: str | None = None
+        try:
+            props = event.properties if isinstance(event.properties, dict) else {}
+            event_id = self._event_id(props, coordinates, warnings)
+            event_name = self._event_name(event.event, props)
+            event_time = self._event_time(event, coordinates, props, now_ms, warnings)
+            user_data = self._user_data(props, warnings)
+            details = self._event_details(props, event_name, warnings)
+            spotify_event = SpotifyEvent(
+                event_id=event_id,
+                event_name=event_name,
+                event_time=event_time,
+                user_data=user_data,
+                action_source=_optional(normalize.action_source, props, m.ACTION_SOURCE, warnings),
+                opt_out_targeting=self._opt_out(props, warnings),
+                event_source_url=_optional(normalize.url, props, m.EVENT_SOURCE_URL, warnings),
+                event_details=details,
+            )
+        except _Reject as reject:
+            return Rejected(reject.rejection, event_id, event_name, _unique(warnings))
+        except Exception as exc:  # the safety net: a bug must not stop the pipeline
+            rejection = Rejection(
+                "transform_error", None, f"the transform failed ({type(exc).__name__}); a bug"
+            )
+            return Rejected(rejection, event_id, event_name, _unique(warnings))
+        return Accepted(spotify_event, _unique(warnings))
+
+    # --- event fields ---------------------------------------------------------------------
+
+    def _event_name(self, own_name: object, props: dict[str, PropertyValue]) -> str:
+        explicit = props.get(m.SPOTIFY_EVENT_NAME)
+        if isinstance(explicit, str) and explicit.strip():
+            name = explicit.strip().upper().translate(_NAME_SEPARATORS)
+            if name not in SPOTIFY_EVENT_NAMES:
+                raise _Reject(
+                    "invalid_event_name", m.SPOTIFY_EVENT_NAME, "not a Spotify event name"
+                )
+            return name
+        if explicit is not None and not isinstance(explicit, str):
+            raise _Reject(
+                "invalid_event_name",
+                m.SPOTIFY_EVENT_NAME,
+                f"expected a string, got {type_name(explicit)}",
+            )
+        if isinstance(own_name, str):
+            mapped = self._mapping.get(own_name) or self._folded_mapping.get(
+                own_name.strip().casefold()
+            )
+            if mapped is not None:
+                return mapped
+            name = own_name.strip().upper().translate(_NAME_SEPARATORS)
+            if name in SPOTIFY_EVENT_NAMES:
+                return name
+        raise _Reject(
+            "unknown_event_name",
+            "event_name",
+            "the event name is not a Spotify name, is not mapped in "
+            "transform.event_name_mapping, and spotify_event_name is not set",
+        )
+
+    def _event_id(
+        self,
+        props: dict[str, PropertyValue],
+        coordinates: SourceCoordinates,
+        warnings: list[TransformWarning],
+    ) -> str:
+        own = _optional(normalize.event_id, props, m.EVENT_ID, warnings)
+        return own if own is not None else derive_event_id(coordinates)
+
+    def _event_time(
+        self,
+        event: TrackingEvent,
+        coordinates: SourceCoordinates,
+        props: dict[str, PropertyValue],
+        now_ms: int,
+        warnings: list[TransformWarning],
+    ) -> str:
+        source, epoch_ms = self._event_time_source(event, coordinates, props, now_ms, warnings)
+        if epoch_ms < MIN_EVENT_TIME_MS:
+            raise _Reject("invalid_event_time", source, "the event time is before the year 2000")
+        if epoch_ms > now_ms:
+            if epoch_ms - now_ms > self._max_future_skew_ms:
+                raise _Reject(
+                    "event_time_in_future",
+                    source,
+                    "the event time is further in the future than transform.max_future_skew_s",
+                )
+            warnings.append(TransformWarning("event_time_adjusted", source))
+            epoch_ms = now_ms
+        if self._max_age_ms is not None and now_ms - epoch_ms > self._max_age_ms:
+            raise _Reject("too_old", source, "the event is older than transform.max_event_age_s")
+        return format_utc_ms(epoch_ms)
+
+    def _event_time_source(
+        self,
+        event: TrackingEvent,
+        coordinates: SourceCoordinates,
+        props: dict[str, PropertyValue],
+        now_ms: int,
+        warnings: list[TransformWarning],
+    ) -> tuple[str, int]:
+        value = props.get(m.EVENT_TIME)
+        if value is not None and not (isinstance(value, str) and not value.strip()):
+            try:
+                epoch_ms, assumed_utc = parse_event_time(value)
+            except Invalid as problem:
+                raise _Reject(problem.code, m.EVENT_TIME, problem.message) from None
+            if assumed_utc:
+                warnings.append(TransformWarning("assumed_utc", m.EVENT_TIME))
+            return m.EVENT_TIME, epoch_ms
+        if _is_epoch(event.timestamp_ms):
+            return "timestamp", int(event.timestamp_ms)  # type: ignore[arg-type]
+        if _is_epoch(coordinates.timestamp_ms):
+            return "kafka_timestamp", int(coordinates.timestamp_ms)  # type: ignore[arg-type]
+        return "now", now_ms
+
+    def _opt_out(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> bool:
+        value = _optional(normalize.flag, props, m.OPT_OUT_TARGETING, warnings)
+        return self._settings.default_opt_out_targeting if value is None else value
+
+    # --- user data --------------------------------------------------------------------------
+
+    def _user_data(
+        self, props: dict[str, PropertyValue], warnings: list[TransformWarning]
+    ) -> UserData:
+        fields: dict[str, Any] = {}
+        for prop, attribute in m.USER_IP_FIELDS:
+            if prop in props:
+                fields[attribute] = _optional(normalize.ip_address, props, prop, warnings)
+        for prop, attribute in m.USER_TEXT_FIELDS:
+            if prop in props:
+                fields[attribute] = _optional(normalize.text, props, prop, warnings)
+        if m.EMAIL in props:
+            fields["hashed_emails"] = self._emails(props[m.EMAIL], warnings)
+        if m.PHONE in props:
+            fields["hashed_phone_number"] = self._phone(props[m.PHONE], warnings)
+        if m.GENDER in props:
+            fields["gender"] = _optional(normalize.gender, props, m.GENDER, warnings)
+        if not any(fields.get(name) for name in m.IDENTIFIER_FIELDS):
+            raise _Reject(
+                "no_user_identifier",
+                "user_data",
+                "no usable ip_address ($ip), device_id ($device_id), email or phone",
+            )
+        return UserData(**fields)
+
+    @staticmethod
+    def _emails(value: PropertyValue, warnings: list[TransformWarning]) -> tuple[str, ...]:
+        try:
+            hashes, dropped = normalize.email_hashes(value)
+        except Invalid as problem:
+            warnings.append(TransformWarning(problem.code, m.EMAIL))
+            return ()
+        if dropped:
+            warnings.append(TransformWarning("invalid_email", m.EMAIL))
+        return tuple(hashes)
+
+    def _phone(self, value: PropertyValue, warnings: list[TransformWarning]) -> str | None:
+        candidates = value if isinstance(value, list) else [value]
+        for candidate in candidates:  # a list: the first usable number wins
+            try:
+                phone = self._hashed_phone(candidate)
+            except Invalid as problem:
+                warnings.append(TransformWarning(problem.code, m.PHONE))
+                continue
+            if phone is not None:
+                return phone
+        return None
+
+    def _hashed_phone(self, value: object) -> str | None:
+        raw = normalize.text(value)  # an integer phone is read as its digits
+        if raw is None:
+            return None
+        if is_sha256_hex(raw):  # hashed by the sender already
+            return raw.lower()
+        e164 = to_e164(raw, self._region)
+        return hashed(e164[1:] if self._phone_digits_only else e164)
+
+    # --- event details ----------------------------------------------------------------------
+
+    def _event_details(
+        self, props: dict[str, PropertyValue], event_name: str, warnings: list[TransformWarning]
+    ) -> EventDetails | None:
+        purchase = event_name == "PURCHASE"
+        amount = _detail(normalize.amount, props, m.AMOUNT, purchase, warnings)
+        currency = _detail(normalize.currency, props, m.CURRENCY, purchase, warnings)
+        content_name = _optional(normalize.text, props, m.CONTENT_NAME, warnings)
+        content_category = _optional(normalize.text, props, m.CONTENT_CATEGORY, warnings)
+        if (
+            amount is None
+            and currency is None
+            and content_name is None
+            and content_category is None
+        ):
+            return None
+        return EventDetails(amount, currency, content_name, content_category)
+
+
+def _optional(
+    normalise: Normaliser[T],
+    props: dict[str, PropertyValue],
+    prop: str,
+    warnings: list[TransformWarning],
+) -> T | None:
+    """An optional field: its normalised value, or None (absent, or unusable with a warning)."""
+    value = props.get(prop)
+    if value is None:
+        return None
+    try:
+        return normalise(value)
+    except Invalid as problem:
+        warnings.append(TransformWarning(problem.code, prop))
+        return None
+
+
+def _detail(
+    normalise: Normaliser[T],
+    props: dict[str, PropertyValue],
+    prop: str,
+    required: bool,
+    warnings: list[TransformWarning],
+) -> T | None:
+    """amount/currency: optional, except for PURCHASE where a missing or bad one rejects."""
+    if not required:
+        return _optional(normalise, props, prop, warnings)
+    try:
+        value = normalise(props.get(prop))
+    except Invalid as problem:
+        raise _Reject(
+            f"invalid_{prop}", prop, f"PURCHASE needs a valid {prop}: {problem.message}"
+        ) from None
+    if value is None:
+        raise _Reject(f"missing_{prop}", prop, f"PURCHASE needs {prop}")
+    return value
+
+
+def _is_epoch(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _unique(warnings: list[TransformWarning]) -> tuple[TransformWarning, ...]:
+    return tuple(dict.fromkeys(warnings))
