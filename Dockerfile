@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# spotify-capi-connector: Kafka -> Spotify Conversions API.
+#   docker build -t spotify-capi-connector:0.1.0 .
+#   docker run --rm -e SPOTIFY_CAPI_TOKEN_FILE=/run/secrets/token ... spotify-capi-connector:0.1.0
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --- build: turn the source into a wheel; build tools stay in this stage -----------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY connector ./connector
+RUN pip wheel --no-deps --wheel-dir /wheels .
+
+# --- runtime: the wheel and its dependencies (binary wheels only), nothing else ---------------
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="spotify-capi-connector" \
+      org.opencontainers.image.description="Delivers conversion events from Apache Kafka to the Spotify Conversions API, at least once." \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# A numeric, non-root user: Kubernetes' runAsNonRoot can only verify a numeric UID.
+RUN groupadd --system --gid 10001 connector \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin connector
+
+# --only-binary: no dependency is compiled here, so the final image needs no compiler.
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    pip install --only-binary=:all: /wheels/*.whl \
+ && pip uninstall -y setuptools wheel pip
+
+USER 10001:10001
+WORKDIR /tmp
+# /healthz, /readyz and /metrics (telemetry.health_port)
+EXPOSE 8080
+# For plain Docker; Kubernetes uses the chart's probes instead.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=3).status == 200 else 1)"]
+ENTRYPOINT ["spotify-capi-connector"]
+CMD ["run"]

@@ -1,0 +1,171 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "connector.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: release-chart, unless the release name already holds the chart name. */}}
+{{- define "connector.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "connector.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "connector.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "connector.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "connector.labels" -}}
+helm.sh/chart: {{ include "connector.chart" . }}
+{{ include "connector.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: connector
+{{- end }}
+
+{{- define "connector.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "connector.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "connector.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Where the pod finds its files. */}}
+{{- define "connector.configDir" -}}/etc/spotify-capi-connector{{- end }}
+{{- define "connector.secretsDir" -}}/etc/spotify-capi-connector/secrets{{- end }}
+{{- define "connector.tlsDir" -}}/etc/spotify-capi-connector/kafka-tls{{- end }}
+
+{{/* The connector's defaults for the values the chart itself reads (see connector/config.py). */}}
+{{- define "connector.setting" -}}
+{{- $section := index .root.Values.config .section | default dict }}
+{{- $defaults := dict
+  "kafka.bootstrap_servers" "127.0.0.1:9092"
+  "kafka.input_topic" "tracking-events"
+  "kafka.group_id" "spotify-capi-connector"
+  "kafka.dlq_topic" "spotify-capi-dlq"
+  "kafka.auto_offset_reset" "earliest"
+  "kafka.security_protocol" "PLAINTEXT"
+  "pipeline.drain_timeout_s" 30
+  "telemetry.health_port" 8080
+}}
+{{- if hasKey $section .field }}
+{{- index $section .field }}
+{{- else }}
+{{- index $defaults (printf "%s.%s" .section .field) }}
+{{- end }}
+{{- end }}
+
+{{- define "connector.healthPort" -}}
+{{- include "connector.setting" (dict "root" . "section" "telemetry" "field" "health_port") | int }}
+{{- end }}
+
+{{/* Longer than the drain timeout, so that SIGKILL never cuts a drain short. */}}
+{{- define "connector.terminationGracePeriod" -}}
+{{- $drain := include "connector.setting" (dict "root" . "section" "pipeline" "field" "drain_timeout_s") | float64 }}
+{{- add (ceil $drain | int) .Values.terminationGraceExtraSeconds }}
+{{- end }}
+
+{{/*
+The secret values the pod reads, as a list of dicts: env (the connector's variable), key (in the
+Secret), file (true: mounted and passed as <env>_FILE; false: env from secretKeyRef, for settings
+the connector reads from no file).
+*/}}
+{{- define "connector.secretRefs" -}}
+{{- $specs := list
+  (dict "value" "spotifyToken" "env" "SPOTIFY_CAPI_TOKEN" "key" "spotify-capi-token" "file" true)
+  (dict "value" "spotifyConnectionId" "env" "SPOTIFY_CAPI_CONNECTION_ID" "key" "spotify-capi-connection-id" "file" true)
+  (dict "value" "kafkaSaslPassword" "env" "KAFKA_SASL_PASSWORD" "key" "kafka-sasl-password" "file" true)
+  (dict "value" "kafkaSslKeyPassword" "env" "KAFKA_SSL_KEY_PASSWORD" "key" "kafka-ssl-key-password" "file" true)
+  (dict "value" "schemaRegistryBasicAuth" "env" "CONNECTOR_DECODE__SCHEMA_REGISTRY_BASIC_AUTH" "key" "schema-registry-basic-auth" "file" false)
+}}
+{{- $refs := list }}
+{{- $existing := .Values.secrets.existingSecret.name }}
+{{- range $specs }}
+{{- if $existing }}
+{{- $key := index $.Values.secrets.existingSecret.keys .value }}
+{{- if $key }}
+{{- $refs = append $refs (dict "env" .env "key" $key "file" .file "value" .value) }}
+{{- end }}
+{{- else if index $.Values.secrets .value }}
+{{- $refs = append $refs (dict "env" .env "key" .key "file" .file "value" .value) }}
+{{- end }}
+{{- end }}
+{{- toJson $refs }}
+{{- end }}
+
+{{- define "connector.secretName" -}}
+{{- default (include "connector.fullname" .) .Values.secrets.existingSecret.name }}
+{{- end }}
+
+{{/* config.yaml: the values' config tree, plus the paths of the mounted Kafka TLS files. */}}
+{{- define "connector.configYaml" -}}
+{{- $config := deepCopy .Values.config }}
+{{- if .Values.kafkaTls.enabled }}
+{{- $kafka := get $config "kafka" | default dict }}
+{{- $tls := include "connector.tlsDir" . }}
+{{- range list (list "caKey" "ssl_ca_location") (list "certKey" "ssl_certificate_location") (list "keyKey" "ssl_key_location") }}
+{{- $key := index $.Values.kafkaTls (first .) }}
+{{- if and $key (not (index $kafka (last .))) }}
+{{- $_ := set $kafka (last .) (printf "%s/%s" $tls $key) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $config "kafka" $kafka }}
+{{- end }}
+{{- /* Helm reads numbers as floats; whole ones go out as integers, never as 1e+06. */}}
+{{- range $section, $fields := $config }}
+{{- if kindIs "map" $fields }}
+{{- range $field, $value := $fields }}
+{{- if and (kindIs "float64" $value) (eq $value (floor $value)) }}
+{{- $_ := set $fields $field (int64 $value) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/* Settings combinations that cannot work, refused at render time with a clear message. */}}
+{{- define "connector.validate" -}}
+{{- if and .Values.autoscaling.enabled .Values.keda.enabled }}
+{{- fail "autoscaling.enabled and keda.enabled are mutually exclusive: KEDA creates its own HorizontalPodAutoscaler. Enable only one." }}
+{{- end }}
+{{- $s := .Values.secrets }}
+{{- if and $s.existingSecret.name (or $s.spotifyToken $s.spotifyConnectionId $s.kafkaSaslPassword $s.kafkaSslKeyPassword $s.schemaRegistryBasicAuth) }}
+{{- fail "secrets.existingSecret.name is set: leave the inline secrets.* values empty (the chart would ignore them)." }}
+{{- end }}
+{{- if .Values.kafkaTls.enabled }}
+{{- if not .Values.kafkaTls.secretName }}
+{{- fail "kafkaTls.enabled needs kafkaTls.secretName (the Secret holding the PEM files)." }}
+{{- end }}
+{{- $protocol := include "connector.setting" (dict "root" . "section" "kafka" "field" "security_protocol") }}
+{{- if not (has $protocol (list "SSL" "SASL_SSL")) }}
+{{- fail (printf "kafkaTls.enabled needs config.kafka.security_protocol SSL or SASL_SSL, not %s." $protocol) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.keda.enabled (gt (int .Values.keda.minReplicas) (int .Values.keda.maxReplicas)) }}
+{{- fail "keda.minReplicas is greater than keda.maxReplicas." }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- fail "autoscaling.minReplicas is greater than autoscaling.maxReplicas." }}
+{{- end }}
+{{- end }}
