@@ -1,0 +1,457 @@
+"""SpotifySink: batches items, sends them with bounded concurrency, and reports one outcome each.
+
+How a batch travels:
+  add() → pending → (batch_size reached, or linger_ms passed, or flush) → ready queue
+  ready → one task per request, at most `limit` at once (AIMD below max_in_flight)
+  answer → outcomes (2xx, single-event 400/413, other 4xx, retries exhausted)
+         → halves at the front of the ready queue (400/413 of several events)
+         → back to the front of the ready queue after a backoff sleep (429, 5xx, transport)
+         → held while the token is refused (401/403); one prober resends the first held batch
+           every auth_retry_interval_s, and its acceptance releases everything
+
+Everything runs on one event loop, so the counters need no locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from connector.config import SinkSettings, SpotifySettings
+from connector.errors import ConfigError
+from connector.sink.concurrency import AdaptiveLimit
+from connector.sink.encoding import BodyEncoder
+from connector.sink.model import (
+    NullObserver,
+    SendOutcome,
+    SendStatus,
+    SinkError,
+    SinkItem,
+    SinkObserver,
+)
+from connector.sink.retry import RetryPolicy, Verdict, classify_status, retry_cause
+from connector.sink.transport import Answer, TransportFailure, post_batch
+
+log = logging.getLogger(__name__)
+
+Result = Answer | TransportFailure
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True, eq=False)
+class _Batch:
+    """Items sent together; the body is built once, so every retry sends the same bytes."""
+
+    items: tuple[SinkItem, ...]
+    body: bytes
+    requests: int = 0  # every POST of this body, auth probes included (reported as attempts)
+    failures: int = 0  # retriable failures, counted against max_attempts
+
+
+class SpotifySink:
+    def __init__(
+        self,
+        spotify: SpotifySettings,
+        settings: SinkSettings,
+        on_outcomes: Callable[[Sequence[SendOutcome]], None],
+        *,
+        observer: SinkObserver | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+    ) -> None:
+        if spotify.token is None or not spotify.token.get_secret_value():
+            raise ConfigError("spotify.token is not set")
+        if not spotify.connection_id:
+            raise ConfigError("spotify.connection_id is not set")
+        self._spotify = spotify
+        self._settings = settings
+        self._on_outcomes = on_outcomes
+        self._observer: SinkObserver = observer or NullObserver()
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._sleep = sleep
+        self._clock_ms = clock_ms
+        self._trace_configs = list(trace_configs)
+        self._encoder = BodyEncoder(spotify.connection_id)
+        self._policy = RetryPolicy(
+            settings.max_attempts, settings.backoff_initial_s, settings.backoff_max_s
+        )
+        self._limit = AdaptiveLimit(settings.max_in_flight)
+        self._batch_size = settings.batch_size
+
+        self._session: aiohttp.ClientSession | None = None
+        self._headers: dict[str, str] = {}
+        self._pending: list[SinkItem] = []
+        self._linger: asyncio.TimerHandle | None = None
+        self._ready: deque[_Batch] = deque()
+        self._held: deque[_Batch] = deque()  # refused with 401/403, waiting for the token to work
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sending = 0  # requests in flight, the auth probe excluded
+        self._backing_off = 0  # batches sleeping before their next attempt
+        self._unsettled = 0  # items added without an outcome yet
+        self._auth_failing = False
+        self._progress = asyncio.Event()
+        self._failures: list[BaseException] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"SpotifySink(url={self._spotify.url!r}, in_flight_events={self._unsettled}, "
+            f"auth_failing={self._auth_failing})"
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> SpotifySink:
+        self._headers = {
+            "Authorization": f"Bearer {self._secret()}",
+            "Content-Type": "application/json",
+        }
+        tls = ssl.create_default_context()  # verifies; ca_bundle adds to the system roots
+        if self._spotify.ca_bundle is not None:
+            tls.load_verify_locations(cafile=str(self._spotify.ca_bundle))
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=tls, limit=self._settings.max_in_flight + 1),
+            timeout=aiohttp.ClientTimeout(total=self._spotify.request_timeout_s),
+            trace_configs=self._trace_configs or None,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stops at once: items without an outcome stay without one (call flush first)."""
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if exc_type is None:
+            self._raise_failures()
+
+    # --- the public surface --------------------------------------------------------------
+
+    @property
+    def in_flight_events(self) -> int:
+        """Items added but without an outcome yet (pending, sending, backing off or held)."""
+        return self._unsettled
+
+    @property
+    def auth_failing(self) -> bool:
+        """Spotify refuses the token or connection id (401/403) right now."""
+        return self._auth_failing
+
+    @property
+    def batch_size(self) -> int:
+        """The batch size in force: the setting, lowered by 413 answers."""
+        return self._batch_size
+
+    @property
+    def in_flight_limit(self) -> int:
+        """Requests allowed at once now (adaptive, at most max_in_flight)."""
+        return self._limit.limit
+
+    def add(self, item: SinkItem) -> None:
+        """Queue one item. Never blocks: back-pressure is the caller's, from in_flight_events."""
+        if self._session is None:
+            raise RuntimeError("SpotifySink.add() outside 'async with'")
+        self._pending.append(item)
+        self._unsettled += 1
+        if len(self._pending) >= self._batch_size:
+            self._cut(everything=False)
+        elif self._linger is None:
+            loop = asyncio.get_running_loop()
+            self._linger = loop.call_later(self._settings.linger_ms / 1000, self._on_linger)
+
+    async def flush(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 - the API's name
+        """Send the partial batch and wait until every item has an outcome.
+
+        True when drained. False on timeout, or as soon as nothing can move because the token
+        is refused (the held items keep waiting for the prober). Raises SinkError if the
+        outcome callback or a sink task failed.
+        """
+        self._cut(everything=True)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            self._raise_failures()
+            if self._unsettled == 0:
+                return True
+            if self._auth_failing and self._sending == 0 and self._backing_off == 0:
+                return False
+            self._progress.clear()
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._progress.wait(), remaining)
+            except TimeoutError:
+                return False
+
+    # --- batching and dispatch -----------------------------------------------------------
+
+    def _on_linger(self) -> None:
+        self._linger = None
+        self._cut(everything=True)
+
+    def _cut(self, *, everything: bool) -> None:
+        """Move pending items into batches: full ones, and the partial one if `everything`."""
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        size = self._batch_size
+        while len(self._pending) >= size or (everything and self._pending):
+            chunk, self._pending = self._pending[:size], self._pending[size:]
+            self._ready.append(self._new_batch(chunk))
+        if self._pending:
+            loop = asyncio.get_running_loop()
+            self._linger = loop.call_later(self._settings.linger_ms / 1000, self._on_linger)
+        self._pump()
+
+    def _new_batch(self, items: Sequence[SinkItem]) -> _Batch:
+        return _Batch(tuple(items), self._encoder.encode(item.payload for item in items))
+
+    def _pump(self) -> None:
+        """Start requests while there is room; none while the token is refused."""
+        while self._ready and not self._auth_failing and self._sending < self._limit.limit:
+            batch = self._ready.popleft()
+            self._sending += 1
+            self._spawn(self._send(batch, self._limit.generation))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            log.error("sink task failed: %s", type(failure).__name__, exc_info=failure)
+            self._failures.append(failure)
+        self._progress.set()
+
+    async def _send(self, batch: _Batch, generation: int) -> None:
+        try:
+            result = await self._post(batch)
+        finally:
+            self._sending -= 1
+        await self._settle(batch, result, generation)
+
+    async def _post(self, batch: _Batch) -> Result:
+        session = self._session
+        if session is None:
+            raise RuntimeError("SpotifySink is closed")
+        batch.requests += 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        result = await post_batch(
+            session,
+            url=self._spotify.url,
+            headers=self._headers,
+            body=batch.body,
+            timeout_s=self._spotify.request_timeout_s,
+            redact=self._redact,
+        )
+        status = result.status if isinstance(result, Answer) else None
+        self._observer.on_request(status, len(batch.items), loop.time() - started)
+        return result
+
+    # --- what an answer does -------------------------------------------------------------
+
+    async def _settle(self, batch: _Batch, result: Result, generation: int) -> None:
+        """Act on one answer; sleeps here (holding no request slot) when it must retry."""
+        delay = self._decide(batch, result, generation)
+        if delay is not None:
+            self._backing_off += 1
+            try:
+                await self._sleep(delay)
+            finally:
+                self._backing_off -= 1
+            self._ready.appendleft(batch)  # older items first: it lets offsets advance
+        self._pump()
+        self._progress.set()
+
+    def _decide(self, batch: _Batch, result: Result, generation: int) -> float | None:
+        """Outcomes, splits or holds for this answer; the backoff delay if it must be retried."""
+        if isinstance(result, TransportFailure):
+            return self._retry_or_exhaust(batch, None, cause=result.cause, message=result.message)
+        verdict = classify_status(result.status)
+        if verdict is Verdict.DELIVERED:
+            self._limit.on_success()
+            self._emit(
+                batch,
+                SendStatus.DELIVERED,
+                http_status=result.status,
+                sp_trace_id=result.sp_trace_id,
+            )
+        elif verdict is Verdict.AUTH:
+            self._hold(batch, result.status)
+        elif verdict is Verdict.BISECT:
+            self._split_or_reject(batch, result, "spotify_400")
+        elif verdict is Verdict.SHRINK:
+            self._batch_size = max(1, min(self._batch_size, len(batch.items) // 2))
+            self._split_or_reject(batch, result, "too_large")
+        elif verdict is Verdict.REJECT:
+            self._reject(batch, result, f"spotify_{result.status}")
+        else:
+            if result.status == 429 and self._limit.on_throttled(generation):
+                log.info("429 from Spotify: in-flight limit lowered to %d", self._limit.limit)
+            return self._retry_or_exhaust(
+                batch, result, cause=None, message=f"HTTP {result.status}: {result.message}"
+            )
+        return None
+
+    def _retry_or_exhaust(
+        self, batch: _Batch, answer: Answer | None, *, cause: str | None, message: str
+    ) -> float | None:
+        batch.failures += 1
+        status = None if answer is None else answer.status
+        if self._policy.exhausted(batch.failures):
+            self._emit(
+                batch,
+                SendStatus.RETRY_EXHAUSTED,
+                http_status=status,
+                error_code="retry_exhausted",
+                error_message=message,
+                sp_trace_id=None if answer is None else answer.sp_trace_id,
+            )
+            return None
+        self._observer.on_retry(retry_cause(status, cause))
+        return self._policy.delay(
+            batch.failures,
+            self._rng,
+            status=status,
+            retry_after=None if answer is None else answer.retry_after,
+            now_s=self._clock_ms() / 1000,
+        )
+
+    def _split_or_reject(self, batch: _Batch, answer: Answer, code: str) -> None:
+        if len(batch.items) == 1:
+            self._reject(batch, answer, code)
+            return
+        middle = len(batch.items) // 2
+        # Each half is a new request with its own attempts; both go first, in order.
+        self._ready.appendleft(self._new_batch(batch.items[middle:]))
+        self._ready.appendleft(self._new_batch(batch.items[:middle]))
+
+    def _reject(self, batch: _Batch, answer: Answer, code: str) -> None:
+        self._emit(
+            batch,
+            SendStatus.REJECTED,
+            http_status=answer.status,
+            error_code=code,
+            error_message=answer.message,
+            sp_trace_id=answer.sp_trace_id,
+        )
+
+    def _emit(
+        self,
+        batch: _Batch,
+        status: SendStatus,
+        *,
+        http_status: int | None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        sp_trace_id: str | None = None,
+    ) -> None:
+        now = self._clock_ms()
+        outcomes = [
+            SendOutcome(
+                item=item,
+                status=status,
+                http_status=http_status,
+                error_code=error_code,
+                error_message=error_message,
+                attempts=batch.requests,
+                sp_trace_id=sp_trace_id,
+                acknowledged_at_ms=now,
+            )
+            for item in batch.items
+        ]
+        self._unsettled -= len(outcomes)
+        self._progress.set()
+        try:
+            self._on_outcomes(outcomes)
+        except Exception as exc:
+            # The items are settled for the sink but the caller may have lost them: make it loud.
+            log.exception("on_outcomes callback failed for %d outcomes", len(outcomes))
+            self._failures.append(exc)
+
+    # --- 401/403 -------------------------------------------------------------------------
+
+    def _hold(self, batch: _Batch, status: int) -> None:
+        self._held.append(batch)
+        if self._auth_failing:
+            return
+        self._auth_failing = True
+        log.error(
+            "Spotify refused the token or connection id (HTTP %d): holding all batches, "
+            "retrying every %gs",
+            status,
+            self._settings.auth_retry_interval_s,
+        )
+        self._observer.on_auth_state(True)
+        self._spawn(self._probe_auth())
+
+    async def _probe_auth(self) -> None:
+        """Resend the first held batch every interval until Spotify accepts the token."""
+        while True:
+            await self._sleep(self._settings.auth_retry_interval_s)
+            batch = self._held[0]
+            generation = self._limit.generation
+            result = await self._post(batch)
+            refused = isinstance(result, Answer) and classify_status(result.status) is Verdict.AUTH
+            if refused or isinstance(result, TransportFailure):
+                continue  # still refused, or unknown: wait another interval
+            self._held.popleft()
+            self._end_auth_failure()
+            await self._settle(batch, result, generation)
+            return
+
+    def _end_auth_failure(self) -> None:
+        self._auth_failing = False
+        log.warning("Spotify accepts the token again: releasing %d held batches", len(self._held))
+        self._observer.on_auth_state(False)
+        self._ready.extendleft(reversed(self._held))
+        self._held.clear()
+        self._pump()
+
+    # --- secrets and failures ------------------------------------------------------------
+
+    def _secret(self) -> str:
+        token = self._spotify.token
+        return "" if token is None else token.get_secret_value()
+
+    def _redact(self, text: str) -> str:
+        secret = self._secret()
+        return text.replace(secret, "**********") if secret and secret in text else text
+
+    def _raise_failures(self) -> None:
+        if self._failures:
+            first = self._failures[0]
+            raise SinkError(
+                f"the sink cannot vouch for its outcomes: {type(first).__name__} "
+                f"({len(self._failures)} failure(s), see the log)"
+            ) from first

@@ -1,0 +1,65 @@
+"""What goes into the sink and what comes back out: one outcome per item."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from connector.errors import ConnectorError
+
+
+@dataclass(frozen=True, slots=True)
+class SinkItem:
+    """One transformed event, ready to send."""
+
+    ref: object  # the caller's handle (the pipeline keeps its record coordinates here)
+    event_id: str
+    payload: bytes  # the event's JSON: orjson.dumps(spotify_event.to_wire())
+
+
+class SendStatus(enum.StrEnum):
+    DELIVERED = "DELIVERED"
+    REJECTED = "REJECTED"
+    RETRY_EXHAUSTED = "RETRY_EXHAUSTED"
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What became of one item. Never carries the token."""
+
+    item: SinkItem
+    status: SendStatus
+    http_status: int | None
+    error_code: str | None  # "spotify_400", "too_large", "spotify_422", "retry_exhausted"
+    error_message: str | None  # Spotify's answer (trimmed) or the last failure
+    attempts: int  # requests sent for the batch that settled this item
+    sp_trace_id: str | None
+    acknowledged_at_ms: int
+
+
+class SinkObserver(Protocol):
+    """Hooks for metrics; called on the event loop, must not block."""
+
+    def on_request(self, status: int | None, events: int, seconds: float) -> None: ...
+
+    def on_retry(self, cause: str) -> None: ...
+
+    def on_auth_state(self, failing: bool) -> None: ...
+
+
+class NullObserver:
+    """The default observer: observes nothing."""
+
+    def on_request(self, status: int | None, events: int, seconds: float) -> None:
+        pass
+
+    def on_retry(self, cause: str) -> None:
+        pass
+
+    def on_auth_state(self, failing: bool) -> None:
+        pass
+
+
+class SinkError(ConnectorError):
+    """The sink cannot vouch for its outcomes: the outcome callback or a sink task failed."""

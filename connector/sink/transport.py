@@ -1,0 +1,80 @@
+"""One POST of one batch: an HTTP answer or a transport failure, never an exception.
+
+Texts that leave this module (answer bodies, failure messages) pass through `redact`, so the
+token cannot leak even if a server or a library echoes the request headers back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+
+MAX_MESSAGE_CHARS = 1000
+_MAX_READ_BYTES = 64 * 1024  # Spotify's answers are small; do not buffer a runaway body
+# Spotify's error bodies carry `sp_trace_id` (Ads API ErrorResponse); no header name is
+# published, so these are read as a fallback only.
+_TRACE_HEADERS = ("sp-trace-id", "x-sp-trace-id", "sp_trace_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    message: str  # the body as text, trimmed and redacted
+    retry_after: str | None
+    sp_trace_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransportFailure:
+    cause: str  # "timeout" or "connection"
+    message: str
+
+
+async def post_batch(
+    session: aiohttp.ClientSession,
+    *,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    timeout_s: float,
+    redact: Callable[[str], str],
+) -> Answer | TransportFailure:
+    try:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
+            raw = await resp.content.read(_MAX_READ_BYTES)
+            return Answer(
+                status=resp.status,
+                message=redact(trim(raw.decode("utf-8", errors="replace"))),
+                retry_after=resp.headers.get("Retry-After"),
+                sp_trace_id=_trace_id(raw, resp.headers),
+            )
+    except TimeoutError:  # aiohttp's timeouts are TimeoutError subclasses
+        return TransportFailure("timeout", f"no answer within {timeout_s:g}s")
+    except (aiohttp.ClientError, OSError) as exc:
+        return TransportFailure("connection", redact(trim(f"{type(exc).__name__}: {exc}")))
+
+
+def trim(text: str) -> str:
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    return text[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def _trace_id(raw: bytes, headers: Mapping[str, str]) -> str | None:
+    if raw.lstrip().startswith(b"{"):
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            value = parsed.get("sp_trace_id")
+            if isinstance(value, str) and value:
+                return value[:200]
+    for name in _TRACE_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value[:200]
+    return None
