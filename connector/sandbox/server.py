@@ -1,0 +1,218 @@
+"""Run the sandbox in an async test (`SandboxServer`) or beside synchronous code (`SandboxThread`).
+
+Two listening sockets serve the same application: the events port (`url`), which a `refuse`
+outage really closes and opens again on the same port, and the admin port (`admin_url`), which
+stays up so a test can watch and steer the sandbox during the outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from aiohttp import web
+
+from connector.sandbox.app import ADMIN_PREFIX, EVENTS_PATH, create_app
+from connector.sandbox.runtime import SandboxRuntime
+from connector.sandbox.settings import OutageMode, SandboxSettings, apply_changes
+from connector.sandbox.state import SandboxState
+
+T = TypeVar("T")
+
+
+class SandboxServer:
+    def __init__(self, settings: SandboxSettings | None = None) -> None:
+        self.settings = settings or SandboxSettings()
+        self.runtime = SandboxRuntime(self.settings, listener=self)
+        self._runner: web.AppRunner | None = None
+        self._events_site: web.SockSite | None = None
+        self.port = self.settings.port
+        self.admin_port = self.settings.admin_port
+
+    @property
+    def url(self) -> str:
+        """The events endpoint, with its trailing slash, as a connector is configured with it."""
+        return f"http://{_host_in_url(self.settings.host)}:{self.port}{EVENTS_PATH}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://{_host_in_url(self.settings.host)}:{self.admin_port}{ADMIN_PREFIX}/"
+
+    @property
+    def state(self) -> SandboxState:
+        return self.runtime.state
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(
+            create_app(self.runtime), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        events_socket = _listen(self.settings.host, self.port)
+        self.port = events_socket.getsockname()[1]
+        admin_socket = _listen(self.settings.host, self.admin_port)
+        self.admin_port = admin_socket.getsockname()[1]
+        self._events_site = web.SockSite(self._runner, events_socket)
+        await self._events_site.start()
+        await web.SockSite(self._runner, admin_socket).start()
+
+    async def stop(self) -> None:
+        self.runtime.listener = None  # an outage ending now must not reopen the port
+        await self.runtime.end_outage()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # --- steering, the in-process equivalents of the admin API -------------------------------
+
+    def configure(self, **changes: Any) -> SandboxSettings:
+        """Change settings while serving, e.g. `configure(faults={"share_500": 0.3, "seed": 1})`."""
+        updated = apply_changes(self.runtime.settings, changes)
+        self.runtime.configure(updated, reseed="faults" in changes)
+        return updated
+
+    async def start_outage(self, seconds: float, mode: OutageMode = "refuse") -> None:
+        await self.runtime.start_outage(seconds, mode)
+
+    async def end_outage(self) -> None:
+        await self.runtime.end_outage()
+
+    # --- Listener: what a `refuse` outage does to the events port ---------------------------
+
+    async def suspend(self) -> None:
+        if self._events_site is not None:
+            await self._events_site.stop()
+            self._events_site = None
+
+    async def resume(self) -> None:
+        if self._events_site is None and self._runner is not None:
+            self._events_site = web.SockSite(self._runner, _listen(self.settings.host, self.port))
+            await self._events_site.start()
+
+
+class SandboxThread:
+    """A SandboxServer on its own event loop in a daemon thread, for synchronous callers."""
+
+    def __init__(self, settings: SandboxSettings | None = None, start_timeout_s: float = 10.0):
+        self.settings = settings or SandboxSettings()
+        self._start_timeout_s = start_timeout_s
+        self._loop = asyncio.new_event_loop()
+        self._server = SandboxServer(self.settings)
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="capi-sandbox", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def admin_url(self) -> str:
+        return self._server.admin_url
+
+    @property
+    def state(self) -> SandboxState:
+        return self._server.state  # thread-safe to read: SandboxState locks
+
+    @property
+    def server(self) -> SandboxServer:
+        return self._server
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(self._start_timeout_s):
+            raise TimeoutError("the sandbox did not start in time")
+        if self._failure is not None:
+            self._thread.join()
+            raise self._failure
+
+    def stop(self) -> None:
+        if self._thread.is_alive() and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(self._start_timeout_s)
+
+    def call(self, action: Callable[[SandboxServer], Awaitable[T]], timeout_s: float = 10.0) -> T:
+        """Run `action(server)` on the sandbox's loop and wait for its result."""
+
+        async def run() -> T:
+            return await action(self._server)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout_s)
+
+    def configure(self, **changes: Any) -> SandboxSettings:
+        async def apply(server: SandboxServer) -> SandboxSettings:
+            return server.configure(**changes)
+
+        return self.call(apply)
+
+    def start_outage(self, seconds: float, mode: OutageMode = "refuse") -> None:
+        self.call(lambda server: server.start_outage(seconds, mode))
+
+    def end_outage(self) -> None:
+        self.call(lambda server: server.end_outage())
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        self._stopping = asyncio.Event()
+        try:
+            await self._server.start()
+        except BaseException as exc:  # reported to the starting thread, which raises it
+            self._failure = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self._server.stop()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _host_in_url(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,107 @@
+"""What the sandbox answered and accepted, for assertions and benchmarks.
+
+Spotify deduplicates on `event_id`; the sandbox keeps every arrival so a test can tell a
+duplicate (harmless, Spotify removes it) from a loss. The server's event loop writes; tests
+read from other threads, so every access takes one short lock (once per request, not per event).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+DROPPED = "dropped"  # the key of requests_by_status for connections closed without an answer
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    requests_total: int
+    requests_by_status: dict[str, int]  # "200", "400", ..., "dropped"
+    events_accepted: int  # every accepted event, duplicates included
+    unique_event_ids: int
+
+    @property
+    def duplicate_events(self) -> int:
+        return self.events_accepted - self.unique_event_ids
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "requests_total": self.requests_total,
+            "requests_by_status": self.requests_by_status,
+            "events_accepted": self.events_accepted,
+            "unique_event_ids": self.unique_event_ids,
+            "duplicate_events": self.duplicate_events,
+        }
+
+
+class SandboxState:
+    def __init__(self, keep_bodies: bool = True, max_kept_bodies: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self.keep_bodies = keep_bodies
+        self.max_kept_bodies = max_kept_bodies
+        self._by_status: Counter[str] = Counter()
+        self._events_accepted = 0
+        self._id_counts: dict[str, int] = {}
+        self._bodies: dict[str, dict[str, Any]] = {}
+
+    # --- written by the server ------------------------------------------------------------
+
+    def record_response(self, status: int | str) -> None:
+        with self._lock:
+            self._by_status[str(status)] += 1
+
+    def record_accepted(self, events: list[dict[str, Any]]) -> None:
+        """Count a batch Spotify would have taken; called with the 200 already decided."""
+        with self._lock:
+            counts = self._id_counts
+            for event in events:
+                event_id = event["event_id"]
+                counts[event_id] = counts.get(event_id, 0) + 1
+            self._events_accepted += len(events)
+            if self.keep_bodies:
+                self._keep(events)
+
+    def _keep(self, events: list[dict[str, Any]]) -> None:
+        bodies = self._bodies
+        for event in events:
+            event_id = event["event_id"]
+            bodies.pop(event_id, None)  # re-insert: the newest arrival is the last to be forgotten
+            bodies[event_id] = event
+        limit = self.max_kept_bodies
+        if limit is not None:
+            while len(bodies) > limit:
+                del bodies[next(iter(bodies))]
+
+    # --- read by tests and the admin API --------------------------------------------------
+
+    def stats(self) -> Stats:
+        with self._lock:
+            return Stats(
+                requests_total=sum(self._by_status.values()),
+                requests_by_status=dict(self._by_status),
+                events_accepted=self._events_accepted,
+                unique_event_ids=len(self._id_counts),
+            )
+
+    def accepted_ids(self) -> dict[str, int]:
+        """Each accepted event id with the number of times it arrived."""
+        with self._lock:
+            return dict(self._id_counts)
+
+    def count(self, event_id: str) -> int:
+        with self._lock:
+            return self._id_counts.get(event_id, 0)
+
+    def body(self, event_id: str) -> dict[str, Any] | None:
+        """The last accepted event with this id, as it arrived (None if unknown or forgotten)."""
+        with self._lock:
+            return self._bodies.get(event_id)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._by_status.clear()
+            self._events_accepted = 0
+            self._id_counts.clear()
+            self._bodies.clear()
