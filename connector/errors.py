@@ -41,3 +41,9 @@ class SchemaRegistryUnavailable(ConnectorError):
     """The Schema Registry did not answer: the record is fine, try again later."""
 
     retriable = True
+
+
+class KafkaUnavailable(ConnectorError):
+    """The Kafka cluster cannot be reached, or a topic the connector needs does not exist."""
+
+    exit_code = 3

@@ -1,0 +1,366 @@
+"""The one place where the stages meet: source → decode → transform → sink → outcome → commit.
+
+Two threads. The Kafka thread (the caller's) polls, decodes, transforms, writes outcome records
+and commits. The HTTP thread runs the sink's event loop. Sink outcomes cross back through a queue.
+
+A record is *settled* when Spotify acknowledged it and its result record is acknowledged by the
+broker, or when its failure (result and dead letter) is acknowledged by the broker. Offsets are
+committed only up to the first unsettled record of each partition (connector.offsets).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+from confluent_kafka import KafkaError
+
+from connector.config import Settings
+from connector.decode import Decoder, build_decoder
+from connector.errors import DecodeError
+from connector.loop_thread import LoopThread
+from connector.models import (
+    Accepted,
+    DeliveryResult,
+    DeliveryStatus,
+    Envelope,
+    Rejected,
+)
+from connector.offsets import OffsetBook, PartitionOffsets
+from connector.outcome import OutcomeWriter
+from connector.sink import (
+    NullObserver,
+    SendOutcome,
+    SendStatus,
+    SinkItem,
+    SinkObserver,
+    SpotifySink,
+)
+from connector.source import Source
+from connector.transform import Transformer
+
+log = logging.getLogger(__name__)
+
+_SEND_STATUS = {
+    SendStatus.DELIVERED: DeliveryStatus.DELIVERED,
+    SendStatus.REJECTED: DeliveryStatus.REJECTED_SPOTIFY,
+    SendStatus.RETRY_EXHAUSTED: DeliveryStatus.RETRY_EXHAUSTED,
+}
+_POLL_TIMEOUT_S = 0.05
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True, eq=False)
+class Pending:
+    """A record handed to the sink: what its result needs once Spotify answers."""
+
+    envelope: Envelope
+    offsets: PartitionOffsets
+    event_name: str
+    event_time_ms: int | None
+    warnings: tuple[str, ...]
+
+
+@dataclass
+class PipelineStatus:
+    """What health checks and the CLI read; written by the Kafka thread only."""
+
+    started_at_ms: int = field(default_factory=now_ms)
+    assigned: int = 0
+    paused: int = 0
+    unsettled: int = 0
+    auth_failing: bool = False
+    broker_down: bool = False
+    last_progress_ms: int = field(default_factory=now_ms)
+    settled_by_status: Counter[str] = field(default_factory=Counter)
+    consumed: int = 0
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sink_observer: SinkObserver | None = None,
+        on_result: Callable[[DeliveryResult], None] | None = None,
+    ) -> None:
+        settings.require_delivery()
+        self.settings = settings
+        self.status = PipelineStatus()
+        self._decoder: Decoder = build_decoder(settings.decode)
+        self._transformer = Transformer(settings.transform)
+        self._book = OffsetBook()
+        self._outcomes: queue.SimpleQueue[Sequence[SendOutcome]] = queue.SimpleQueue()
+        self._sink_observer = sink_observer or NullObserver()
+        self._on_result = on_result
+        self._writer = OutcomeWriter(settings.kafka)
+        self._source = Source(
+            settings.kafka,
+            on_assign=self._assigned,
+            on_revoke=self._revoked,
+            on_lost=self._lost,
+            on_error=self._kafka_error,
+        )
+        self._http = LoopThread()
+        self._sink: SpotifySink | None = None
+        self._backpressure = False
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set, then drain within the drain timeout and commit."""
+        with self._http:
+            self._sink = self._http.run(self._open_sink())
+            try:
+                self._source.start()
+                last_commit = time.monotonic()
+                while not stop.is_set():
+                    self._step()
+                    if time.monotonic() - last_commit >= self.settings.pipeline.commit_interval_s:
+                        self._commit(wait=False)
+                        last_commit = time.monotonic()
+                self._drain(self.settings.pipeline.drain_timeout_s)
+                self._commit(wait=True)
+            finally:
+                self._source.close()
+                self._writer.close()
+                self._http.run(self._close_sink(), timeout_s=30)
+        log.info("pipeline stopped", extra={"settled": dict(self.status.settled_by_status)})
+
+    async def _open_sink(self) -> SpotifySink:
+        sink = SpotifySink(
+            self.settings.spotify,
+            self.settings.sink,
+            self._outcomes.put,
+            observer=self._sink_observer,
+        )
+        return await sink.__aenter__()
+
+    async def _close_sink(self) -> None:
+        if self._sink is not None:
+            await self._sink.__aexit__(None, None, None)
+
+    def _step(self) -> None:
+        envelopes = self._source.poll(self.settings.pipeline.poll_batch_size, _POLL_TIMEOUT_S)
+        if envelopes:
+            self._handle(envelopes)
+        self._collect_outcomes()
+        self._writer.poll()
+        self._apply_backpressure()
+
+    # --- records --------------------------------------------------------------------------
+
+    def _handle(self, envelopes: list[Envelope]) -> None:
+        clock = now_ms()
+        items: list[SinkItem] = []
+        for envelope in envelopes:
+            c = envelope.coordinates
+            offsets = self._book.get(c.topic, c.partition)
+            if offsets is None:
+                continue  # its partition was revoked after the fetch; the new owner reads it
+            offsets.track(c.offset)
+            item = self._prepare(envelope, offsets, clock)
+            if item is not None:
+                items.append(item)
+        self.status.consumed += len(envelopes)
+        if items and self._sink is not None:
+            self._http.call(_add_all, self._sink, items)
+
+    def _prepare(
+        self, envelope: Envelope, offsets: PartitionOffsets, clock: int
+    ) -> SinkItem | None:
+        c = envelope.coordinates
+        try:
+            event = self._decoder.decode(envelope.value)
+        except DecodeError as exc:
+            self._fail(
+                envelope,
+                offsets,
+                DeliveryStatus.UNDECODABLE,
+                stage="decode",
+                error_code=exc.reason,
+                error_message=exc.message,
+            )
+            return None
+        outcome = self._transformer.transform(event, c, clock)
+        if isinstance(outcome, Rejected):
+            r = outcome.rejection
+            self._fail(
+                envelope,
+                offsets,
+                DeliveryStatus.REJECTED_TRANSFORM,
+                stage="transform",
+                error_code=r.reason,
+                error_field=r.field,
+                error_message=r.message,
+                event_id=outcome.event_id,
+                event_name=outcome.event_name,
+                warnings=tuple(str(w) for w in outcome.warnings),
+            )
+            return None
+        return self._sink_item(envelope, offsets, outcome)
+
+    @staticmethod
+    def _sink_item(envelope: Envelope, offsets: PartitionOffsets, accepted: Accepted) -> SinkItem:
+        event = accepted.event
+        pending = Pending(
+            envelope=envelope,
+            offsets=offsets,
+            event_name=event.event_name,
+            event_time_ms=_parse_wire_time(event.event_time),
+            warnings=tuple(str(w) for w in accepted.warnings),
+        )
+        return SinkItem(ref=pending, event_id=event.event_id, payload=orjson.dumps(event.to_wire()))
+
+    def _fail(
+        self,
+        envelope: Envelope,
+        offsets: PartitionOffsets,
+        status: DeliveryStatus,
+        *,
+        stage: str,
+        **details: object,
+    ) -> None:
+        result = DeliveryResult(
+            coordinates=envelope.coordinates,
+            status=status,
+            received_at_ms=envelope.received_at_ms,
+            settled_at_ms=now_ms(),
+            **details,  # type: ignore[arg-type]
+        )
+        self._write(result, envelope, offsets, stage)
+
+    def _collect_outcomes(self) -> None:
+        while True:
+            try:
+                outcomes = self._outcomes.get_nowait()
+            except queue.Empty:
+                return
+            for outcome in outcomes:
+                pending = outcome.item.ref
+                assert isinstance(pending, Pending)  # noqa: S101 - our own handle
+                result = DeliveryResult(
+                    coordinates=pending.envelope.coordinates,
+                    status=_SEND_STATUS[outcome.status],
+                    received_at_ms=pending.envelope.received_at_ms,
+                    settled_at_ms=outcome.acknowledged_at_ms,
+                    event_id=outcome.item.event_id,
+                    event_name=pending.event_name,
+                    event_time_ms=pending.event_time_ms,
+                    http_status=outcome.http_status,
+                    error_code=outcome.error_code,
+                    error_message=outcome.error_message,
+                    attempts=outcome.attempts,
+                    sp_trace_id=outcome.sp_trace_id,
+                    warnings=pending.warnings,
+                )
+                self._write(result, pending.envelope, pending.offsets, "spotify")
+
+    def _write(
+        self, result: DeliveryResult, envelope: Envelope, offsets: PartitionOffsets, stage: str
+    ) -> None:
+        offset = envelope.coordinates.offset
+
+        def durable() -> None:
+            offsets.settle(offset)
+            self.status.settled_by_status[result.status.value] += 1
+            self.status.last_progress_ms = now_ms()
+            if self._on_result is not None:
+                self._on_result(result)
+
+        self._writer.write(result, envelope, durable, stage=stage)
+
+    # --- flow control and commits -----------------------------------------------------------
+
+    def _apply_backpressure(self) -> None:
+        sink = self._sink
+        auth_failing = sink is not None and sink.auth_failing
+        unsettled = self._book.unsettled
+        limit = self.settings.pipeline.max_unsettled
+        if unsettled >= limit:
+            self._backpressure = True
+        elif unsettled <= limit // 2:
+            self._backpressure = False
+        partitions = [(p.topic, p.partition) for p in self._book]
+        if self._backpressure or auth_failing:
+            if len(self._source.paused) < len(partitions):
+                log.info("pausing partitions", extra={"unsettled": unsettled, "auth": auth_failing})
+            self._source.pause(partitions)
+        elif self._source.paused:
+            log.info("resuming partitions", extra={"unsettled": unsettled})
+            self._source.resume(partitions)
+        status = self.status
+        status.unsettled = unsettled
+        status.auth_failing = auth_failing
+        status.paused = len(self._source.paused)
+        status.assigned = len(partitions)
+        if unsettled == 0:
+            status.last_progress_ms = now_ms()
+
+    def _commit(self, *, wait: bool, partitions: Sequence[PartitionOffsets] | None = None) -> None:
+        chosen = list(self._book) if partitions is None else partitions
+        pairs = [(p, c) for p in chosen if (c := p.next_commit()) is not None]
+        if not pairs:
+            return
+        self._source.commit([c for _, c in pairs], wait=wait)
+        for offsets, commit in pairs:
+            offsets.mark_committed(commit.offset)
+
+    def _drain(self, timeout_s: float) -> None:
+        """Wait for in-flight requests and their outcome records, at most `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        if self._sink is not None:
+            drained = self._http.run(self._sink.flush(timeout_s))
+            if not drained:
+                log.warning("drain timed out; unsettled records will be redelivered")
+        self._collect_outcomes()
+        self._writer.flush(max(0.0, deadline - time.monotonic()))
+        self._writer.poll()
+
+    # --- rebalance callbacks (run inside poll, on the Kafka thread) ----------------------------
+
+    def _assigned(self, partitions: list[tuple[str, int]]) -> None:
+        for topic, partition in partitions:
+            self._book.assign(topic, partition)
+        log.info("partitions assigned", extra={"partitions": partitions})
+
+    def _revoked(self, partitions: list[tuple[str, int]]) -> None:
+        owned = [p for tp in partitions if (p := self._book.get(*tp)) is not None]
+        if any(p.unsettled for p in owned):
+            self._drain(self.settings.pipeline.revoke_timeout_s)
+        self._commit(wait=True, partitions=owned)
+        for topic, partition in partitions:
+            self._book.revoke(topic, partition)
+        log.info("partitions revoked", extra={"partitions": partitions})
+
+    def _lost(self, partitions: list[tuple[str, int]]) -> None:
+        for topic, partition in partitions:
+            self._book.revoke(topic, partition)
+        log.warning("partitions lost", extra={"partitions": partitions})
+
+    def _kafka_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self.status.broker_down = True
+        log.warning("kafka client error", extra={"error": error.str()})
+
+
+def _add_all(sink: SpotifySink, items: list[SinkItem]) -> None:
+    for item in items:
+        sink.add(item)
+
+
+def _parse_wire_time(text: str) -> int | None:
+    try:
+        return int(datetime.fromisoformat(text).timestamp() * 1000)
+    except ValueError:
+        return None

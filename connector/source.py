@@ -1,0 +1,139 @@
+"""Kafka in: a confluent-kafka consumer with manual commits and cooperative rebalancing.
+
+The source turns messages into Envelopes and forwards rebalance events; it decides nothing about
+which offsets are safe (that is the pipeline's offset book).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from connector.config import KafkaSettings
+from connector.models import Envelope, SourceCoordinates
+from connector.offsets import Commit
+
+PartitionsCallback = Callable[[list[tuple[str, int]]], None]
+
+
+def consumer_config(settings: KafkaSettings) -> dict[str, str | int | bool]:
+    config: dict[str, str | int | bool] = {
+        **settings.client_config(),
+        "group.id": settings.group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": settings.auto_offset_reset,
+        "partition.assignment.strategy": "cooperative-sticky",
+        "enable.partition.eof": False,
+        "queued.max.messages.kbytes": 16384,  # bounds the client's prefetch memory
+    }
+    return config
+
+
+class Source:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        on_assign: PartitionsCallback,
+        on_revoke: PartitionsCallback,
+        on_lost: PartitionsCallback,
+        on_error: Callable[[KafkaError], None] | None = None,
+    ) -> None:
+        self._topic = settings.input_topic
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+        self._on_lost = on_lost
+        config = consumer_config(settings)
+        if on_error is not None:
+            config["error_cb"] = on_error  # type: ignore[assignment]
+        self._consumer = Consumer(config)
+        self._paused: set[tuple[str, int]] = set()
+
+    def start(self) -> None:
+        self._consumer.subscribe(
+            [self._topic],
+            on_assign=self._assigned,
+            on_revoke=self._revoked,
+            on_lost=self._lost,
+        )
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Envelope]:
+        """Up to `max_records` records; rebalance callbacks run inside this call."""
+        messages = self._consumer.consume(max_records, timeout=timeout_s)
+        now_ms = int(time.time() * 1000)
+        envelopes = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise KafkaException(error)
+                continue  # informational (e.g. partition EOF); librdkafka recovers the rest
+            envelopes.append(_envelope(message, now_ms))
+        return envelopes
+
+    def pause(self, partitions: Sequence[tuple[str, int]]) -> None:
+        fresh = [tp for tp in partitions if tp not in self._paused]
+        if fresh:
+            self._consumer.pause([TopicPartition(t, p) for t, p in fresh])
+            self._paused.update(fresh)
+
+    def resume(self, partitions: Sequence[tuple[str, int]]) -> None:
+        held = [tp for tp in partitions if tp in self._paused]
+        if held:
+            self._consumer.resume([TopicPartition(t, p) for t, p in held])
+            self._paused.difference_update(held)
+
+    @property
+    def paused(self) -> frozenset[tuple[str, int]]:
+        return frozenset(self._paused)
+
+    def commit(self, commits: Sequence[Commit], *, wait: bool) -> None:
+        if not commits:
+            return
+        offsets = [TopicPartition(c.topic, c.partition, c.offset) for c in commits]
+        if wait:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        else:
+            self._consumer.commit(offsets=offsets, asynchronous=True)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._on_assign([(tp.topic, tp.partition) for tp in partitions])
+
+    def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = [(tp.topic, tp.partition) for tp in partitions]
+        self._on_revoke(revoked)
+        self._paused.difference_update(revoked)
+
+    def _lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        lost = [(tp.topic, tp.partition) for tp in partitions]
+        self._on_lost(lost)
+        self._paused.difference_update(lost)
+
+
+def _envelope(message: Message, now_ms: int) -> Envelope:
+    timestamp_type, timestamp = message.timestamp()
+    headers = message.headers()
+    return Envelope(
+        coordinates=SourceCoordinates(
+            topic=message.topic() or "",
+            partition=message.partition() or 0,
+            offset=message.offset() or 0,
+            timestamp_ms=timestamp if timestamp_type != 0 and timestamp > 0 else None,
+        ),
+        key=message.key(),
+        value=message.value(),
+        headers=_headers(headers),
+        received_at_ms=now_ms,
+    )
+
+
+def _headers(raw: object) -> tuple[tuple[str, bytes], ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple((str(k), v if isinstance(v, bytes) else b"") for k, v in raw)

@@ -1,0 +1,95 @@
+"""The connector end to end: real broker, real sandbox over HTTP, offsets committed after ack."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+
+import pytest
+
+from connector.sandbox import SandboxThread
+from tests.support.connector import ConnectorThread, connector_settings
+from tests.support.events import tracking_record
+from tests.support.kafka import (
+    committed_and_end_offsets,
+    create_topics,
+    produce,
+    produce_events,
+    read_all,
+    read_results,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _topics(bootstrap: str, partitions: int) -> str:
+    name = f"events-{uuid.uuid4().hex[:8]}"
+    create_topics(bootstrap, name, partitions=partitions)
+    create_topics(bootstrap, f"{name}-results", f"{name}-dlq", partitions=1)
+    return name
+
+
+def test_ten_thousand_events_are_delivered_and_committed(kafka_bootstrap: str) -> None:
+    topic = _topics(kafka_bootstrap, partitions=3)
+    total = 10_000
+    produce_events(kafka_bootstrap, topic, (tracking_record(i) for i in range(total)), partitions=3)
+    with SandboxThread() as sandbox:
+        settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        started = time.monotonic()
+        with ConnectorThread(settings) as connector:
+            connector.wait_for_results(total)
+        elapsed = time.monotonic() - started
+        accepted = sandbox.state.accepted_ids()
+    print(f"\n10,000 events delivered in {elapsed:.1f} s ({total / elapsed:,.0f} events/s)")
+    assert set(accepted) == {f"order-{i:07d}" for i in range(total)}
+    committed, ends = committed_and_end_offsets(kafka_bootstrap, settings.kafka.group_id, topic, 3)
+    assert committed == ends
+    assert sum(ends) == total
+    results = read_results(kafka_bootstrap, f"{topic}-results", total)
+    assert len(results) == total
+    assert Counter(r["status"] for r in results) == {"DELIVERED": total}
+    assert {r["event_id"] for r in results} == set(accepted)
+    assert read_all(kafka_bootstrap, f"{topic}-dlq", 0, timeout_s=2) == []
+
+
+def test_invalid_and_undecodable_records_are_dead_lettered_and_the_rest_delivered(
+    kafka_bootstrap: str,
+) -> None:
+    topic = _topics(kafka_bootstrap, partitions=1)
+    from connector import avro
+
+    schema = avro.bundled_schema(avro.TRACKING_EVENT)
+    values: list[bytes | None] = [avro.encode(schema, tracking_record(i)) for i in range(20)]
+    values[3] = b"\x00\x01not avro at all"
+    values[7] = avro.encode(schema, tracking_record(7, spotify_event_name="DANCE"))
+    values[11] = avro.encode(schema, tracking_record(11, currency=None, amount=None))
+    values[15] = None
+    produce(kafka_bootstrap, topic, values)
+    with SandboxThread() as sandbox:
+        settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        with ConnectorThread(settings) as connector:
+            connector.wait_for_results(20)
+        accepted = sandbox.state.accepted_ids()
+    bad = {3, 7, 11, 15}
+    assert set(accepted) == {f"order-{i:07d}" for i in range(20) if i not in bad}
+    results = {r["source_offset"]: r for r in read_results(kafka_bootstrap, f"{topic}-results", 20)}
+    assert len(results) == 20
+    assert results[3]["status"] == "UNDECODABLE"
+    assert results[7]["status"] == "REJECTED_TRANSFORM"
+    assert results[7]["error_code"] == "invalid_event_name"
+    assert results[11]["status"] == "REJECTED_TRANSFORM"
+    assert results[15]["status"] == "UNDECODABLE"
+    assert results[15]["error_code"] == "empty_value"
+    assert all(results[i]["status"] == "DELIVERED" for i in range(20) if i not in bad)
+    dead = read_all(kafka_bootstrap, f"{topic}-dlq", 4)
+    assert len(dead) == 4
+    headers = [{k: v for k, v in m.headers() or [] if isinstance(v, bytes)} for m in dead]
+    by_offset = {int(h["capi.source.offset"]): h for h in headers}
+    assert sorted(by_offset) == sorted(bad)
+    assert by_offset[3]["capi.error.stage"] == b"decode"
+    assert by_offset[7]["capi.error.reason"] == b"invalid_event_name"
+    assert by_offset[7]["capi.error.stage"] == b"transform"
+    assert {m.value() for m in dead if m.key() == b"3"} == {values[3]}
+    committed, ends = committed_and_end_offsets(kafka_bootstrap, settings.kafka.group_id, topic, 1)
+    assert committed == ends == [20]

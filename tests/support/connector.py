@@ -1,0 +1,100 @@
+"""Run the real pipeline in a background thread, as `run` does, and wait for its results."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from types import TracebackType
+
+from pydantic import SecretStr
+
+from connector.config import (
+    KafkaSettings,
+    PipelineSettings,
+    Settings,
+    SinkSettings,
+    SpotifySettings,
+)
+from connector.models import DeliveryResult
+from connector.pipeline import Pipeline
+from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
+
+
+def connector_settings(
+    bootstrap: str,
+    input_topic: str,
+    spotify_url: str,
+    *,
+    group_id: str | None = None,
+    token: str = DEFAULT_TOKEN,
+    sink: SinkSettings | None = None,
+    pipeline: PipelineSettings | None = None,
+) -> Settings:
+    return Settings(
+        kafka=KafkaSettings(
+            bootstrap_servers=bootstrap,
+            input_topic=input_topic,
+            group_id=group_id or f"connector-{uuid.uuid4().hex[:8]}",
+            results_topic=f"{input_topic}-results",
+            dlq_topic=f"{input_topic}-dlq",
+        ),
+        spotify=SpotifySettings(
+            url=spotify_url, token=SecretStr(token), connection_id=DEFAULT_CONNECTION_ID
+        ),
+        sink=sink or SinkSettings(backoff_initial_s=0.05, backoff_max_s=1.0),
+        pipeline=pipeline or PipelineSettings(commit_interval_s=0.5, drain_timeout_s=20),
+    )
+
+
+class ConnectorThread:
+    """`with ConnectorThread(settings) as c: c.wait_for_results(n)`; stops and drains on exit."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.results: list[DeliveryResult] = []
+        self._lock = threading.Lock()
+        self.pipeline = Pipeline(settings, on_result=self._record)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="connector", daemon=True)
+
+    def _record(self, result: DeliveryResult) -> None:
+        with self._lock:
+            self.results.append(result)
+
+    def _run(self) -> None:
+        try:
+            self.pipeline.run(self._stop)
+        except BaseException as exc:  # surfaced by stop()
+            self._error = exc
+
+    def __enter__(self) -> ConnectorThread:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+        assert not self._thread.is_alive(), "the pipeline did not stop"
+        if self._error is not None:
+            raise self._error
+
+    def wait_for_results(self, count: int, timeout_s: float = 120.0) -> list[DeliveryResult]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._error is not None:
+                raise self._error
+            with self._lock:
+                if len(self.results) >= count:
+                    return list(self.results)
+            time.sleep(0.05)
+        with self._lock:
+            raise AssertionError(f"{len(self.results)} results after {timeout_s} s, wanted {count}")

@@ -1,0 +1,85 @@
+"""Test helpers around the real broker: produce, read back, compare offsets."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from connector import avro
+
+
+def create_topics(bootstrap: str, *names: str, partitions: int = 1) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names], operation_timeout=30)
+    for future in futures.values():
+        future.result(timeout=30)
+
+
+def produce(
+    bootstrap: str, topic: str, values: Iterable[bytes | None], *, partitions: int = 1
+) -> int:
+    """Write values round-robin over partitions, keyed by index; returns how many."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    count = 0
+    for index, value in enumerate(values):
+        producer.produce(topic, value=value, key=str(index).encode(), partition=index % partitions)
+        count += 1
+        if count % 10_000 == 0:
+            producer.flush(30)
+    assert producer.flush(60) == 0
+    return count
+
+
+def produce_events(
+    bootstrap: str, topic: str, records: Iterable[dict[str, Any]], *, partitions: int = 1
+) -> int:
+    schema = avro.bundled_schema(avro.TRACKING_EVENT)
+    return produce(
+        bootstrap, topic, (avro.encode(schema, r) for r in records), partitions=partitions
+    )
+
+
+def read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0) -> list[Message]:
+    """Every record of a topic from the start (stops once `expected` were read, or at timeout)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    messages: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and len(messages) < expected:
+            messages.extend(m for m in consumer.consume(1000, timeout=0.5) if m.error() is None)
+        # read a little longer to catch records beyond the expectation
+        messages.extend(m for m in consumer.consume(1000, timeout=1.0) if m.error() is None)
+    finally:
+        consumer.close()
+    return messages
+
+
+def read_results(bootstrap: str, topic: str, expected: int) -> list[dict[str, Any]]:
+    schema = avro.bundled_schema(avro.DELIVERY_RESULT)
+    return [avro.decode(schema, m.value() or b"") for m in read_all(bootstrap, topic, expected)]
+
+
+def committed_and_end_offsets(
+    bootstrap: str, group: str, topic: str, partitions: int
+) -> tuple[list[int], list[int]]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        committed = [tp.offset for tp in consumer.committed(tps, timeout=20)]
+        ends = [consumer.get_watermark_offsets(tp, timeout=20)[1] for tp in tps]
+    finally:
+        consumer.close()
+    return committed, ends
