@@ -14,6 +14,7 @@ from tests.support.events import tracking_record
 from tests.support.kafka import (
     committed_and_end_offsets,
     create_topics,
+    header_map,
     produce,
     produce_events,
     read_all,
@@ -84,7 +85,7 @@ def test_invalid_and_undecodable_records_are_dead_lettered_and_the_rest_delivere
     assert all(results[i]["status"] == "DELIVERED" for i in range(20) if i not in bad)
     dead = read_all(kafka_bootstrap, f"{topic}-dlq", 4)
     assert len(dead) == 4
-    headers = [{k: v for k, v in m.headers() or [] if isinstance(v, bytes)} for m in dead]
+    headers = [header_map(m) for m in dead]
     by_offset = {int(h["capi.source.offset"]): h for h in headers}
     assert sorted(by_offset) == sorted(bad)
     assert by_offset[3]["capi.error.stage"] == b"decode"

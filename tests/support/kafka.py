@@ -83,3 +83,9 @@ def committed_and_end_offsets(
     finally:
         consumer.close()
     return committed, ends
+
+
+def header_map(message: Message) -> dict[str, bytes]:
+    raw = message.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return {k: v for k, v in pairs if isinstance(v, bytes)}

@@ -1,0 +1,128 @@
+"""`spotify-capi-connector demo`: the whole job on local parts, start to finish.
+
+Starts a real Kafka broker (jars from Maven Central) and the local Spotify sandbox, creates the
+topics, produces sample events (most valid, some not), runs the connector until every record is
+settled, prints what became of them, and stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from collections import Counter
+
+from pydantic import SecretStr
+
+NAME = "demo"
+HELP = "run the connector end to end on a local broker and the local Spotify sandbox"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", type=int, default=5000, help="valid sample events to produce")
+    parser.add_argument("--partitions", type=int, default=3)
+
+
+def run(args: argparse.Namespace) -> int:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+    from connector import avro
+    from connector.config import KafkaSettings, Settings, SpotifySettings, TransformSettings
+    from connector.localinfra import KafkaBroker
+    from connector.models import DeliveryResult
+    from connector.pipeline import Pipeline
+    from connector.samples import DEMO_EVENT_NAME_MAPPING, invalid_events, sample_events
+    from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxThread
+
+    say = _Printer()
+    say.step("starting a local Kafka broker (first run fetches its jars with Maven)")
+    with KafkaBroker() as broker, SandboxThread() as sandbox:
+        say.done(
+            f"broker {broker.bootstrap} in {broker.start_seconds:.1f} s; sandbox {sandbox.url}"
+        )
+        kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, group_id="demo")
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        topics = [
+            NewTopic(kafka.input_topic, args.partitions, 1),
+            NewTopic(kafka.results_topic, 1, 1),
+            NewTopic(kafka.dlq_topic, 1, 1),
+        ]
+        for future in admin.create_topics(topics, operation_timeout=30).values():
+            future.result(timeout=30)
+
+        say.step(f"producing {args.events} valid and a few invalid events to '{kafka.input_topic}'")
+        schema = avro.bundled_schema(avro.TRACKING_EVENT)
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20})
+        values = [avro.encode(schema, event) for event in sample_events(args.events)]
+        invalid = invalid_events()
+        values += [avro.encode(schema, event) for _, event in invalid]
+        values.append(b"\x07 these bytes are not Avro")
+        for index, value in enumerate(values):
+            producer.produce(kafka.input_topic, value=value, key=str(index).encode())
+            if index % 10_000 == 0:
+                producer.poll(0)
+        producer.flush(60)
+        total = len(values)
+        say.done(f"{total} records ({len(invalid)} invalid for the transform, 1 undecodable)")
+
+        settings = Settings(
+            kafka=kafka,
+            spotify=SpotifySettings(
+                url=sandbox.url,
+                token=SecretStr(DEFAULT_TOKEN),
+                connection_id=DEFAULT_CONNECTION_ID,
+            ),
+            transform=TransformSettings(event_name_mapping=DEMO_EVENT_NAME_MAPPING),
+        )
+        results: list[DeliveryResult] = []
+        stop = threading.Event()
+
+        def on_result(result: DeliveryResult) -> None:
+            results.append(result)
+            if len(results) >= total:
+                stop.set()
+
+        say.step("running the connector until every record is settled")
+        began = time.monotonic()
+        pipeline = Pipeline(settings, on_result=on_result)
+        watchdog = threading.Timer(300, stop.set)
+        watchdog.start()
+        pipeline.run(stop)
+        watchdog.cancel()
+        elapsed = time.monotonic() - began
+        say.done(f"{len(results)} results in {elapsed:.1f} s ({len(results) / elapsed:,.0f}/s)")
+        _summary(say, results, sandbox.state.stats().events_accepted, total)
+    say.step("stopped the connector, the sandbox and the broker")
+    return 0 if len(results) == total else 1
+
+
+def _summary(say: _Printer, results: list[object], accepted: int, total: int) -> None:
+    from connector.models import DeliveryResult
+
+    typed = [r for r in results if isinstance(r, DeliveryResult)]
+    by_status = Counter(r.status.value for r in typed)
+    failures = Counter(
+        (r.status.value, r.error_code or "") for r in typed if r.status.value != "DELIVERED"
+    )
+    print()
+    print(f"  {'status':<22}{'records':>8}")
+    for status, count in sorted(by_status.items()):
+        print(f"  {status:<22}{count:>8}")
+    print(f"  {'total':<22}{sum(by_status.values()):>8}   (produced {total})")
+    print()
+    for (status, code), count in sorted(failures.items()):
+        print(f"  dead-lettered: {status} / {code} x{count}")
+    print(f"  events accepted by the Spotify sandbox: {accepted}")
+    print()
+
+
+class _Printer:
+    def __init__(self) -> None:
+        self._began = time.monotonic()
+
+    def step(self, text: str) -> None:
+        print(f"[{time.monotonic() - self._began:6.1f}s] {text}", flush=True)
+
+    def done(self, text: str) -> None:
+        print(f"          -> {text}", flush=True)

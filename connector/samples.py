@@ -1,0 +1,85 @@
+"""Realistic sample tracking events, for the demo and the benchmarks. Deterministic per seed."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+# What a tracking tool sends, and the share of traffic it has on a typical shop.
+EVENT_MIX: tuple[tuple[str, str | None, float], ...] = (
+    # (tracking event name, spotify_event_name property or None, weight)
+    ("Page Viewed", "VIEW", 0.35),
+    ("Product Viewed", "PRODUCT", 0.20),
+    ("add to cart", None, 0.15),  # mapped by its own name
+    ("Checkout Started", "CHECK_OUT", 0.08),
+    ("Order Completed", None, 0.12),  # mapped through transform.event_name_mapping
+    ("Signed Up", "SIGN_UP", 0.05),
+    ("Lead Captured", "LEAD", 0.05),
+)
+DEMO_EVENT_NAME_MAPPING = {"Order Completed": "PURCHASE"}
+_CATEGORIES = ("Apparel & Accessories", "Electronics", "Home & Garden", "Health & Beauty")
+_PHONES = ("+1 (415) 555-{n:04d}", "020 7946 {n:04d}", "+49 30 1234{n:04d}", "+33 1 42 68 {n:04d}")
+
+
+def sample_events(
+    count: int, seed: int = 7, start_ms: int = 1_767_225_600_000
+) -> Iterator[dict[str, Any]]:
+    """`count` valid events with every property of the Freshpaint table set."""
+    rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
+    names = [name for name, _, _ in EVENT_MIX]
+    weights = [weight for _, _, weight in EVENT_MIX]
+    spotify_names = {name: spotify for name, spotify, _ in EVENT_MIX}
+    for index in range(count):
+        name = rng.choices(names, weights)[0]
+        properties: dict[str, Any] = {
+            "$event_id": f"evt-{seed}-{index:08d}",
+            "$event_time": start_ms + index * 10,
+            "$action_source": "WEB",
+            "opt_out_targeting": rng.random() < 0.8,
+            "event_source_url": f"https://shop.example/p/{index % 500}",
+            "$ip": f"203.0.{index % 250}.{index % 200 + 1}",
+            "email": f"Customer.{index}@Example.com ",
+            "$device_id": f"device-{index % 5000:05d}",
+            "phone": _PHONES[index % len(_PHONES)].format(n=index % 10_000),
+            "$user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
+            "gender": rng.choice(("male", "F", "female", "M")),
+            "request_ip_address": "198.51.100.7",
+            "event_ip_address": f"203.0.{index % 250}.{index % 200 + 1}",
+            "platform_id": "web",
+            "session_id": f"session-{index // 20}",
+            "alias_id": f"alias-{index % 9000}",
+            "cookie1": f"ck-{index:x}",
+            "page_id": f"page-{index % 300}",
+            "connection_type": "wifi",
+            "age_group": "25-34",
+            "$spclid": f"spclid-{index:x}",
+            "amount": round(rng.uniform(5, 400), 2),
+            "currency": rng.choice(("USD", "eur", "GBP")),
+            "content_name": f"Product {index % 500}",
+            "content_category": rng.choice(_CATEGORIES),
+        }
+        if spotify_names[name]:
+            properties["spotify_event_name"] = spotify_names[name]
+        yield {"event": name, "properties": properties, "timestamp": start_ms + index * 10}
+
+
+def invalid_events(seed: int = 7) -> list[tuple[str, dict[str, Any]]]:
+    """Events the transform must reject, each with the reason the demo expects."""
+    base = next(sample_events(1, seed=seed + 1))
+    cases: list[tuple[str, dict[str, Any]]] = []
+
+    def variant(reason: str, event: str | None = None, **changes: Any) -> None:
+        properties = {**base["properties"], **changes}
+        properties["$event_id"] = f"invalid-{seed}-{len(cases)}"
+        properties = {k: v for k, v in properties.items() if v is not None}
+        cases.append((reason, {**base, "event": event or base["event"], "properties": properties}))
+
+    variant("unknown event name", event="Wishlist Shared", spotify_event_name=None)
+    variant("purchase without amount", spotify_event_name="PURCHASE", amount=None)
+    variant(
+        "no user identifier",
+        **{"$ip": None, "email": None, "phone": None, "$device_id": None},
+    )
+    variant("event time in the future", **{"$event_time": "2999-01-01T00:00:00Z"})
+    return cases
