@@ -131,16 +131,6 @@ the connector reads from no file).
 {{- end }}
 {{- $_ := set $config "kafka" $kafka }}
 {{- end }}
-{{- /* Helm reads numbers as floats; whole ones go out as integers, never as 1e+06. */}}
-{{- range $section, $fields := $config }}
-{{- if kindIs "map" $fields }}
-{{- range $field, $value := $fields }}
-{{- if and (kindIs "float64" $value) (eq $value (floor $value)) }}
-{{- $_ := set $fields $field (int64 $value) }}
-{{- end }}
-{{- end }}
-{{- end }}
-{{- end }}
 {{- toYaml $config }}
 {{- end }}
 
