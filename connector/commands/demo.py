@@ -11,8 +11,13 @@ import argparse
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from connector.models import DeliveryResult
 
 NAME = "demo"
 HELP = "run the connector end to end on a local broker and the local Spotify sandbox"
@@ -30,7 +35,6 @@ def run(args: argparse.Namespace) -> int:
     from connector import avro
     from connector.config import KafkaSettings, Settings, SpotifySettings, TransformSettings
     from connector.localinfra import KafkaBroker
-    from connector.models import DeliveryResult
     from connector.pipeline import Pipeline
     from connector.samples import DEMO_EVENT_NAME_MAPPING, invalid_events, sample_events
     from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxThread
@@ -92,15 +96,13 @@ def run(args: argparse.Namespace) -> int:
         watchdog.cancel()
         elapsed = time.monotonic() - began
         say.done(f"{len(results)} results in {elapsed:.1f} s ({len(results) / elapsed:,.0f}/s)")
-        _summary(say, results, sandbox.state.stats().events_accepted, total)
+        _summary(results, sandbox.state.stats().events_accepted, total)
     say.step("stopped the connector, the sandbox and the broker")
     return 0 if len(results) == total else 1
 
 
-def _summary(say: _Printer, results: list[object], accepted: int, total: int) -> None:
-    from connector.models import DeliveryResult
-
-    typed = [r for r in results if isinstance(r, DeliveryResult)]
+def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> None:
+    typed = results
     by_status = Counter(r.status.value for r in typed)
     failures = Counter(
         (r.status.value, r.error_code or "") for r in typed if r.status.value != "DELIVERED"
