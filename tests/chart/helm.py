@@ -59,9 +59,10 @@ class HelmFailed(Exception):
 class Chart:
     """Runs helm on the chart; renders are cached by their values (helm calls cost ~0.1 s)."""
 
-    def __init__(self, helm: Path, workdir: Path) -> None:
+    def __init__(self, helm: Path, workdir: Path, chart_dir: Path = CHART_DIR) -> None:
         self.helm = helm
         self.workdir = workdir
+        self.chart_dir = chart_dir
         self._renders: dict[str, Rendered] = {}
         self._files = itertools.count()
 
@@ -82,7 +83,7 @@ class Chart:
 
     def lint(self, values: dict[str, Any] | None = None, *files: Path) -> str:
         result = self.run(
-            "lint", "--strict", "--kube-version", KUBE_VERSION, str(CHART_DIR),
+            "lint", "--strict", "--kube-version", KUBE_VERSION, str(self.chart_dir),
             *self._values_args(values, files),
         )  # fmt: skip
         if result.returncode != 0:
@@ -93,7 +94,7 @@ class Chart:
         key = json.dumps([values, [str(f) for f in files]], sort_keys=True)
         if key not in self._renders:
             result = self.run(
-                "template", RELEASE, str(CHART_DIR), "--namespace", NAMESPACE,
+                "template", RELEASE, str(self.chart_dir), "--namespace", NAMESPACE,
                 "--kube-version", KUBE_VERSION, *self._values_args(values, files),
             )  # fmt: skip
             if result.returncode != 0:
