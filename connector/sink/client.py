@@ -104,6 +104,7 @@ class SpotifySink:
         self._backing_off = 0  # batches sleeping before their next attempt
         self._unsettled = 0  # items added without an outcome yet
         self._auth_failing = False
+        self._probing = False  # the auth probe's request is in flight
         self._progress = asyncio.Event()
         self._failures: list[BaseException] = []
 
@@ -198,7 +199,7 @@ class SpotifySink:
             self._raise_failures()
             if self._unsettled == 0:
                 return True
-            if self._auth_failing and self._sending == 0 and self._backing_off == 0:
+            if self._auth_failing and not (self._sending or self._backing_off or self._probing):
                 return False
             self._progress.clear()
             remaining = None if deadline is None else deadline - loop.time()
@@ -421,7 +422,12 @@ class SpotifySink:
             await self._sleep(self._settings.auth_retry_interval_s)
             batch = self._held[0]
             generation = self._limit.generation
-            result = await self._post(batch)
+            self._probing = True
+            try:
+                result = await self._post(batch)
+            finally:
+                self._probing = False
+                self._progress.set()
             refused = isinstance(result, Answer) and classify_status(result.status) is Verdict.AUTH
             if refused or isinstance(result, TransportFailure):
                 continue  # still refused, or unknown: wait another interval

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from connector.config import SinkSettings, SpotifySettings
 from connector.sink import SendOutcome, SinkItem, SpotifySink
 
-TOKEN = "tok-3f9a1c-SECRET-7e2b"  # noqa: S105 - a fake token, looked for in every text
+TOKEN = "tok-3f9a1c-SECRET-7e2b"  # a fake token, looked for in every text
 CONNECTION_ID = "0b8e7a52-2f43-4c4e-9a51-5a1d3c0f6e11"
 NOW_MS = 1_790_000_000_000  # the fake wall clock
 
@@ -155,7 +155,9 @@ class Harness:
         self.outcomes: list[SendOutcome] = []
         self.calls: list[int] = []  # outcomes per callback call
         self.sleeps: list[float] = []
-        self.sleep_gate: asyncio.Event | None = asyncio.Event() if overrides.get("gate_sleep") else None
+        self.sleep_gate: asyncio.Event | None = (
+            asyncio.Event() if overrides.get("gate_sleep") else None
+        )
         self.observer = RecordingObserver()
         self.added: list[SinkItem] = []
         self.sink = SpotifySink(

@@ -112,7 +112,7 @@ async def test_flush_with_nothing_added_is_drained_at_once(
 async def test_flush_times_out_while_spotify_is_slow(
     server: ScriptedSpotify, harness: Callable[..., Harness]
 ) -> None:
-    server.respond = lambda _: Reply(delay=0.5)
+    server.respond = lambda _: Reply(delay=0.2)
     h = harness(batch_size=10, exactly_once=False)
     async with h.sink:
         h.add(items("slow", 3))
