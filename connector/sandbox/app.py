@@ -49,7 +49,14 @@ def create_app(runtime: SandboxRuntime) -> web.Application:
     app[RUNTIME] = runtime
     app.router.add_post(EVENTS_PATH, post_events)
     app.router.add_routes(admin_routes(ADMIN_PREFIX))
+    app.on_response_prepare.append(_ensure_trace_id)
     return app
+
+
+async def _ensure_trace_id(request: web.Request, response: web.StreamResponse) -> None:
+    """aiohttp's own answers (404 for a path without its trailing slash, 405) get one too."""
+    if TRACE_ID_HEADER not in response.headers:
+        response.headers[TRACE_ID_HEADER] = uuid.uuid4().hex
 
 
 async def post_events(request: web.Request) -> web.StreamResponse:

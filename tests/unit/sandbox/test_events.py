@@ -6,6 +6,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 
 from connector.config import SPOTIFY_EVENT_NAMES
@@ -398,3 +399,17 @@ async def test_light_validation_checks_only_the_envelope_and_ids(
     answer = await post(envelope([{"event_name": "VIEW"}]))
     assert answer.status == 400
     assert answer.body["errors"][0]["field"] == "event_id"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("POST", "/capi-direct/events", 404), ("GET", "/capi-direct/events/", 405)],
+)
+async def test_wrong_path_or_method_is_refused_with_a_trace_id(
+    sandbox: SandboxServer, session: aiohttp.ClientSession, method: str, path: str, status: int
+) -> None:
+    url = sandbox.url.replace("/capi-direct/events/", path)
+    async with session.request(method, url, json=contract_example()) as response:
+        assert response.status == status
+        assert response.headers[TRACE_ID_HEADER]
+    assert sandbox.state.accepted_ids() == {}
