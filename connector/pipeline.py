@@ -84,6 +84,7 @@ class PipelineStatus:
     last_progress_ms: int = field(default_factory=now_ms)
     settled_by_status: Counter[str] = field(default_factory=Counter)
     consumed: int = 0
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)  # records not yet settled
 
 
 class Pipeline:
@@ -93,6 +94,7 @@ class Pipeline:
         *,
         sink_observer: SinkObserver | None = None,
         on_result: Callable[[DeliveryResult], None] | None = None,
+        record_filter: Callable[[Envelope], bool] | None = None,
     ) -> None:
         settings.require_delivery()
         self.settings = settings
@@ -103,6 +105,7 @@ class Pipeline:
         self._outcomes: queue.SimpleQueue[Sequence[SendOutcome]] = queue.SimpleQueue()
         self._sink_observer = sink_observer or NullObserver()
         self._on_result = on_result
+        self._record_filter = record_filter  # records it refuses are skipped (settled, no result)
         self._writer = OutcomeWriter(settings.kafka)
         self._source = Source(
             settings.kafka,
@@ -128,6 +131,7 @@ class Pipeline:
                     self._step()
                     if time.monotonic() - last_commit >= self.settings.pipeline.commit_interval_s:
                         self._commit(wait=False)
+                        self._refresh_lag()
                         last_commit = time.monotonic()
                 self._drain(self.settings.pipeline.drain_timeout_s)
                 self._commit(wait=True)
@@ -169,6 +173,9 @@ class Pipeline:
             if offsets is None:
                 continue  # its partition was revoked after the fetch; the new owner reads it
             offsets.track(c.offset)
+            if self._record_filter is not None and not self._record_filter(envelope):
+                offsets.settle(c.offset)
+                continue
             item = self._prepare(envelope, offsets, clock)
             if item is not None:
                 items.append(item)
@@ -316,6 +323,20 @@ class Pipeline:
         for offsets, commit in pairs:
             offsets.mark_committed(commit.offset)
 
+    def positions(self) -> dict[tuple[str, int], int]:
+        """The committable offset of every assigned partition that has one."""
+        return {
+            (p.topic, p.partition): offset
+            for p in self._book
+            if (offset := p.committable()) is not None
+        }
+
+    def _refresh_lag(self) -> None:
+        positions = self.positions()
+        self.status.lag = self._source.lag(positions)
+        if self.status.broker_down:
+            self.status.broker_down = not self._source.reachable()
+
     def _drain(self, timeout_s: float) -> None:
         """Wait for in-flight requests and their outcome records, at most `timeout_s`."""
         deadline = time.monotonic() + timeout_s
@@ -330,6 +351,7 @@ class Pipeline:
     # --- rebalance callbacks (run inside poll, on the Kafka thread) ----------------------------
 
     def _assigned(self, partitions: list[tuple[str, int]]) -> None:
+        self.status.broker_down = False
         for topic, partition in partitions:
             self._book.assign(topic, partition)
         log.info("partitions assigned", extra={"partitions": partitions})

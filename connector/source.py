@@ -99,6 +99,27 @@ class Source:
         else:
             self._consumer.commit(offsets=offsets, asynchronous=True)
 
+    def lag(self, positions: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+        """High watermark minus position per partition (from the client's cached watermarks)."""
+        lags = {}
+        for (topic, partition), position in positions.items():
+            try:
+                _low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), cached=True
+                )
+            except KafkaException:
+                continue
+            if high >= 0:
+                lags[(topic, partition)] = max(0, high - position)
+        return lags
+
+    def reachable(self, timeout_s: float = 1.0) -> bool:
+        try:
+            self._consumer.list_topics(self._topic, timeout=timeout_s)
+        except KafkaException:
+            return False
+        return True
+
     def close(self) -> None:
         self._consumer.close()
 
