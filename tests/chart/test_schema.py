@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart.helm import Chart, HelmFailed
+from tests.chart.helm import Chart, HelmFailed, container
 
 pytestmark = pytest.mark.chart
 
@@ -27,6 +27,9 @@ pytestmark = pytest.mark.chart
             {"config": {"kafka": {"client_properties": {"sasl.password": "abc"}}}},
             ["invalid propertyName 'sasl.password'"],
         ),
+        # A secret as a plain env value (a secretKeyRef or a *_FILE path is fine)
+        ({"extraEnv": [{"name": "SPOTIFY_CAPI_TOKEN", "value": "abc"}]}, ["/extraEnv/0"]),
+        ({"extraEnv": [{"name": "KAFKA_SASL_PASSWORD", "value": "abc"}]}, ["/extraEnv/0"]),
         # Typos and wrong types
         ({"config": {"sink": {"batchsize": 10}}}, ["/config/sink", "batchsize"]),
         ({"config": {"sink": {"batch_size": 5000}}}, ["/config/sink/batch_size"]),
@@ -64,6 +67,15 @@ def test_documented_values_pass_the_schema(chart: Chart) -> None:
         {
             "config": {"kafka": {"client_properties": {"client.rack": "a"}}},
             "podDisruptionBudget": {"maxUnavailable": "50%"},
+            "extraEnv": [
+                {"name": "SPOTIFY_CAPI_TOKEN_FILE", "value": "/run/token"},
+                {
+                    "name": "KAFKA_SASL_PASSWORD",
+                    "valueFrom": {"secretKeyRef": {"name": "kafka", "key": "password"}},
+                },
+            ],
         }
     )
     assert rendered.one("PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
+    env_names = [env["name"] for env in container(rendered)["env"]]
+    assert env_names == ["SPOTIFY_CAPI_TOKEN_FILE", "KAFKA_SASL_PASSWORD"]
