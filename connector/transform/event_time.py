@@ -16,6 +16,7 @@ import math
 import re
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from connector.transform.problems import Invalid, type_name
 
@@ -80,8 +81,10 @@ def _from_text(text: str) -> tuple[int, bool]:
 def format_utc_ms(epoch_ms: int) -> str:
     """`YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC."""
     seconds, millis = divmod(epoch_ms, 1000)
-    t = time.gmtime(seconds)
-    return (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{millis:03d}Z"
-    )
+    minutes, second = divmod(seconds, 60)
+    return f"{_minute_prefix(minutes)}{second:02d}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=4096)  # a stream's events crowd into few minutes: most calls are hits
+def _minute_prefix(epoch_minutes: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:", time.gmtime(epoch_minutes * 60))

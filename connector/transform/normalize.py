@@ -6,15 +6,18 @@ Messages name the expected type or rule, never the value (values can be PII).
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
+import socket
+from collections.abc import Callable
 from functools import cache
 
 import pycountry
 
-from connector.transform.hashing import hashed, is_sha256_hex
+from connector.transform.hashing import is_sha256_hex, sha256_hex
 from connector.transform.problems import Invalid, type_name
+
+Normaliser = Callable[[object], str | None]
 
 ACTION_SOURCES = frozenset({"WEB", "APP", "OFFLINE"})
 _GENDERS = {
@@ -23,16 +26,15 @@ _GENDERS = {
 }
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
-_IPV4 = re.compile(
-    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-)
+_inet_pton = socket.inet_pton
+_AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
 _URL = re.compile(r"(?i:https?)://[^\s/?#][^\s]*")
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def text(value: object) -> str | None:
     """A free-text or id field: trimmed; an integer is taken as its decimal text."""
-    if isinstance(value, str):
+    if type(value) is str:  # exact type first: this is the hot path of every field
         return value.strip() or None
     if value is None:
         return None
@@ -42,16 +44,22 @@ def text(value: object) -> str | None:
 
 
 def ip_address(value: object) -> str | None:
-    """An IPv4 or IPv6 address in its canonical text (sent raw, not hashed)."""
-    raw = text(value)
-    if raw is None:
+    """An IPv4 (dotted quad) or IPv6 address, validated and sent as given (trimmed)."""
+    raw = value.strip() if type(value) is str else text(value)
+    if not raw:
         return None
-    if _IPV4.fullmatch(raw) is not None:  # the common case, without ipaddress' cost
-        return raw
+    if not is_ip_address(raw):
+        raise Invalid("invalid_ip_address", "not an IPv4 or IPv6 address")
+    return raw
+
+
+def is_ip_address(raw: str) -> bool:
+    """Strict: no leading zeros, no zone id. inet_pton is a pure conversion, no I/O, ~0.3 µs."""
     try:
-        return str(ipaddress.ip_address(raw))
-    except ValueError:
-        raise Invalid("invalid_ip_address", "not an IPv4 or IPv6 address") from None
+        _inet_pton(_AF_INET6 if ":" in raw else _AF_INET, raw)
+    except (OSError, ValueError):  # ValueError: an embedded NUL
+        return False
+    return True
 
 
 def email_hashes(value: object) -> tuple[list[str], int]:
@@ -60,12 +68,13 @@ def email_hashes(value: object) -> tuple[list[str], int]:
     Trim and lower-case only: no dot or plus-tag removal (the contract's decision). A list, or
     text with commas, holds several addresses. An entry needs text on both sides of an `@`.
     """
-    if value is None:
-        return [], 0
-    if isinstance(value, str):
-        entries: list[object] = list(value.split(",")) if "," in value else [value]
+    entries: list[str] | list[object]
+    if type(value) is str:
+        entries = value.split(",")
     elif isinstance(value, list):
-        entries = list(value)
+        entries = value
+    elif value is None:
+        return [], 0
     else:
         raise Invalid("invalid_type", f"expected a string or a list, got {type_name(value)}")
     hashes: list[str] = []
@@ -77,12 +86,14 @@ def email_hashes(value: object) -> tuple[list[str], int]:
         address = entry.strip().lower()
         if not address:
             continue
-        if not is_sha256_hex(address):
+        if is_sha256_hex(address):  # hashed by the sender; lower-cased above
+            digest = address
+        else:
             local, at, domain = address.rpartition("@")
             if not (at and local and domain):
                 dropped += 1
                 continue
-        digest = hashed(address)
+            digest = sha256_hex(address)
         if digest not in hashes:
             hashes.append(digest)
     return hashes, dropped
@@ -90,8 +101,8 @@ def email_hashes(value: object) -> tuple[list[str], int]:
 
 def gender(value: object) -> str | None:
     """`MALE` or `FEMALE`; anything else is not sent."""
-    raw = text(value)
-    if raw is None:
+    raw = value.strip() if type(value) is str else text(value)
+    if not raw:
         return None
     mapped = _GENDERS.get(raw.lower())
     if mapped is None:
@@ -100,8 +111,8 @@ def gender(value: object) -> str | None:
 
 
 def action_source(value: object) -> str | None:
-    raw = text(value)
-    if raw is None:
+    raw = value.strip() if type(value) is str else text(value)
+    if not raw:
         return None
     upper = raw.upper()
     if upper not in ACTION_SOURCES:
@@ -128,8 +139,8 @@ def flag(value: object) -> bool | None:
 
 def url(value: object) -> str | None:
     """An absolute http(s) URL without whitespace; the scheme is lower-cased."""
-    raw = text(value)
-    if raw is None:
+    raw = value.strip() if type(value) is str else text(value)
+    if not raw:
         return None
     if _URL.fullmatch(raw) is None:
         raise Invalid("invalid_url", "expected an http:// or https:// URL")
@@ -163,8 +174,8 @@ def amount(value: object) -> float | None:
 
 def currency(value: object) -> str | None:
     """An ISO 4217 code, upper-cased, that exists in the ISO list."""
-    raw = text(value)
-    if raw is None:
+    raw = value.strip() if type(value) is str else text(value)
+    if not raw:
         return None
     code = raw.upper()
     if code not in iso_currency_codes():

@@ -8,18 +8,24 @@ the type check costs ~40 µs per number in pure Python and rejects numbers in ra
 the installed metadata, while a number in an unassigned range only yields a hash Spotify does
 not match (harmless). So `+1 555 123 4567` is accepted, `+1 123 456 7890` is not.
 
-Two paths:
-- fast: text that is already E.164 once spaces, dashes, dots and parentheses are removed
-  (`+` then digits) is checked against the metadata directly, a few µs, no parsing;
-- slow: anything else (national formats, `00` prefixes, `(0)` trunk digits, extensions) goes
-  through `phonenumbers.parse` with the default region, cached per (text, region) in a bounded
-  LRU cache because tracking streams repeat the same user's number often.
+Three paths, fastest first; each fast path either gives phonenumbers' answer or steps aside
+(tests/unit/transform/test_phone.py checks them against phonenumbers.parse):
+- E.164: text that is `+` and digits once spaces, dashes, dots and parentheses are removed is
+  checked against the metadata directly, a few µs, no parsing;
+- national: digits only, in a default region whose national prefix is plain digits (US, CA, DE,
+  FR, IN, IT, ES, NL, MX and ~200 more; not GB, BR, AR, AU, JP, whose prefix rules are patterns):
+  the national prefix is stripped the way phonenumbers strips it (only when what remains fits the
+  plan) and the country code put in front;
+- anything else (`00`/`011` prefixes, `(0)` trunk digits, letters, extensions, other regions)
+  goes through `phonenumbers.parse` (~60 µs), cached per (text, region) in a bounded LRU cache
+  because tracking streams repeat the same user's number often.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
@@ -32,11 +38,15 @@ _PARSE_CACHE_SIZE = 65_536
 
 
 def to_e164(text: str, default_region: str) -> str:
-    """`+<country code><national number>`, or raise Invalid."""
+    """`+<country code><national number>`, or raise Invalid. `default_region`: upper-case ISO."""
     compact = text.translate(_FORMATTING)
     if _E164.fullmatch(compact) is not None and _plausible_e164(compact):
         return compact
-    parsed = _parse(text.strip(), default_region.upper())
+    if compact.isdigit() and compact.isascii():
+        national = _from_national(compact, default_region)
+        if national is not None:
+            return national
+    parsed = _parse(text.strip(), default_region)
     if parsed is None:
         raise Invalid("invalid_phone", "not a valid phone number for its country")
     return parsed
@@ -45,18 +55,25 @@ def to_e164(text: str, default_region: str) -> str:
 def _plausible_e164(e164: str) -> bool:
     # Country calling codes are prefix-free, so the first match of 1, 2 or 3 digits is the one.
     for split in (2, 3, 4):
-        plans = _plans_for(int(e164[1:split]))
+        calling_code = e164[1:split]
+        plans = _PLANS.get(calling_code)
+        if plans is None:
+            plans = _PLANS[calling_code] = _plans_for(int(calling_code))
         if plans:
             national = e164[split:]
-            return any(
-                len(national) in lengths and pattern.fullmatch(national) is not None
-                for pattern, lengths in plans
-            )
+            for pattern, lengths in plans:
+                if len(national) in lengths and pattern.fullmatch(national) is not None:
+                    return True
+            return False
     return False
 
 
-@cache  # bounded by the ~250 country calling codes
-def _plans_for(country_code: int) -> tuple[tuple[re.Pattern[str], frozenset[int]], ...]:
+_Plans = tuple[tuple[re.Pattern[str], frozenset[int]], ...]
+# Calling code text → its plans. At most 1,110 keys (1 to 3 digits); filled on first use.
+_PLANS: dict[str, _Plans] = {}
+
+
+def _plans_for(country_code: int) -> _Plans:
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
     plans = []
     for region in regions:
@@ -73,6 +90,56 @@ def _plans_for(country_code: int) -> tuple[tuple[re.Pattern[str], frozenset[int]
             (re.compile(general.national_number_pattern), frozenset(general.possible_length))
         )
     return tuple(plans)
+
+
+def _from_national(digits: str, region: str) -> str | None:
+    """E.164 of a national number of `region`, or None to leave it to phonenumbers."""
+    rule = _national_rule(region)
+    if rule is None or rule.international_prefix.match(digits) is not None:
+        return None
+    for national in rule.candidates(digits):
+        if len(national) in rule.lengths and rule.pattern.fullmatch(national) is not None:
+            e164 = f"+{rule.country_code}{national}"
+            return e164 if _E164.fullmatch(e164) is not None and _plausible_e164(e164) else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _NationalRule:
+    country_code: int
+    national_prefix: str  # "" when the region has none
+    international_prefix: re.Pattern[str]
+    pattern: re.Pattern[str]
+    lengths: frozenset[int]
+
+    def candidates(self, digits: str) -> tuple[str, ...]:
+        # phonenumbers strips the prefix only when the rest fits the plan; else keeps it.
+        prefix = self.national_prefix
+        if prefix and digits.startswith(prefix):
+            return (digits[len(prefix) :], digits)
+        return (digits,)
+
+
+@lru_cache(maxsize=512)
+def _national_rule(region: str) -> _NationalRule | None:
+    metadata = PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.general_desc is None or metadata.country_code is None:
+        return None
+    prefix = metadata.national_prefix_for_parsing or ""
+    if metadata.national_prefix_transform_rule is not None or not (
+        prefix == "" or prefix.isdigit()
+    ):
+        return None  # prefix rules that are patterns: phonenumbers' job
+    general = metadata.general_desc
+    if general.national_number_pattern is None or metadata.international_prefix is None:
+        return None
+    return _NationalRule(
+        country_code=metadata.country_code,
+        national_prefix=prefix,
+        international_prefix=re.compile(metadata.international_prefix),
+        pattern=re.compile(general.national_number_pattern),
+        lengths=frozenset(general.possible_length),
+    )
 
 
 @lru_cache(maxsize=_PARSE_CACHE_SIZE)

@@ -31,7 +31,7 @@ Decisions where the issue leaves room (also in the project report):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from connector.config import SPOTIFY_EVENT_NAMES, TransformSettings
 from connector.models import (
@@ -51,13 +51,11 @@ from connector.transform import mapping as m
 from connector.transform import normalize
 from connector.transform.event_id import derive_event_id
 from connector.transform.event_time import MIN_EVENT_TIME_MS, format_utc_ms, parse_event_time
-from connector.transform.hashing import hashed, is_sha256_hex
-from connector.transform.phone import to_e164
 from connector.transform.problems import Invalid, type_name
+from connector.transform.user_data import UserDataBuilder, has_identifier
 
 _NAME_SEPARATORS = str.maketrans(" -", "__")
 T = TypeVar("T")
-Normaliser = Callable[[PropertyValue], T | None]
 
 
 class _Reject(Exception):  # control flow inside this module only
@@ -70,13 +68,14 @@ class Transformer:
     """Built once from the settings; `transform` is then a pure function of its arguments."""
 
     def __init__(self, settings: TransformSettings) -> None:
-        self._settings = settings
         self._mapping = dict(settings.event_name_mapping)
         self._folded_mapping = {
             key.strip().casefold(): name for key, name in settings.event_name_mapping.items()
         }
-        self._region = settings.default_phone_region.upper()
-        self._phone_digits_only = settings.phone_format == "e164_digits"
+        self._user_data = UserDataBuilder(
+            settings.default_phone_region, settings.phone_format == "e164_digits"
+        )
+        self._default_opt_out = settings.default_opt_out_targeting
         self._max_future_skew_ms = round(settings.max_future_skew_s * 1000)
         self._max_age_ms = (
             None if settings.max_event_age_s is None else round(settings.max_event_age_s * 1000)
@@ -93,8 +92,7 @@ class Transformer:
             event_id = self._event_id(props, coordinates, warnings)
             event_name = self._event_name(event.event, props)
             event_time = self._event_time(event, coordinates, props, now_ms, warnings)
-            user_data = self._user_data(props, warnings)
-            details = self._event_details(props, event_name, warnings)
+            user_data = _with_identifier(self._user_data.build(props, warnings))
             spotify_event = SpotifyEvent(
                 event_id=event_id,
                 event_name=event_name,
@@ -103,7 +101,7 @@ class Transformer:
                 action_source=_optional(normalize.action_source, props, m.ACTION_SOURCE, warnings),
                 opt_out_targeting=self._opt_out(props, warnings),
                 event_source_url=_optional(normalize.url, props, m.EVENT_SOURCE_URL, warnings),
-                event_details=details,
+                event_details=_event_details(props, event_name == "PURCHASE", warnings),
             )
         except _Reject as reject:
             return Rejected(reject.rejection, event_id, event_name, _unique(warnings))
@@ -114,23 +112,22 @@ class Transformer:
             return Rejected(rejection, event_id, event_name, _unique(warnings))
         return Accepted(spotify_event, _unique(warnings))
 
-    # --- event fields ---------------------------------------------------------------------
-
     def _event_name(self, own_name: object, props: dict[str, PropertyValue]) -> str:
         explicit = props.get(m.SPOTIFY_EVENT_NAME)
-        if isinstance(explicit, str) and explicit.strip():
-            name = explicit.strip().upper().translate(_NAME_SEPARATORS)
-            if name not in SPOTIFY_EVENT_NAMES:
+        if explicit is not None:
+            if not isinstance(explicit, str):
                 raise _Reject(
-                    "invalid_event_name", m.SPOTIFY_EVENT_NAME, "not a Spotify event name"
+                    "invalid_event_name",
+                    m.SPOTIFY_EVENT_NAME,
+                    f"expected a string, got {type_name(explicit)}",
                 )
-            return name
-        if explicit is not None and not isinstance(explicit, str):
-            raise _Reject(
-                "invalid_event_name",
-                m.SPOTIFY_EVENT_NAME,
-                f"expected a string, got {type_name(explicit)}",
-            )
+            if explicit.strip():
+                name = explicit.strip().upper().translate(_NAME_SEPARATORS)
+                if name not in SPOTIFY_EVENT_NAMES:
+                    raise _Reject(
+                        "invalid_event_name", m.SPOTIFY_EVENT_NAME, "not a Spotify event name"
+                    )
+                return name
         if isinstance(own_name, str):
             mapped = self._mapping.get(own_name) or self._folded_mapping.get(
                 own_name.strip().casefold()
@@ -147,8 +144,8 @@ class Transformer:
             "transform.event_name_mapping, and spotify_event_name is not set",
         )
 
+    @staticmethod
     def _event_id(
-        self,
         props: dict[str, PropertyValue],
         coordinates: SourceCoordinates,
         warnings: list[TransformWarning],
@@ -164,7 +161,7 @@ class Transformer:
         now_ms: int,
         warnings: list[TransformWarning],
     ) -> str:
-        source, epoch_ms = self._event_time_source(event, coordinates, props, now_ms, warnings)
+        source, epoch_ms = _event_time_source(event, coordinates, props, now_ms, warnings)
         if epoch_ms < MIN_EVENT_TIME_MS:
             raise _Reject("invalid_event_time", source, "the event time is before the year 2000")
         if epoch_ms > now_ms:
@@ -180,113 +177,70 @@ class Transformer:
             raise _Reject("too_old", source, "the event is older than transform.max_event_age_s")
         return format_utc_ms(epoch_ms)
 
-    def _event_time_source(
-        self,
-        event: TrackingEvent,
-        coordinates: SourceCoordinates,
-        props: dict[str, PropertyValue],
-        now_ms: int,
-        warnings: list[TransformWarning],
-    ) -> tuple[str, int]:
-        value = props.get(m.EVENT_TIME)
-        if value is not None and not (isinstance(value, str) and not value.strip()):
-            try:
-                epoch_ms, assumed_utc = parse_event_time(value)
-            except Invalid as problem:
-                raise _Reject(problem.code, m.EVENT_TIME, problem.message) from None
-            if assumed_utc:
-                warnings.append(TransformWarning("assumed_utc", m.EVENT_TIME))
-            return m.EVENT_TIME, epoch_ms
-        if _is_epoch(event.timestamp_ms):
-            return "timestamp", int(event.timestamp_ms)  # type: ignore[arg-type]
-        if _is_epoch(coordinates.timestamp_ms):
-            return "kafka_timestamp", int(coordinates.timestamp_ms)  # type: ignore[arg-type]
-        return "now", now_ms
-
     def _opt_out(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> bool:
-        value = _optional(normalize.flag, props, m.OPT_OUT_TARGETING, warnings)
-        return self._settings.default_opt_out_targeting if value is None else value
+        value = props.get(m.OPT_OUT_TARGETING)
+        if type(value) is bool:
+            return value
+        flag = _optional(normalize.flag, props, m.OPT_OUT_TARGETING, warnings)
+        return self._default_opt_out if flag is None else flag
 
-    # --- user data --------------------------------------------------------------------------
 
-    def _user_data(
-        self, props: dict[str, PropertyValue], warnings: list[TransformWarning]
-    ) -> UserData:
-        fields: dict[str, Any] = {}
-        for prop, attribute in m.USER_IP_FIELDS:
-            if prop in props:
-                fields[attribute] = _optional(normalize.ip_address, props, prop, warnings)
-        for prop, attribute in m.USER_TEXT_FIELDS:
-            if prop in props:
-                fields[attribute] = _optional(normalize.text, props, prop, warnings)
-        if m.EMAIL in props:
-            fields["hashed_emails"] = self._emails(props[m.EMAIL], warnings)
-        if m.PHONE in props:
-            fields["hashed_phone_number"] = self._phone(props[m.PHONE], warnings)
-        if m.GENDER in props:
-            fields["gender"] = _optional(normalize.gender, props, m.GENDER, warnings)
-        if not any(fields.get(name) for name in m.IDENTIFIER_FIELDS):
-            raise _Reject(
-                "no_user_identifier",
-                "user_data",
-                "no usable ip_address ($ip), device_id ($device_id), email or phone",
-            )
-        return UserData(**fields)
-
-    @staticmethod
-    def _emails(value: PropertyValue, warnings: list[TransformWarning]) -> tuple[str, ...]:
+def _event_time_source(
+    event: TrackingEvent,
+    coordinates: SourceCoordinates,
+    props: dict[str, PropertyValue],
+    now_ms: int,
+    warnings: list[TransformWarning],
+) -> tuple[str, int]:
+    """(where the time came from, epoch ms): $event_time, record timestamp, Kafka, now."""
+    value = props.get(m.EVENT_TIME)
+    if value is not None and not (isinstance(value, str) and not value.strip()):
         try:
-            hashes, dropped = normalize.email_hashes(value)
+            epoch_ms, assumed_utc = parse_event_time(value)
         except Invalid as problem:
-            warnings.append(TransformWarning(problem.code, m.EMAIL))
-            return ()
-        if dropped:
-            warnings.append(TransformWarning("invalid_email", m.EMAIL))
-        return tuple(hashes)
+            raise _Reject(problem.code, m.EVENT_TIME, problem.message) from None
+        if assumed_utc:
+            warnings.append(TransformWarning("assumed_utc", m.EVENT_TIME))
+        return m.EVENT_TIME, epoch_ms
+    record_ms = event.timestamp_ms
+    if isinstance(record_ms, int) and not isinstance(record_ms, bool) and record_ms > 0:
+        return "timestamp", record_ms
+    kafka_ms = coordinates.timestamp_ms
+    if isinstance(kafka_ms, int) and not isinstance(kafka_ms, bool) and kafka_ms > 0:
+        return "kafka_timestamp", kafka_ms
+    return "now", now_ms
 
-    def _phone(self, value: PropertyValue, warnings: list[TransformWarning]) -> str | None:
-        candidates = value if isinstance(value, list) else [value]
-        for candidate in candidates:  # a list: the first usable number wins
-            try:
-                phone = self._hashed_phone(candidate)
-            except Invalid as problem:
-                warnings.append(TransformWarning(problem.code, m.PHONE))
-                continue
-            if phone is not None:
-                return phone
+
+def _with_identifier(user_data: UserData) -> UserData:
+    if not has_identifier(user_data):
+        raise _Reject(
+            "no_user_identifier",
+            "user_data",
+            "no usable ip_address ($ip), device_id ($device_id), email or phone",
+        )
+    return user_data
+
+
+def _event_details(
+    props: dict[str, PropertyValue], purchase: bool, warnings: list[TransformWarning]
+) -> EventDetails | None:
+    amount: float | None
+    currency: str | None
+    if purchase:
+        amount = _required(normalize.amount, props, m.AMOUNT)
+        currency = _required(normalize.currency, props, m.CURRENCY)
+    else:
+        amount = _optional(normalize.amount, props, m.AMOUNT, warnings)
+        currency = _optional(normalize.currency, props, m.CURRENCY, warnings)
+    content_name = _optional(normalize.text, props, m.CONTENT_NAME, warnings)
+    content_category = _optional(normalize.text, props, m.CONTENT_CATEGORY, warnings)
+    if amount is None and currency is None and content_name is None and content_category is None:
         return None
-
-    def _hashed_phone(self, value: object) -> str | None:
-        raw = normalize.text(value)  # an integer phone is read as its digits
-        if raw is None:
-            return None
-        if is_sha256_hex(raw):  # hashed by the sender already
-            return raw.lower()
-        e164 = to_e164(raw, self._region)
-        return hashed(e164[1:] if self._phone_digits_only else e164)
-
-    # --- event details ----------------------------------------------------------------------
-
-    def _event_details(
-        self, props: dict[str, PropertyValue], event_name: str, warnings: list[TransformWarning]
-    ) -> EventDetails | None:
-        purchase = event_name == "PURCHASE"
-        amount = _detail(normalize.amount, props, m.AMOUNT, purchase, warnings)
-        currency = _detail(normalize.currency, props, m.CURRENCY, purchase, warnings)
-        content_name = _optional(normalize.text, props, m.CONTENT_NAME, warnings)
-        content_category = _optional(normalize.text, props, m.CONTENT_CATEGORY, warnings)
-        if (
-            amount is None
-            and currency is None
-            and content_name is None
-            and content_category is None
-        ):
-            return None
-        return EventDetails(amount, currency, content_name, content_category)
+    return EventDetails(amount, currency, content_name, content_category)
 
 
 def _optional(
-    normalise: Normaliser[T],
+    normalise: Callable[[PropertyValue], T | None],
     props: dict[str, PropertyValue],
     prop: str,
     warnings: list[TransformWarning],
@@ -302,16 +256,10 @@ def _optional(
         return None
 
 
-def _detail(
-    normalise: Normaliser[T],
-    props: dict[str, PropertyValue],
-    prop: str,
-    required: bool,
-    warnings: list[TransformWarning],
-) -> T | None:
-    """amount/currency: optional, except for PURCHASE where a missing or bad one rejects."""
-    if not required:
-        return _optional(normalise, props, prop, warnings)
+def _required(
+    normalise: Callable[[PropertyValue], T | None], props: dict[str, PropertyValue], prop: str
+) -> T:
+    """amount/currency of a PURCHASE: a missing or unusable one rejects the event."""
     try:
         value = normalise(props.get(prop))
     except Invalid as problem:
@@ -323,9 +271,5 @@ def _detail(
     return value
 
 
-def _is_epoch(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 def _unique(warnings: list[TransformWarning]) -> tuple[TransformWarning, ...]:
-    return tuple(dict.fromkeys(warnings))
+    return tuple(dict.fromkeys(warnings)) if warnings else ()

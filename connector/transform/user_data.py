@@ -1,0 +1,99 @@
+"""The property bag → `user_data`: identifiers validated, emails and phone hashed.
+
+An unusable value is dropped with a `TransformWarning(code, property)`; it never rejects the event
+by itself (the transformer rejects when no identifier is left). This is the hottest loop of the
+connector, so plain text values are handled inline and each normaliser is called directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.models import PropertyValue, TransformWarning, UserData
+from connector.transform import mapping as m
+from connector.transform import normalize
+from connector.transform.hashing import is_sha256_hex, sha256_hex
+from connector.transform.phone import to_e164
+from connector.transform.problems import Invalid
+
+
+class UserDataBuilder:
+    def __init__(self, default_phone_region: str, phone_digits_only: bool) -> None:
+        self._region = default_phone_region.upper()
+        self._phone_digits_only = phone_digits_only
+
+    def build(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> UserData:
+        fields: dict[str, Any] = {}
+        get = props.get
+        for prop, attribute in m.USER_TEXT_FIELDS:
+            value = get(prop)
+            if type(value) is str:  # the common case, inline
+                fields[attribute] = value.strip() or None
+            elif value is not None:
+                fields[attribute] = _checked(normalize.text, value, prop, warnings)
+        for prop, attribute in m.USER_IP_FIELDS:
+            value = get(prop)
+            if value is not None:
+                fields[attribute] = _checked(normalize.ip_address, value, prop, warnings)
+        value = get(m.EMAIL)
+        if value is not None:
+            fields["hashed_emails"] = _emails(value, warnings)
+        value = get(m.PHONE)
+        if value is not None:
+            fields["hashed_phone_number"] = self._phone(value, warnings)
+        value = get(m.GENDER)
+        if value is not None:
+            fields["gender"] = _checked(normalize.gender, value, m.GENDER, warnings)
+        return UserData(**fields)
+
+    def _phone(self, value: PropertyValue, warnings: list[TransformWarning]) -> str | None:
+        candidates = value if isinstance(value, list) else (value,)
+        for candidate in candidates:  # a list: the first usable number wins
+            try:
+                phone = self._hashed_phone(candidate)
+            except Invalid as problem:
+                warnings.append(TransformWarning(problem.code, m.PHONE))
+                continue
+            if phone is not None:
+                return phone
+        return None
+
+    def _hashed_phone(self, value: object) -> str | None:
+        raw = value.strip() if type(value) is str else normalize.text(value)  # int: its digits
+        if not raw:
+            return None
+        if is_sha256_hex(raw):  # hashed by the sender already
+            return raw.lower()
+        e164 = to_e164(raw, self._region)
+        return sha256_hex(e164[1:] if self._phone_digits_only else e164)
+
+
+def has_identifier(user_data: UserData) -> bool:
+    """The contract: at least one of ip_address, device_id, hashed_emails, hashed_phone_number."""
+    return bool(
+        user_data.ip_address
+        or user_data.device_id
+        or user_data.hashed_emails
+        or user_data.hashed_phone_number
+    )
+
+
+def _emails(value: PropertyValue, warnings: list[TransformWarning]) -> tuple[str, ...]:
+    try:
+        hashes, dropped = normalize.email_hashes(value)
+    except Invalid as problem:
+        warnings.append(TransformWarning(problem.code, m.EMAIL))
+        return ()
+    if dropped:
+        warnings.append(TransformWarning("invalid_email", m.EMAIL))
+    return tuple(hashes)
+
+
+def _checked(
+    normalise: normalize.Normaliser, value: object, prop: str, warnings: list[TransformWarning]
+) -> str | None:
+    try:
+        return normalise(value)
+    except Invalid as problem:
+        warnings.append(TransformWarning(problem.code, prop))
+        return None
