@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import kubernetes_validate
+import kubernetes_validate.utils
 import pytest
 
 from tests.chart.helm import FULL_VALUES, KUBE_VERSION, Chart, Manifest, Rendered
@@ -55,14 +56,14 @@ def test_full_render_holds_every_optional_object(full_render: Rendered) -> None:
     }  # no Secret: the full values use an existing one
 
 
-def validate_core(objects: list[Manifest]) -> list[str]:
+def validate_core(objects: list[Manifest], version: str = KUBE_VERSION) -> list[str]:
     """kubernetes-validate (strict: unknown fields fail) on every non-CRD object; returns kinds."""
     checked = []
     for obj in objects:
         if obj["kind"] in CRD_KINDS:
             continue
         assert obj["kind"] in CORE_KINDS, f"unexpected kind {obj['kind']}"
-        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+        kubernetes_validate.validate(obj, version, strict=True)
         checked.append(obj["kind"])
     return checked
 
@@ -74,6 +75,12 @@ def test_default_objects_are_valid_kubernetes_1_31(chart: Chart) -> None:
 
 def test_full_objects_are_valid_kubernetes_1_31(full_render: Rendered) -> None:
     assert len(validate_core(full_render.objects)) == 6
+
+
+def test_full_objects_are_valid_for_the_newest_bundled_kubernetes(full_render: Rendered) -> None:
+    newest: str = kubernetes_validate.utils.latest_version()
+    assert tuple(int(part) for part in newest.split(".")[:2]) > (1, 31)
+    assert len(validate_core(full_render.objects, newest)) == 6
 
 
 def test_hpa_objects_are_valid_kubernetes_1_31(chart: Chart) -> None:
