@@ -6,6 +6,7 @@ token cannot leak even if a server or a library echoes the request headers back.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -43,18 +44,20 @@ async def post_batch(
     redact: Callable[[str], str],
 ) -> Answer | TransportFailure:
     try:
-        async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
+        # BytesIO, not bytes: aiohttp warns that a raw bytes body over 1 MiB may block the loop.
+        data = io.BytesIO(body)
+        async with session.post(url, data=data, headers=headers, allow_redirects=False) as resp:
             raw = await resp.content.read(_MAX_READ_BYTES)
             return Answer(
                 status=resp.status,
-                message=redact(trim(raw.decode("utf-8", errors="replace"))),
+                message=trim(redact(raw.decode("utf-8", errors="replace"))),
                 retry_after=resp.headers.get("Retry-After"),
                 sp_trace_id=_trace_id(raw, resp.headers),
             )
     except TimeoutError:  # aiohttp's timeouts are TimeoutError subclasses
         return TransportFailure("timeout", f"no answer within {timeout_s:g}s")
     except (aiohttp.ClientError, OSError) as exc:
-        return TransportFailure("connection", redact(trim(f"{type(exc).__name__}: {exc}")))
+        return TransportFailure("connection", trim(redact(f"{type(exc).__name__}: {exc}")))
 
 
 def trim(text: str) -> str:

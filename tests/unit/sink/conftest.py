@@ -99,7 +99,7 @@ class ScriptedSpotify:
 @pytest.fixture
 async def server() -> AsyncIterator[ScriptedSpotify]:
     spotify = ScriptedSpotify()
-    app = web.Application()
+    app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_post("/capi-direct/events/", spotify.handle)
     test_server = TestServer(app, host="127.0.0.1")
     await test_server.start_server()
@@ -138,10 +138,10 @@ class RecordingObserver:
 class Harness:
     """One sink against the scripted server, with everything it does recorded."""
 
-    def __init__(self, server: ScriptedSpotify, **overrides: Any) -> None:
+    def __init__(self, server_url: str, **overrides: Any) -> None:
         spotify_keys = {"url", "request_timeout_s", "ca_bundle"}
         spotify_args: dict[str, Any] = {
-            "url": server.url,
+            "url": server_url,  # unless overridden
             "token": SecretStr(TOKEN),
             "connection_id": CONNECTION_ID,
             "request_timeout_s": 5.0,
@@ -202,7 +202,7 @@ async def harness(server: ScriptedSpotify) -> AsyncIterator[Callable[..., Harnes
     exact: list[bool] = []
 
     def build(*, exactly_once: bool = True, **overrides: Any) -> Harness:
-        one = Harness(server, **overrides)
+        one = Harness(server.url, **overrides)
         made.append(one)
         exact.append(exactly_once)
         return one

@@ -89,15 +89,15 @@ async def test_partial_batch_leaves_after_linger_without_flush(
 async def test_in_flight_requests_never_exceed_max_in_flight(
     server: ScriptedSpotify, harness: Callable[..., Harness]
 ) -> None:
-    server.respond = lambda _: Reply(delay=0.03)
+    server.respond = lambda _: Reply(delay=0.1)
     h = harness(batch_size=5, max_in_flight=3)
     async with h.sink:
-        h.add(items("ceiling", 100))
+        h.add(items("ceiling", 40))
         assert await h.sink.flush(timeout=10)
 
-    assert len(server.requests) == 20
+    assert len(server.requests) == 8
     assert server.max_concurrent == 3  # reached, never passed
-    assert len(h.outcomes) == 100
+    assert len(h.outcomes) == 40
 
 
 async def test_flush_with_nothing_added_is_drained_at_once(
@@ -130,8 +130,23 @@ async def test_add_before_open_is_refused(harness: Callable[..., Harness]) -> No
 
 
 def test_missing_token_or_connection_is_a_config_error(server: ScriptedSpotify) -> None:
-    h = Harness(server)
+    h = Harness(server.url)
     with pytest.raises(ConfigError, match="token"):
         SpotifySink(h.spotify.model_copy(update={"token": None}), h.settings, h.record)
     with pytest.raises(ConfigError, match="connection_id"):
         SpotifySink(h.spotify.model_copy(update={"connection_id": ""}), h.settings, h.record)
+
+
+async def test_a_body_over_one_mebibyte_is_sent_whole_with_its_length(
+    server: ScriptedSpotify, harness: Callable[..., Harness]
+) -> None:
+    h = harness(batch_size=3)
+    sent = [item(f"big-{n}", padding="x" * 500_000) for n in range(3)]
+    async with h.sink:
+        h.add(sent)
+        assert await h.sink.flush(timeout=10)
+
+    (request,) = server.requests
+    assert request.event_ids == ["big-0", "big-1", "big-2"]
+    assert int(request.headers["Content-Length"]) > 1_500_000
+    assert {o.status for o in h.outcomes} == {SendStatus.DELIVERED}
