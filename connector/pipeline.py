@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import aiohttp
 import orjson
 from confluent_kafka import KafkaError
 
@@ -32,6 +33,7 @@ from connector.models import (
     DeliveryStatus,
     Envelope,
     Rejected,
+    SourceCoordinates,
 )
 from connector.offsets import OffsetBook, PartitionOffsets
 from connector.outcome import OutcomeWriter
@@ -95,6 +97,8 @@ class Pipeline:
         sink_observer: SinkObserver | None = None,
         on_result: Callable[[DeliveryResult], None] | None = None,
         record_filter: Callable[[Envelope], bool] | None = None,
+        coordinates_for: Callable[[Envelope], SourceCoordinates] | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         settings.require_delivery()
         self.settings = settings
@@ -106,6 +110,10 @@ class Pipeline:
         self._sink_observer = sink_observer or NullObserver()
         self._on_result = on_result
         self._record_filter = record_filter  # records it refuses are skipped (settled, no result)
+        # The identity of a record for its event id and result: replay gives the original
+        # coordinates of a dead letter, so a replayed event keeps its derived event id.
+        self._coordinates_for = coordinates_for
+        self._trace_configs = trace_configs
         self._writer = OutcomeWriter(settings.kafka)
         self._source = Source(
             settings.kafka,
@@ -147,6 +155,7 @@ class Pipeline:
             self.settings.sink,
             self._outcomes.put,
             observer=self._sink_observer,
+            trace_configs=self._trace_configs,
         )
         return await sink.__aenter__()
 
@@ -186,7 +195,7 @@ class Pipeline:
     def _prepare(
         self, envelope: Envelope, offsets: PartitionOffsets, clock: int
     ) -> SinkItem | None:
-        c = envelope.coordinates
+        c = self._identity(envelope)
         try:
             event = self._decoder.decode(envelope.value)
         except DecodeError as exc:
@@ -229,6 +238,11 @@ class Pipeline:
         )
         return SinkItem(ref=pending, event_id=event.event_id, payload=orjson.dumps(event.to_wire()))
 
+    def _identity(self, envelope: Envelope) -> SourceCoordinates:
+        if self._coordinates_for is None:
+            return envelope.coordinates
+        return self._coordinates_for(envelope)
+
     def _fail(
         self,
         envelope: Envelope,
@@ -239,7 +253,7 @@ class Pipeline:
         **details: object,
     ) -> None:
         result = DeliveryResult(
-            coordinates=envelope.coordinates,
+            coordinates=self._identity(envelope),
             status=status,
             received_at_ms=envelope.received_at_ms,
             settled_at_ms=now_ms(),
@@ -257,7 +271,7 @@ class Pipeline:
                 pending = outcome.item.ref
                 assert isinstance(pending, Pending)  # noqa: S101 - our own handle
                 result = DeliveryResult(
-                    coordinates=pending.envelope.coordinates,
+                    coordinates=self._identity(pending.envelope),
                     status=_SEND_STATUS[outcome.status],
                     received_at_ms=pending.envelope.received_at_ms,
                     settled_at_ms=outcome.acknowledged_at_ms,
