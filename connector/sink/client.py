@@ -221,11 +221,12 @@ class SpotifySink:
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
-        size = self._batch_size
-        while len(self._pending) >= size or (everything and self._pending):
-            chunk, self._pending = self._pending[:size], self._pending[size:]
-            self._ready.append(self._new_batch(chunk))
-        if self._pending:
+        pending, size = self._pending, self._batch_size
+        cut = len(pending) if everything else len(pending) - len(pending) % size
+        for start in range(0, cut, size):
+            self._ready.append(self._new_batch(pending[start : min(start + size, cut)]))
+        del pending[:cut]
+        if pending:
             loop = asyncio.get_running_loop()
             self._linger = loop.call_later(self._settings.linger_ms / 1000, self._on_linger)
         self._pump()
