@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import types
 from collections.abc import Callable
 
+import aiohttp
 import orjson
 import pytest
 
@@ -150,3 +152,29 @@ async def test_a_body_over_one_mebibyte_is_sent_whole_with_its_length(
     assert request.event_ids == ["big-0", "big-1", "big-2"]
     assert int(request.headers["Content-Length"]) > 1_500_000
     assert {o.status for o in h.outcomes} == {SendStatus.DELIVERED}
+
+
+async def test_trace_configs_see_every_request(
+    server: ScriptedSpotify, harness: Callable[..., Harness]
+) -> None:
+    started: list[str] = []
+
+    async def on_start(
+        session: aiohttp.ClientSession,
+        context: types.SimpleNamespace,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        del session, context
+        started.append(params.method)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    h = harness(batch_size=2)
+    sink = SpotifySink(h.spotify, h.settings, h.record, trace_configs=[trace])
+    async with sink:
+        for one in items("traced", 5):
+            h.added.append(one)
+            sink.add(one)
+        assert await sink.flush(timeout=5)
+    assert started == ["POST", "POST", "POST"]
+    assert server.sizes() == [2, 2, 1]

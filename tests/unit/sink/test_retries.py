@@ -149,3 +149,17 @@ async def test_429_storm_lowers_the_limit_once_then_success_raises_it(
         assert h.sink.in_flight_limit == 5  # four successes in a row at limit 4: +1
     assert h.observer.retries == ["http_429"] * 4
     assert len(h.outcomes) == 4
+
+
+async def test_a_long_answer_is_trimmed_to_about_1000_characters(
+    server: ScriptedSpotify, harness: Callable[..., Harness]
+) -> None:
+    server.then(Reply(404, body="x" * 5000))
+    h = harness(batch_size=10)
+    async with h.sink:
+        h.add(items("long", 1))
+        assert await h.sink.flush(timeout=5)
+
+    (outcome,) = h.outcomes
+    assert outcome.error_code == "spotify_404"
+    assert outcome.error_message == "x" * 999 + "…"
