@@ -1,4 +1,8 @@
-"""`spotify-capi-connector run`: consume, deliver, record outcomes, commit. Until SIGTERM/SIGINT."""
+"""`spotify-capi-connector run`: consume, deliver, record outcomes, commit. Until SIGTERM/SIGINT.
+
+Telemetry and the health server start first, so the probes answer (not ready) while Kafka is
+checked and the pipeline starts; readiness turns to `stopping` as soon as a stop is requested.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,16 @@ import logging
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from connector.config import load_settings
 from connector.kafka_checks import check_topics
 from connector.logs import configure_logging
+
+if TYPE_CHECKING:
+    from connector.config import Settings
+    from connector.health import HealthState
+    from connector.telemetry import Telemetry
 
 NAME = "run"
 HELP = "run the connector: Kafka → Spotify Conversions API, until SIGTERM or Ctrl-C"
@@ -26,18 +36,42 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     settings.require_delivery()
     configure_logging(settings.telemetry.log_level, settings.telemetry.log_format)
-    partitions = check_topics(settings.kafka)
-    from connector.pipeline import Pipeline
+    from connector.health import HealthServer, HealthState
+    from connector.telemetry import Telemetry
 
-    pipeline = Pipeline(settings)
+    telemetry = Telemetry(settings)
+    health = HealthState(settings.telemetry.stall_timeout_s)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
         log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        health.stopping()
         stop.set()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    try:
+        with HealthServer(settings.telemetry, health, telemetry.scrape):
+            consume(settings, telemetry, health, stop)
+    finally:
+        telemetry.shutdown()
+    return 0
+
+
+def consume(
+    settings: Settings, telemetry: Telemetry, health: HealthState, stop: threading.Event
+) -> None:
+    """Check the topics, then run the pipeline with metrics and readiness until `stop`."""
+    partitions = check_topics(settings.kafka)
+    from connector.pipeline import Pipeline
+
+    pipeline = Pipeline(
+        settings,
+        sink_observer=telemetry.sink_observer,
+        on_result=telemetry.on_result,
+        trace_configs=telemetry.trace_configs(),
+    )
+    telemetry.watch(pipeline.status)
     log.info(
         "connector starting",
         extra={
@@ -47,5 +81,8 @@ def run(args: argparse.Namespace) -> int:
             "spotify_url": settings.spotify.url,
         },
     )
-    pipeline.run(stop)
-    return 0
+    health.running(pipeline.status)
+    try:
+        pipeline.run(stop)
+    finally:
+        health.stopping()

@@ -1,0 +1,224 @@
+"""Probes and metrics over HTTP: `/healthz`, `/readyz`, `/metrics`.
+
+The server runs on its own event loop thread, not on the pipeline's HTTP loop: it is up before
+the pipeline starts (and while it drains), and neither a Kafka thread blocked in a rebalance
+callback nor a sink loop busy with thousands of events can delay a probe into a restart.
+
+Liveness says the process and this loop answer. Readiness says the connector can do its job:
+running, Kafka reachable, Spotify accepting the token, and not stalled (no record settled for
+`stall_timeout_s` while records are pending).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import orjson
+from aiohttp import web
+
+from connector.config import TelemetrySettings
+from connector.errors import ConfigError
+from connector.loop_thread import LoopThread
+
+if TYPE_CHECKING:
+    from connector.pipeline import PipelineStatus
+
+log = logging.getLogger(__name__)
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Phase(enum.StrEnum):
+    STARTING = "starting"  # settings read; the pipeline is not consuming yet
+    RUNNING = "running"
+    STOPPING = "stopping"  # a stop was requested: draining, then exit
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    checks: tuple[Check, ...]
+
+    @property
+    def ready(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "ready": self.ready,
+            "failing": [c.name for c in self.checks if not c.ok],
+            "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in self.checks},
+        }
+
+
+def assess(
+    phase: Phase, status: PipelineStatus | None, stall_timeout_s: float, now_ms: int
+) -> Readiness:
+    """Readiness from what the pipeline last wrote. Pure: the clock is an argument."""
+    if phase is not Phase.RUNNING or status is None:
+        return Readiness((Check("pipeline", False, phase.value),))
+    assigned = status.assigned
+    idle_ms = max(0, now_ms - status.last_progress_ms)
+    stalled = status.unsettled > 0 and idle_ms > stall_timeout_s * 1000
+    return Readiness(
+        (
+            Check("pipeline", True, "running"),
+            Check(
+                "assignment",
+                True,  # a replica beyond the partition count waits, and that is healthy
+                f"{assigned} partitions assigned" if assigned else "waiting for assignment",
+            ),
+            Check(
+                "kafka",
+                not status.broker_down,
+                "all brokers down" if status.broker_down else "reachable",
+            ),
+            Check(
+                "spotify_auth",
+                not status.auth_failing,
+                "Spotify refuses the token or connection id (401/403)"
+                if status.auth_failing
+                else "token accepted",
+            ),
+            Check(
+                "progress",
+                not stalled,
+                f"no record settled for {idle_ms / 1000:.0f} s with {status.unsettled} pending"
+                if stalled
+                else f"{status.unsettled} pending, last progress {idle_ms / 1000:.1f} s ago",
+            ),
+        )
+    )
+
+
+class HealthState:
+    """What the probes read: the phase and the running pipeline's status."""
+
+    def __init__(
+        self,
+        stall_timeout_s: float,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self.stall_timeout_s = stall_timeout_s
+        self._clock_ms = clock_ms
+        self.phase = Phase.STARTING
+        self.status: PipelineStatus | None = None
+
+    def running(self, status: PipelineStatus) -> None:
+        self.status = status
+        self.phase = Phase.RUNNING
+
+    def stopping(self) -> None:
+        self.phase = Phase.STOPPING
+
+    def readiness(self) -> Readiness:
+        return assess(self.phase, self.status, self.stall_timeout_s, self._clock_ms())
+
+
+class HealthServer:
+    """`with HealthServer(settings, state, scrape) as server: server.port` (0 binds a free port)."""
+
+    def __init__(
+        self,
+        settings: TelemetrySettings,
+        state: HealthState,
+        scrape: Callable[[], bytes] | None = None,
+    ) -> None:
+        self._host = settings.health_host
+        self.port = settings.health_port
+        self._state = state
+        self._scrape = scrape
+        self._loop = LoopThread(name="health")
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host  # noqa: S104
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    def start(self) -> None:
+        self._loop.__enter__()
+        try:
+            self.port = self._loop.run(self._start(), timeout_s=10)
+        except OSError as exc:
+            self._loop.close()
+            raise ConfigError(
+                f"telemetry.health_port: cannot listen on {self._host}:{self.port}: {exc.strerror}"
+            ) from None
+        except BaseException:
+            self._loop.close()
+            raise
+        log.info("health server listening", extra={"host": self._host, "port": self.port})
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            self._loop.run(self._runner.cleanup(), timeout_s=10)
+            self._runner = None
+        self._loop.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def _start(self) -> int:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        sock = _listen(self._host, self.port)  # first: a busy port fails before anything runs
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        self._runner = runner
+        await web.SockSite(runner, sock).start()
+        return int(sock.getsockname()[1])
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        return _json(200, {"status": "alive", "phase": self._state.phase.value})
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        readiness = self._state.readiness()
+        return _json(200 if readiness.ready else 503, readiness.to_wire())
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        if self._scrape is None:
+            return web.Response(status=404, text="metrics are not enabled\n")
+        return web.Response(body=self._scrape(), headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
+
+
+def _json(status: int, body: dict[str, Any]) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A bound socket, so that port 0 tells us the port it got."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock

@@ -1,0 +1,333 @@
+"""OpenTelemetry for the connector: metrics for Prometheus, and traces over OTLP/HTTP when asked.
+
+Metric names follow the OpenTelemetry semantic conventions where one exists
+(`messaging.client.consumed.messages`, `http.client.request.duration`); the connector's own live
+under `spotify_capi.`. Labels are bounded: a status, a reason code, a cause, a partition, an event
+name from Spotify's fixed list. Never an event id, a user identifier or a value from a record.
+
+Three feeds: the sink's observer (HTTP requests, retries, auth), the pipeline's `on_result`
+(one call per settled record) and observable gauges that read `PipelineStatus` at scrape time.
+docs/operations.md lists every metric.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+import aiohttp
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeterProvider, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from prometheus_client import CollectorRegistry, generate_latest
+
+from connector import __version__
+from connector.config import SPOTIFY_EVENT_NAMES, Settings
+from connector.models import DeliveryResult, DeliveryStatus
+
+if TYPE_CHECKING:
+    from connector.pipeline import PipelineStatus
+
+SERVICE_NAME = "spotify-capi-connector"
+
+# Semantic-convention buckets for HTTP client durations (seconds).
+REQUEST_SECONDS_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1,
+    2.5,
+    5,
+    7.5,
+    10,
+)
+BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+# End-to-end: from tens of milliseconds (live traffic) to a week (a backlog or late events).
+LATENCY_SECONDS_BUCKETS = (
+    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 604800,
+)  # fmt: skip
+_MAX_LABEL = 64  # reason codes are short; a longer one is cut rather than trusted
+
+
+def status_class(status: int | None) -> str:
+    """`2xx`, `4xx`, `5xx`…; `none` when no HTTP answer came (timeout, connection failure)."""
+    return "none" if status is None else f"{status // 100}xx"
+
+
+def event_name_label(name: str | None) -> str:
+    """Spotify's names pass; anything else (an unmapped source name) becomes `other`."""
+    if name is None:
+        return "none"
+    return name if name in SPOTIFY_EVENT_NAMES else "other"
+
+
+def _label(value: str | None) -> str:
+    return "none" if not value else value[:_MAX_LABEL]
+
+
+class Telemetry:
+    """Owns the meter (and tracer) providers of one connector process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        span_exporter: SpanExporter | None = None,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self._topic = settings.kafka.input_topic
+        self._group = settings.kafka.group_id
+        self._clock_ms = clock_ms
+        self._status: PipelineStatus | None = None
+        resource = Resource.create({"service.name": SERVICE_NAME, "service.version": __version__})
+        # A registry of our own: several connectors (tests) in one process never mix metrics.
+        self.registry = CollectorRegistry(auto_describe=True)
+        reader = PrometheusMetricReader(
+            registry=self.registry, disable_target_info=True, scope_info_enabled=False
+        )
+        self.meter_provider = MeterProvider(metric_readers=[reader], resource=resource)
+        self.tracer_provider = _tracer_provider(settings, span_exporter, resource)
+        self._define(self.meter_provider.get_meter("connector", __version__))
+        self.sink_observer = SinkMetrics(self)
+
+    # --- instruments --------------------------------------------------------------------------
+
+    def _define(self, meter: Meter) -> None:
+        self.delivered = meter.create_counter(
+            "spotify_capi.events.delivered", "{event}", "Events Spotify acknowledged"
+        )
+        self.rejected = meter.create_counter(
+            "spotify_capi.events.rejected",
+            "{event}",
+            "Records refused for good: undecodable, invalid for the transform, or 4xx by Spotify",
+        )
+        self.dead_lettered = meter.create_counter(
+            "spotify_capi.events.dead_lettered",
+            "{event}",
+            "Records written to the dead-letter topic (every failure, retry exhaustion included)",
+        )
+        self.retried = meter.create_counter(
+            "spotify_capi.requests.retried", "{request}", "Requests retried after a failure"
+        )
+        self.responses = meter.create_counter(
+            "spotify_capi.http.responses", "{response}", "Spotify answers by status class"
+        )
+        self.auth_failures = meter.create_counter(
+            "spotify_capi.auth.failures", "{failure}", "Times Spotify began refusing the token"
+        )
+        self.request_duration = meter.create_histogram(
+            "http.client.request.duration",
+            "s",
+            "Duration of Conversions API requests",
+            explicit_bucket_boundaries_advisory=REQUEST_SECONDS_BUCKETS,
+        )
+        self.batch_size = meter.create_histogram(
+            "spotify_capi.batch.size",
+            "{event}",
+            "Events per Conversions API request",
+            explicit_bucket_boundaries_advisory=BATCH_SIZE_BUCKETS,
+        )
+        self.delivery_latency = meter.create_histogram(
+            "spotify_capi.delivery.latency",
+            "s",
+            "Kafka record timestamp to Spotify's acknowledgement",
+            explicit_bucket_boundaries_advisory=LATENCY_SECONDS_BUCKETS,
+        )
+        self.event_delay = meter.create_histogram(
+            "spotify_capi.event.delivery_delay",
+            "s",
+            "Event time to Spotify's acknowledgement",
+            explicit_bucket_boundaries_advisory=LATENCY_SECONDS_BUCKETS,
+        )
+        meter.create_observable_counter(
+            "messaging.client.consumed.messages",
+            [self._consumed],
+            "{message}",
+            "Records consumed from the input topic",
+        )
+        meter.create_observable_up_down_counter(
+            "spotify_capi.events.in_flight",
+            [self._gauge(lambda s: s.unsettled)],
+            "{event}",
+            "Records consumed and not yet settled",
+        )
+        meter.create_observable_up_down_counter(
+            "spotify_capi.partitions.assigned",
+            [self._gauge(lambda s: s.assigned)],
+            "{partition}",
+            "Input partitions assigned to this consumer",
+        )
+        meter.create_observable_up_down_counter(
+            "spotify_capi.partitions.paused",
+            [self._gauge(lambda s: s.paused)],
+            "{partition}",
+            "Input partitions paused (back-pressure, or the token is refused)",
+        )
+        meter.create_observable_gauge(
+            "spotify_capi.consumer.lag",
+            [self._lag],
+            "{message}",
+            "Records of a partition not yet settled: high watermark minus committable offset",
+        )
+        meter.create_observable_gauge(
+            "spotify_capi.auth.failing",
+            [self._gauge(lambda s: int(s.auth_failing))],
+            "1",
+            "1 while Spotify refuses the token or connection id",
+        )
+        meter.create_observable_gauge(
+            "spotify_capi.broker.down",
+            [self._gauge(lambda s: int(s.broker_down))],
+            "1",
+            "1 while no Kafka broker is reachable",
+        )
+        meter.create_observable_gauge(
+            "spotify_capi.progress.age",
+            [self._gauge(lambda s: max(0, self._clock_ms() - s.last_progress_ms) / 1000)],
+            "s",
+            "Seconds since a record last settled (or since nothing was pending)",
+        )
+
+    # --- feeds --------------------------------------------------------------------------------
+
+    def watch(self, status: PipelineStatus) -> None:
+        """Read this pipeline's status at every scrape."""
+        self._status = status
+
+    def on_result(self, result: DeliveryResult) -> None:
+        """The pipeline's `on_result`: one call per settled record (on the Kafka thread)."""
+        status = result.status
+        if status is DeliveryStatus.DELIVERED:
+            self.delivered.add(1, {"spotify_capi.event_name": event_name_label(result.event_name)})
+            self._latencies(result)
+            return
+        attributes = {"spotify_capi.status": status.value, "error.type": _label(result.error_code)}
+        if status is not DeliveryStatus.RETRY_EXHAUSTED:
+            self.rejected.add(1, attributes)
+        self.dead_lettered.add(1, attributes)
+
+    def _latencies(self, result: DeliveryResult) -> None:
+        acknowledged = result.settled_at_ms
+        kafka_time = result.coordinates.timestamp_ms
+        if kafka_time is not None:
+            self.delivery_latency.record(max(0, acknowledged - kafka_time) / 1000)
+        if result.event_time_ms is not None:
+            self.event_delay.record(max(0, acknowledged - result.event_time_ms) / 1000)
+
+    def trace_configs(self) -> list[aiohttp.TraceConfig]:
+        """aiohttp client tracing for the sink, when traces are exported; else none (no cost)."""
+        if self.tracer_provider is None:
+            return []
+        from opentelemetry.instrumentation._semconv import _StabilityMode
+        from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+
+        # Metrics come from SinkMetrics; the instrumentation's own would duplicate them.
+        # Span attributes use the stable HTTP conventions, like our metric names.
+        return [
+            create_trace_config(
+                tracer_provider=self.tracer_provider,
+                meter_provider=NoOpMeterProvider(),
+                sem_conv_opt_in_mode=_StabilityMode.HTTP,
+            )
+        ]
+
+    def scrape(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)
+
+    def shutdown(self) -> None:
+        self.meter_provider.shutdown()
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
+
+    # --- observable callbacks (run at scrape time, on the scraping thread) ---------------------
+
+    def _gauge(
+        self, read: Callable[[PipelineStatus], float]
+    ) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(_options: CallbackOptions) -> Iterable[Observation]:
+            status = self._status
+            return [] if status is None else [Observation(read(status))]
+
+        return observe
+
+    def _consumed(self, _options: CallbackOptions) -> Iterable[Observation]:
+        status = self._status
+        if status is None:
+            return []
+        attributes = {
+            "messaging.system": "kafka",
+            "messaging.destination.name": self._topic,
+            "messaging.consumer.group.name": self._group,
+        }
+        return [Observation(status.consumed, attributes)]
+
+    def _lag(self, _options: CallbackOptions) -> Iterable[Observation]:
+        status = self._status
+        if status is None:
+            return []
+        lag = status.lag  # replaced whole by the Kafka thread, never mutated: safe to read
+        return [
+            Observation(
+                count,
+                {"messaging.destination.name": topic, "messaging.destination.partition.id": str(p)},
+            )
+            for (topic, p), count in sorted(lag.items())
+        ]
+
+
+class SinkMetrics:
+    """The sink's observer: called on the HTTP event loop, so it only adds to instruments."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self._t = telemetry
+
+    def on_request(self, status: int | None, events: int, seconds: float) -> None:
+        t = self._t
+        attributes: dict[str, str | int] = {"http.request.method": "POST"}
+        if status is None:
+            attributes["error.type"] = "transport"
+        else:
+            attributes["http.response.status_code"] = status
+        t.request_duration.record(seconds, attributes)
+        t.batch_size.record(events)
+        t.responses.add(1, {"http.response.status_class": status_class(status)})
+
+    def on_retry(self, cause: str) -> None:
+        self._t.retried.add(1, {"error.type": _label(cause)})
+
+    def on_auth_state(self, failing: bool) -> None:
+        if failing:
+            self._t.auth_failures.add(1)
+
+
+def _tracer_provider(
+    settings: Settings, exporter: SpanExporter | None, resource: Resource
+) -> TracerProvider | None:
+    """A provider exporting over OTLP/HTTP to telemetry.otlp_endpoint; None when not set."""
+    endpoint = settings.telemetry.otlp_endpoint
+    if exporter is None:
+        if not endpoint:
+            return None
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=_traces_url(endpoint))
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def _traces_url(endpoint: str) -> str:
+    """`http://collector:4318` → `http://collector:4318/v1/traces` (a full URL stays as is)."""
+    trimmed = endpoint.rstrip("/")
+    return trimmed if trimmed.endswith("/v1/traces") else f"{trimmed}/v1/traces"

@@ -1,0 +1,213 @@
+"""The metric instruments: what each feed adds, read back through the Prometheus exposition."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from connector.config import KafkaSettings, Settings
+from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
+from connector.pipeline import PipelineStatus
+from connector.telemetry import Telemetry, event_name_label, status_class
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def samples(text: bytes) -> Samples:
+    """Every sample by name and labels; the exporter's empty fillers ("") are left out."""
+    return {
+        (s.name, frozenset((k, v) for k, v in s.labels.items() if v != "")): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
+
+
+def value(scraped: Samples, name: str, **labels: str) -> float | None:
+    return scraped.get((name, frozenset(labels.items())))
+
+
+def telemetry(clock_ms: int = 10_000_000) -> Telemetry:
+    settings = Settings(kafka=KafkaSettings(input_topic="events", group_id="g1"))
+    return Telemetry(settings, clock_ms=lambda: clock_ms)
+
+
+def result(status: DeliveryStatus, **fields: object) -> DeliveryResult:
+    coordinates = fields.pop("coordinates", SourceCoordinates("events", 0, 7, None))
+    return DeliveryResult(
+        coordinates=coordinates,  # type: ignore[arg-type]
+        status=status,
+        received_at_ms=1_000,
+        settled_at_ms=fields.pop("settled_at_ms", 2_000),  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_results_count_delivered_rejected_and_dead_lettered_by_bounded_labels() -> None:
+    t = telemetry()
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE"))
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE"))
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="LEAD"))
+    t.on_result(
+        result(DeliveryStatus.REJECTED_TRANSFORM, event_name="DANCE", error_code="invalid_event")
+    )
+    t.on_result(result(DeliveryStatus.REJECTED_SPOTIFY, error_code="spotify_400"))
+    t.on_result(result(DeliveryStatus.RETRY_EXHAUSTED, error_code="retry_exhausted"))
+    s = samples(t.scrape())
+    delivered = "spotify_capi_events_delivered_total"
+    assert value(s, delivered, spotify_capi_event_name="PURCHASE") == 2
+    assert value(s, delivered, spotify_capi_event_name="LEAD") == 1
+    rejected = "spotify_capi_events_rejected_total"
+    transform = {"spotify_capi_status": "REJECTED_TRANSFORM", "error_type": "invalid_event"}
+    spotify = {"spotify_capi_status": "REJECTED_SPOTIFY", "error_type": "spotify_400"}
+    exhausted = {"spotify_capi_status": "RETRY_EXHAUSTED", "error_type": "retry_exhausted"}
+    assert value(s, rejected, **transform) == 1
+    assert value(s, rejected, **spotify) == 1
+    assert value(s, rejected, **exhausted) is None  # not refused: it may succeed on replay
+    dead = "spotify_capi_events_dead_lettered_total"
+    assert [value(s, dead, **labels) for labels in (transform, spotify, exhausted)] == [1, 1, 1]
+    assert not any("DANCE" in str(key) for key in s)
+
+
+def test_end_to_end_latencies_from_kafka_time_and_event_time() -> None:
+    t = telemetry()
+    coordinates = SourceCoordinates("events", 0, 1, timestamp_ms=7_500)
+    t.on_result(
+        result(
+            DeliveryStatus.DELIVERED,
+            coordinates=coordinates,
+            settled_at_ms=10_000,
+            event_time_ms=4_000,
+        )
+    )
+    t.on_result(result(DeliveryStatus.DELIVERED))  # no Kafka timestamp, no event time
+    s = samples(t.scrape())
+    assert value(s, "spotify_capi_delivery_latency_seconds_count") == 1
+    assert value(s, "spotify_capi_delivery_latency_seconds_sum") == 2.5
+    assert value(s, "spotify_capi_delivery_latency_seconds_bucket", le="2.5") == 1
+    assert value(s, "spotify_capi_delivery_latency_seconds_bucket", le="1") == 0
+    assert value(s, "spotify_capi_event_delivery_delay_seconds_sum") == 6.0
+
+
+def test_sink_observer_records_requests_batches_retries_and_auth() -> None:
+    t = telemetry()
+    observer = t.sink_observer
+    observer.on_request(200, 100, 0.2)
+    observer.on_request(200, 40, 0.3)
+    observer.on_request(503, 100, 1.5)
+    observer.on_request(None, 100, 15.0)
+    observer.on_retry("http_503")
+    observer.on_retry("timeout")
+    observer.on_retry("timeout")
+    observer.on_auth_state(True)
+    observer.on_auth_state(False)
+    s = samples(t.scrape())
+    duration = "http_client_request_duration_seconds"
+    ok = {"http_request_method": "POST", "http_response_status_code": "200"}
+    assert value(s, f"{duration}_count", **ok) == 2
+    assert value(s, f"{duration}_sum", **ok) == 0.5
+    assert value(s, f"{duration}_bucket", le="0.25", **ok) == 1
+    transport = {"http_request_method": "POST", "error_type": "transport"}
+    assert value(s, f"{duration}_count", **transport) == 1
+    responses = "spotify_capi_http_responses_total"
+    by_class = {c: value(s, responses, http_response_status_class=c) for c in ("2xx", "5xx")}
+    assert by_class == {"2xx": 2, "5xx": 1}
+    assert value(s, responses, http_response_status_class="none") == 1
+    assert value(s, "spotify_capi_batch_size_sum") == 340
+    assert value(s, "spotify_capi_batch_size_bucket", le="50") == 1
+    assert value(s, "spotify_capi_requests_retried_total", error_type="timeout") == 2
+    assert value(s, "spotify_capi_requests_retried_total", error_type="http_503") == 1
+    assert value(s, "spotify_capi_auth_failures_total") == 1
+
+
+def test_gauges_read_the_pipeline_status_at_scrape_time() -> None:
+    t = telemetry(clock_ms=10_000_000)
+    assert value(samples(t.scrape()), "spotify_capi_events_in_flight") is None  # nothing watched
+    status = PipelineStatus(started_at_ms=0, last_progress_ms=9_996_000)
+    status.consumed, status.unsettled, status.assigned, status.paused = 1234, 56, 3, 2
+    status.auth_failing = True
+    status.lag = {("events", 0): 10, ("events", 2): 0}
+    t.watch(status)
+    s = samples(t.scrape())
+    consumed = {
+        "messaging_system": "kafka",
+        "messaging_destination_name": "events",
+        "messaging_consumer_group_name": "g1",
+    }
+    assert value(s, "messaging_client_consumed_messages_total", **consumed) == 1234
+    assert value(s, "spotify_capi_events_in_flight") == 56
+    assert value(s, "spotify_capi_partitions_assigned") == 3
+    assert value(s, "spotify_capi_partitions_paused") == 2
+    assert value(s, "spotify_capi_auth_failing") == 1
+    assert value(s, "spotify_capi_broker_down") == 0
+    assert value(s, "spotify_capi_progress_age_seconds") == 4.0
+    lag = "spotify_capi_consumer_lag"
+    partition = {"messaging_destination_name": "events"}
+    assert value(s, lag, messaging_destination_partition_id="0", **partition) == 10
+    assert value(s, lag, messaging_destination_partition_id="2", **partition) == 0
+    status.consumed = 2000  # the next scrape sees the new value
+    assert (
+        value(samples(t.scrape()), "messaging_client_consumed_messages_total", **consumed) == 2000
+    )
+
+
+def test_label_helpers_keep_cardinality_bounded() -> None:
+    assert [status_class(s) for s in (200, 204, 429, 503, None)] == [
+        "2xx",
+        "2xx",
+        "4xx",
+        "5xx",
+        "none",
+    ]
+    assert [event_name_label(n) for n in ("PURCHASE", "Order Completed", None)] == [
+        "PURCHASE",
+        "other",
+        "none",
+    ]
+
+
+def test_each_telemetry_has_its_own_registry() -> None:
+    first, second = telemetry(), telemetry()
+    first.on_result(result(DeliveryStatus.DELIVERED, event_name="VIEW"))
+    name = "spotify_capi_events_delivered_total"
+    assert value(samples(first.scrape()), name, spotify_capi_event_name="VIEW") == 1
+    assert value(samples(second.scrape()), name, spotify_capi_event_name="VIEW") is None
+
+
+def test_no_tracing_without_an_otlp_endpoint() -> None:
+    t = telemetry()
+    assert t.tracer_provider is None
+    assert t.trace_configs() == []
+
+
+async def test_sink_requests_become_client_spans_without_the_token() -> None:
+    import aiohttp
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxServer
+
+    exporter = InMemorySpanExporter()
+    t = Telemetry(Settings(), span_exporter=exporter)
+    body = {"conversion_events": {"capi_connection_id": DEFAULT_CONNECTION_ID, "events": []}}
+    async with (
+        SandboxServer() as sandbox,
+        aiohttp.ClientSession(trace_configs=t.trace_configs()) as session,
+        session.post(
+            sandbox.url, json=body, headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+        ) as response,
+    ):
+        status = response.status
+    assert t.tracer_provider is not None
+    t.tracer_provider.force_flush()
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 1
+    attributes = dict(spans[0].attributes or {})
+    assert attributes["http.request.method"] == "POST"
+    assert attributes["http.response.status_code"] == status
+    assert not any(DEFAULT_TOKEN in str(v) for v in attributes.values())
+    t.shutdown()
+
+
+def test_otlp_endpoint_gets_the_traces_path() -> None:
+    from connector.telemetry import _traces_url
+
+    assert _traces_url("http://collector:4318") == "http://collector:4318/v1/traces"
+    assert _traces_url("http://collector:4318/v1/traces/") == "http://collector:4318/v1/traces"
