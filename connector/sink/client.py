@@ -331,6 +331,12 @@ class SpotifySink:
         batch.failures += 1
         status = None if answer is None else answer.status
         if self._policy.exhausted(batch.failures):
+            log.warning(
+                "giving up on a batch of %d events after %d attempts (last: %s)",
+                len(batch.items),
+                batch.requests,
+                retry_cause(status, cause),
+            )
             self._emit(
                 batch,
                 SendStatus.RETRY_EXHAUSTED,
