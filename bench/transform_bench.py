@@ -21,6 +21,7 @@ from connector.models import Accepted, PropertyValue, SourceCoordinates, Trackin
 from connector.transform import Transformer
 
 NOW_MS = 1_769_171_696_000  # 2026-01-23T12:34:56Z
+USER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15"
 EVENT_MIX = (
     ("Product Viewed", 40),
     ("View", 20),
@@ -41,7 +42,9 @@ INTERNATIONAL = (
     lambda r: f"+44 20 7946 {r.randint(0, 9999):04d}",
     lambda r: f"+44 7700 900{r.randint(0, 999):03d}",
     lambda r: f"+49 30 {r.randint(1000000, 9999999)}",
-    lambda r: f"+33 6 {r.randint(10, 99)} {r.randint(10, 99)} {r.randint(10, 99)} {r.randint(10, 99)}",
+    lambda r: (
+        f"+33 6 {r.randint(10, 99)} {r.randint(10, 99)} {r.randint(10, 99)} {r.randint(10, 99)}"
+    ),
     lambda r: f"+55 11 9{r.randint(1000, 9999)}-{r.randint(1000, 9999)}",
     lambda r: f"+91 98{r.randint(100, 999)} {r.randint(10000, 99999)}",
     lambda r: f"+81 90-{r.randint(1000, 9999)}-{r.randint(1000, 9999)}",
@@ -67,9 +70,9 @@ def make_events(count: int, national_share: float, seed: int = 7) -> list[Tracki
             "event_source_url": f"https://shop.example/products/{r.randint(1, 5000)}?ref=spotify",
             "email": f"  Customer.{i}@Example{i % 97}.com ",
             "phone": phone,
-            "$ip": f"{r.randint(1, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
+            "$ip": ".".join(str(r.randint(1, 223)) for _ in range(4)),
             "$device_id": f"device-{r.getrandbits(64):016x}",
-            "$user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15",
+            "$user_agent": USER_AGENT,
             "gender": r.choice(("male", "female", "F", "m")),
             "request_ip_address": f"198.51.100.{r.randint(1, 254)}",
             "event_ip_address": f"2001:db8::{r.getrandbits(16):x}",
