@@ -1,0 +1,105 @@
+"""`spotify-capi-connector check-config`: validate settings and reach what `run` needs, then say
+what `run` would do. Stops at the first problem with a one-line message and a non-zero exit
+(2: settings, 3: Kafka or the Schema Registry). Never prints a secret (the token, passwords).
+
+Spotify itself is not called: a test request would either send an event or be refused for being
+empty, and neither says more than the first real batch will.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from connector.config import Settings, load_settings
+from connector.errors import KafkaUnavailable
+from connector.kafka_checks import check_topics
+
+NAME = "check-config"
+HELP = "validate the settings, reach Kafka (and the Schema Registry), print what run would do"
+
+
+class SchemaRegistryUnreachable(KafkaUnavailable):
+    """Exit code 3, like Kafka: an infrastructure dependency does not answer."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    settings.require_delivery()
+    say(
+        "settings",
+        f"valid ({args.config})" if args.config else "valid (environment and defaults)",
+    )
+    kafka = settings.kafka
+    partitions = check_topics(kafka)
+    say("kafka", f"{kafka.bootstrap_servers} reachable ({kafka.security_protocol})")
+    say(
+        "input",
+        f"{kafka.input_topic} ({partitions[kafka.input_topic]} partitions), "
+        f"group {kafka.group_id}, from {kafka.auto_offset_reset} when the group has no offsets",
+    )
+    say("results", f"{kafka.results_topic} ({partitions[kafka.results_topic]} partitions)")
+    say("dead letters", f"{kafka.dlq_topic} ({partitions[kafka.dlq_topic]} partitions)")
+    say("decode", describe_decode(settings))
+    say("spotify", describe_spotify(settings))
+    sink = settings.sink
+    say(
+        "delivery",
+        f"batches of up to {sink.batch_size} events, {sink.max_in_flight} requests in flight, "
+        f"{sink.max_attempts} attempts",
+    )
+    say("health", describe_health(settings))
+    return 0
+
+
+def say(what: str, text: str) -> None:
+    print(f"{what:<14}{text}")
+
+
+def describe_decode(settings: Settings) -> str:
+    decode = settings.decode
+    if decode.format != "confluent":
+        schema = decode.writer_schema_path or "the bundled tracking_event schema"
+        return f"schemaless Avro written with {schema}"
+    subjects = registry_subjects(settings)
+    return (
+        f"Confluent wire format, Schema Registry {decode.schema_registry_url} ({subjects} subjects)"
+    )
+
+
+def registry_subjects(settings: Settings) -> int:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    decode = settings.decode
+    conf: dict[str, str | int] = {"url": str(decode.schema_registry_url), "timeout": 10}
+    if decode.schema_registry_basic_auth is not None:
+        conf["basic.auth.user.info"] = decode.schema_registry_basic_auth.get_secret_value()
+    try:
+        return len(SchemaRegistryClient(conf).get_subjects())
+    except Exception as exc:  # transport errors come as many types; say which, not the auth
+        raise SchemaRegistryUnreachable(
+            f"cannot reach the Schema Registry at {decode.schema_registry_url}: "
+            f"{type(exc).__name__}"
+        ) from None
+
+
+def describe_spotify(settings: Settings) -> str:
+    spotify = settings.spotify
+    connection = spotify.connection_id or ""
+    return (
+        f"POST {spotify.url}, connection id …{connection[-4:]}, token set "
+        f"(never shown), timeout {spotify.request_timeout_s:g} s"
+    )
+
+
+def describe_health(settings: Settings) -> str:
+    t = settings.telemetry
+    traces = f", traces to {t.otlp_endpoint}" if t.otlp_endpoint else ""
+    return (
+        f"http://{t.health_host}:{t.health_port} /healthz /readyz /metrics, "
+        f"stall after {t.stall_timeout_s:g} s{traces}; logs {t.log_format} at {t.log_level}"
+    )
