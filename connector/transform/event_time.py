@@ -32,6 +32,8 @@ _NUMERIC = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 def parse_event_time(value: object) -> tuple[int, bool]:
     """(epoch ms, whether UTC was assumed) or raise Invalid. The value is never quoted."""
+    if type(value) is int and value >= _SECONDS_BELOW:  # epoch ms, the common case
+        return value, False
     if isinstance(value, bool):
         raise Invalid("invalid_event_time", "expected RFC 3339 text or epoch ms/s, got bool")
     if isinstance(value, int | float):

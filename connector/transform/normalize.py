@@ -11,10 +11,11 @@ import re
 import socket
 from collections.abc import Callable
 from functools import cache
+from hashlib import sha256
 
 import pycountry
 
-from connector.transform.hashing import is_sha256_hex, sha256_hex
+from connector.transform.hashing import is_sha256_hex
 from connector.transform.problems import Invalid, type_name
 
 Normaliser = Callable[[object], str | None]
@@ -86,14 +87,14 @@ def email_hashes(value: object) -> tuple[list[str], int]:
         address = entry.strip().lower()
         if not address:
             continue
-        if is_sha256_hex(address):  # hashed by the sender; lower-cased above
+        if len(address) == 64 and is_sha256_hex(address):  # hashed by the sender already
             digest = address
         else:
             local, at, domain = address.rpartition("@")
             if not (at and local and domain):
                 dropped += 1
                 continue
-            digest = sha256_hex(address)
+            digest = sha256(address.encode()).hexdigest()  # = sha256_hex, inline: hot path
         if digest not in hashes:
             hashes.append(digest)
     return hashes, dropped
@@ -144,6 +145,8 @@ def url(value: object) -> str | None:
         return None
     if _URL.fullmatch(raw) is None:
         raise Invalid("invalid_url", "expected an http:// or https:// URL")
+    if raw.startswith(("https://", "http://")):
+        return raw
     scheme, rest = raw.split(":", 1)
     return f"{scheme.lower()}:{rest}"
 
@@ -190,6 +193,8 @@ def iso_currency_codes() -> frozenset[str]:
 
 def event_id(value: object) -> str | None:
     """The sender's event id: text, or a number turned into text (`12.0` → `12`)."""
+    if type(value) is str:
+        return value.strip() or None
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return str(int(value))
     if isinstance(value, float) and math.isfinite(value):

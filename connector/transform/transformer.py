@@ -232,8 +232,8 @@ def _event_details(
     else:
         amount = _optional(normalize.amount, props, m.AMOUNT, warnings)
         currency = _optional(normalize.currency, props, m.CURRENCY, warnings)
-    content_name = _optional(normalize.text, props, m.CONTENT_NAME, warnings)
-    content_category = _optional(normalize.text, props, m.CONTENT_CATEGORY, warnings)
+    content_name = _text(props, m.CONTENT_NAME, warnings)
+    content_category = _text(props, m.CONTENT_CATEGORY, warnings)
     if amount is None and currency is None and content_name is None and content_category is None:
         return None
     return EventDetails(amount, currency, content_name, content_category)
@@ -254,6 +254,16 @@ def _optional(
     except Invalid as problem:
         warnings.append(TransformWarning(problem.code, prop))
         return None
+
+
+def _text(
+    props: dict[str, PropertyValue], prop: str, warnings: list[TransformWarning]
+) -> str | None:
+    """An optional text field; plain strings take the short way."""
+    value = props.get(prop)
+    if type(value) is str:
+        return value.strip() or None
+    return _optional(normalize.text, props, prop, warnings)
 
 
 def _required(

@@ -33,7 +33,9 @@ class UserDataBuilder:
                 fields[attribute] = _checked(normalize.text, value, prop, warnings)
         for prop, attribute in m.USER_IP_FIELDS:
             value = get(prop)
-            if value is not None:
+            if type(value) is str and normalize.is_ip_address(stripped := value.strip()):
+                fields[attribute] = stripped  # the common case, inline
+            elif value is not None:
                 fields[attribute] = _checked(normalize.ip_address, value, prop, warnings)
         value = get(m.EMAIL)
         if value is not None:
@@ -47,7 +49,7 @@ class UserDataBuilder:
         return UserData(**fields)
 
     def _phone(self, value: PropertyValue, warnings: list[TransformWarning]) -> str | None:
-        candidates = value if isinstance(value, list) else (value,)
+        candidates = (value,) if type(value) is not list else value
         for candidate in candidates:  # a list: the first usable number wins
             try:
                 phone = self._hashed_phone(candidate)
