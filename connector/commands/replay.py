@@ -70,9 +70,12 @@ def run(args: argparse.Namespace) -> int:
         log.info("replay stop requested", extra={"signal": signal.Signals(signum).name})
         stop.set()
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    outcome = replay(replay_settings, scope, stop)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        outcome = replay(replay_settings, scope, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(outcome.describe())
     return 0 if outcome.complete and outcome.all_delivered else 1
 

@@ -183,7 +183,7 @@ class Summary:
     _latest: dict[str, int] = field(default_factory=dict)
 
     def add(self, record: dict[str, Any]) -> None:
-        settled = int(record["settled_at"])
+        settled = epoch_ms(record["settled_at"])
         if self.since_ms is not None and settled < self.since_ms:
             return
         if self.until_ms is not None and settled >= self.until_ms:
@@ -212,7 +212,7 @@ class Summary:
             self._open[key] = record  # the first failure of a still-unsettled streak
 
     def to_wire(self) -> dict[str, Any]:
-        oldest = min(self._open.values(), key=lambda r: int(r["settled_at"]), default=None)
+        oldest = min(self._open.values(), key=lambda r: epoch_ms(r["settled_at"]), default=None)
         return {
             "since": _iso(self.since_ms),
             "until": _iso(self.until_ms),
@@ -227,6 +227,13 @@ class Summary:
             "unsettled_problems": len(self._open),
             "oldest_unsettled_problem": None if oldest is None else _problem(oldest),
         }
+
+
+def epoch_ms(value: datetime | int) -> int:
+    """fastavro reads `timestamp-millis` as an aware datetime; plain longs pass through."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return int(value)
 
 
 def percentiles(values: list[int]) -> dict[str, int] | None:
@@ -248,7 +255,7 @@ def _problem(record: dict[str, Any]) -> dict[str, Any]:
         "status": record["status"],
         "error_code": record.get("error_code"),
         "http_status": record.get("http_status"),
-        "settled_at": _iso(int(record["settled_at"])),
+        "settled_at": _iso(epoch_ms(record["settled_at"])),
         "source": {
             "topic": record["source_topic"],
             "partition": record["source_partition"],
