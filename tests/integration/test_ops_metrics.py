@@ -191,7 +191,10 @@ def test_metrics_count_what_was_sent(kafka_bootstrap: str) -> None:
     assert (ready_status, ready["ready"], ready["failing"]) == (200, True, [])
 
 
-def test_readyz_goes_not_ready_on_a_refused_token_and_back(kafka_bootstrap: str) -> None:
+def test_readyz_goes_not_ready_on_a_refused_token_and_back(
+    kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     topic = _topics(kafka_bootstrap, partitions=1)
     schema = avro.bundled_schema(avro.TRACKING_EVENT)
     produce(kafka_bootstrap, topic, [avro.encode(schema, tracking_record(i)) for i in range(20)])
@@ -229,6 +232,19 @@ def test_readyz_goes_not_ready_on_a_refused_token_and_back(kafka_bootstrap: str)
     assert value(after, "spotify_capi_auth_failures_total") == 1
     assert value(after, "spotify_capi_partitions_paused") == 0
     assert set(sandbox.state.accepted_ids()) == {f"order-{i:07d}" for i in range(20)}
+    # One line per notable event, never one per record.
+    lines = [r.getMessage() for r in caplog.records if not r.name.startswith("connector.sandbox")]
+    for start in (
+        "connector starting",
+        "partitions assigned",
+        "pausing partitions",
+        "resuming partitions",
+        "Spotify refused the token",
+        "Spotify accepts the token again",
+        "pipeline stopped",
+    ):
+        assert sum(line.startswith(start) for line in lines) == 1, start
+    assert len(lines) < 20
 
 
 CANARY_EMAIL = "Zed.Canary-7731@Example.org"
