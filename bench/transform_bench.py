@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import math
 import pstats
 import random
 import statistics
@@ -106,6 +107,18 @@ def run(events: list[TrackingEvent], transformer: Transformer) -> tuple[float, i
     return time.process_time() - start, accepted
 
 
+def _calibration_us() -> float:
+    """A fixed pure-Python workload, printed beside the result: on a shared or slow machine it
+    says how much of a low figure is the machine rather than the code."""
+    best = math.inf
+    for _ in range(5):
+        start = time.process_time()
+        for _ in range(2_000):
+            sum(range(1000))
+        best = min(best, (time.process_time() - start) / 2_000 * 1e6)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=50_000)
@@ -131,6 +144,7 @@ def main() -> None:
         assert accepted == len(events), "every bench event is meant to be valid"
         rates.append(len(events) / elapsed)
         print(f"round {round_number + 1}: {len(events) / elapsed:,.0f} events/s")
+    print(f"machine calibration: sum(range(1000)) takes {_calibration_us():.1f} µs (CPU time)")
     print(
         f"{args.events} events x {args.rounds} rounds, national phone share "
         f"{args.national_share:.0%}: best {max(rates):,.0f}, median "

@@ -31,6 +31,7 @@ Decisions where the issue leaves room (also in the project report):
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TypeVar
 
 from connector.config import SPOTIFY_EVENT_NAMES, TransformSettings
@@ -72,6 +73,8 @@ class Transformer:
         self._folded_mapping = {
             key.strip().casefold(): name for key, name in settings.event_name_mapping.items()
         }
+        # A stream has few distinct event names: resolve each once (bounded, for odd streams).
+        self._own_name = lru_cache(maxsize=4096)(self._resolve_own_name)
         self._user_data = UserDataBuilder(
             settings.default_phone_region, settings.phone_format == "e164_digits"
         )
@@ -128,21 +131,26 @@ class Transformer:
                         "invalid_event_name", m.SPOTIFY_EVENT_NAME, "not a Spotify event name"
                     )
                 return name
-        if isinstance(own_name, str):
-            mapped = self._mapping.get(own_name) or self._folded_mapping.get(
-                own_name.strip().casefold()
-            )
-            if mapped is not None:
-                return mapped
-            name = own_name.strip().upper().translate(_NAME_SEPARATORS)
-            if name in SPOTIFY_EVENT_NAMES:
-                return name
+        resolved = self._own_name(own_name) if isinstance(own_name, str) else None
+        if resolved is not None:
+            return resolved
         raise _Reject(
             "unknown_event_name",
             "event_name",
             "the event name is not a Spotify name, is not mapped in "
             "transform.event_name_mapping, and spotify_event_name is not set",
         )
+
+    def _resolve_own_name(self, own_name: str) -> str | None:
+        """The configured mapping first (exact, then trimmed and case-folded), then the name
+        itself when it is a Spotify name once upper-cased with `_` for spaces and hyphens."""
+        mapped = self._mapping.get(own_name) or self._folded_mapping.get(
+            own_name.strip().casefold()
+        )
+        if mapped is not None:
+            return mapped
+        name = own_name.strip().upper().translate(_NAME_SEPARATORS)
+        return name if name in SPOTIFY_EVENT_NAMES else None
 
     @staticmethod
     def _event_id(
