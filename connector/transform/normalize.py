@@ -29,7 +29,7 @@ _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 _inet_pton = socket.inet_pton
 _AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
-_URL = re.compile(r"(?i:https?)://[^\s/?#][^\s]*")
+_URL = re.compile(r"(?i:https?)://[^\s\x00-\x1f\x7f/?#][^\s\x00-\x1f\x7f]*")
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -95,8 +95,9 @@ def email_hashes(value: object) -> tuple[list[str], int]:
                 dropped += 1
                 continue
             digest = sha256(address.encode()).hexdigest()  # = sha256_hex, inline: hot path
-        if digest not in hashes:
-            hashes.append(digest)
+        hashes.append(digest)
+    if len(hashes) > 1:
+        hashes = list(dict.fromkeys(hashes))  # repeats out, first-seen order kept
     return hashes, dropped
 
 
@@ -139,7 +140,8 @@ def flag(value: object) -> bool | None:
 
 
 def url(value: object) -> str | None:
-    """An absolute http(s) URL without whitespace; the scheme is lower-cased."""
+    """An absolute http(s) URL without whitespace or control characters; the scheme is
+    lower-cased."""
     raw = value.strip() if type(value) is str else text(value)
     if not raw:
         return None

@@ -223,6 +223,7 @@ def test_event_source_url(raw: str, expected: str) -> None:
         ("https:///path", "invalid_url"),
         ("https://a b", "invalid_url"),
         ("javascript:alert(1)", "invalid_url"),
+        ("https://shop.example/a\x00b", "invalid_url"),
         (["https://x"], "invalid_type"),
     ],
 )
