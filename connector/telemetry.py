@@ -12,8 +12,11 @@ docs/operations.md lists every metric.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, Iterable
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -24,6 +27,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import HistogramMetricFamily
 
 from connector import __version__
 from connector.config import SPOTIFY_EVENT_NAMES, Settings
@@ -57,6 +61,7 @@ LATENCY_SECONDS_BUCKETS = (
     0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 604800,
 )  # fmt: skip
 _MAX_LABEL = 64  # reason codes are short; a longer one is cut rather than trusted
+_FAILURE_LABELS = ("spotify_capi.status", "error.type")
 
 
 def status_class(status: int | None) -> str:
@@ -89,6 +94,19 @@ class Telemetry:
         self._group = settings.kafka.group_id
         self._clock_ms = clock_ms
         self._status: PipelineStatus | None = None
+        self._delivered: Counter[tuple[str, ...]] = Counter()
+        self._rejected: Counter[tuple[str, ...]] = Counter()
+        self._dead_lettered: Counter[tuple[str, ...]] = Counter()
+        self.delivery_latency = Buckets(
+            "spotify_capi_delivery_latency_seconds",
+            "Kafka record timestamp to Spotify's acknowledgement",
+            LATENCY_SECONDS_BUCKETS,
+        )
+        self.event_delay = Buckets(
+            "spotify_capi_event_delivery_delay_seconds",
+            "Event time to Spotify's acknowledgement",
+            LATENCY_SECONDS_BUCKETS,
+        )
         resource = Resource.create({"service.name": SERVICE_NAME, "service.version": __version__})
         # A registry of our own: several connectors (tests) in one process never mix metrics.
         self.registry = CollectorRegistry(auto_describe=True)
@@ -96,6 +114,7 @@ class Telemetry:
             registry=self.registry, disable_target_info=True, scope_info_enabled=False
         )
         self.meter_provider = MeterProvider(metric_readers=[reader], resource=resource)
+        self.registry.register(HistogramCollector((self.delivery_latency, self.event_delay)))
         self.tracer_provider = _tracer_provider(settings, span_exporter, resource)
         self._define(self.meter_provider.get_meter("connector", __version__))
         self.sink_observer = SinkMetrics(self)
@@ -103,16 +122,23 @@ class Telemetry:
     # --- instruments --------------------------------------------------------------------------
 
     def _define(self, meter: Meter) -> None:
-        self.delivered = meter.create_counter(
-            "spotify_capi.events.delivered", "{event}", "Events Spotify acknowledged"
+        # Per-record counts are kept in plain counters (well under a microsecond on the Kafka
+        # thread; an SDK `add` costs 10-17 µs) and read by observable counters at scrape time.
+        meter.create_observable_counter(
+            "spotify_capi.events.delivered",
+            [self._observe(self._delivered, ("spotify_capi.event_name",))],
+            "{event}",
+            "Events Spotify acknowledged",
         )
-        self.rejected = meter.create_counter(
+        meter.create_observable_counter(
             "spotify_capi.events.rejected",
+            [self._observe(self._rejected, _FAILURE_LABELS)],
             "{event}",
             "Records refused for good: undecodable, invalid for the transform, or 4xx by Spotify",
         )
-        self.dead_lettered = meter.create_counter(
+        meter.create_observable_counter(
             "spotify_capi.events.dead_lettered",
+            [self._observe(self._dead_lettered, _FAILURE_LABELS)],
             "{event}",
             "Records written to the dead-letter topic (every failure, retry exhaustion included)",
         )
@@ -136,18 +162,6 @@ class Telemetry:
             "{event}",
             "Events per Conversions API request",
             explicit_bucket_boundaries_advisory=BATCH_SIZE_BUCKETS,
-        )
-        self.delivery_latency = meter.create_histogram(
-            "spotify_capi.delivery.latency",
-            "s",
-            "Kafka record timestamp to Spotify's acknowledgement",
-            explicit_bucket_boundaries_advisory=LATENCY_SECONDS_BUCKETS,
-        )
-        self.event_delay = meter.create_histogram(
-            "spotify_capi.event.delivery_delay",
-            "s",
-            "Event time to Spotify's acknowledgement",
-            explicit_bucket_boundaries_advisory=LATENCY_SECONDS_BUCKETS,
         )
         meter.create_observable_counter(
             "messaging.client.consumed.messages",
@@ -205,24 +219,21 @@ class Telemetry:
         self._status = status
 
     def on_result(self, result: DeliveryResult) -> None:
-        """The pipeline's `on_result`: one call per settled record (on the Kafka thread)."""
+        """The pipeline's `on_result`: one call per settled record, on the Kafka thread."""
         status = result.status
         if status is DeliveryStatus.DELIVERED:
-            self.delivered.add(1, {"spotify_capi.event_name": event_name_label(result.event_name)})
-            self._latencies(result)
+            self._delivered[(event_name_label(result.event_name),)] += 1
+            acknowledged = result.settled_at_ms
+            kafka_time = result.coordinates.timestamp_ms
+            if kafka_time is not None:
+                self.delivery_latency.observe(max(0, acknowledged - kafka_time) / 1000)
+            if result.event_time_ms is not None:
+                self.event_delay.observe(max(0, acknowledged - result.event_time_ms) / 1000)
             return
-        attributes = {"spotify_capi.status": status.value, "error.type": _label(result.error_code)}
+        key = (status.value, _label(result.error_code))
         if status is not DeliveryStatus.RETRY_EXHAUSTED:
-            self.rejected.add(1, attributes)
-        self.dead_lettered.add(1, attributes)
-
-    def _latencies(self, result: DeliveryResult) -> None:
-        acknowledged = result.settled_at_ms
-        kafka_time = result.coordinates.timestamp_ms
-        if kafka_time is not None:
-            self.delivery_latency.record(max(0, acknowledged - kafka_time) / 1000)
-        if result.event_time_ms is not None:
-            self.event_delay.record(max(0, acknowledged - result.event_time_ms) / 1000)
+            self._rejected[key] += 1
+        self._dead_lettered[key] += 1
 
     def trace_configs(self) -> list[aiohttp.TraceConfig]:
         """aiohttp client tracing for the sink, when traces are exported; else none (no cost)."""
@@ -261,6 +272,19 @@ class Telemetry:
 
         return observe
 
+    @staticmethod
+    def _observe(
+        counts: Counter[tuple[str, ...]], names: tuple[str, ...]
+    ) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(_options: CallbackOptions) -> Iterable[Observation]:
+            # list(): one C-level copy, so the Kafka thread's increments cannot break the loop
+            return [
+                Observation(n, dict(zip(names, key, strict=True)))
+                for key, n in list(counts.items())
+            ]
+
+        return observe
+
     def _consumed(self, _options: CallbackOptions) -> Iterable[Observation]:
         status = self._status
         if status is None:
@@ -284,6 +308,54 @@ class Telemetry:
             )
             for (topic, p), count in sorted(lag.items())
         ]
+
+
+class Buckets:
+    """A cumulative histogram for per-record values: a bisect and three additions per value.
+
+    The SDK's Histogram.record costs about 10 µs, too much once per record on the Kafka thread;
+    these two per-record histograms are exposed by `HistogramCollector` in the same registry,
+    named as the OpenTelemetry exporter would name them.
+    """
+
+    __slots__ = ("bounds", "count", "counts", "documentation", "name", "sum")
+
+    def __init__(self, name: str, documentation: str, bounds: Sequence[float]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.bounds = tuple(float(b) for b in bounds)
+        self.counts = [0] * (len(self.bounds) + 1)  # the last one: above every bound (+Inf)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1  # bucket `le` bound: value <= bound
+        self.sum += value
+        self.count += 1
+
+
+class HistogramCollector:
+    """Exposes `Buckets` to prometheus_client (a custom collector)."""
+
+    def __init__(self, histograms: Sequence[Buckets]) -> None:
+        self._histograms = tuple(histograms)
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        for h in self._histograms:
+            counts, total = list(h.counts), h.sum
+            cumulative, buckets = 0, []
+            for bound, count in zip((*h.bounds, math.inf), counts, strict=True):
+                cumulative += count
+                buckets.append((_le(bound), cumulative))
+            yield HistogramMetricFamily(
+                h.name, h.documentation, buckets=buckets, sum_value=total, unit="seconds"
+            )
+
+
+def _le(bound: float) -> str:
+    if math.isinf(bound):
+        return "+Inf"
+    return str(int(bound)) if bound.is_integer() else repr(bound)
 
 
 class SinkMetrics:
