@@ -53,7 +53,7 @@ from connector.transform import normalize
 from connector.transform.event_id import derive_event_id
 from connector.transform.event_time import MIN_EVENT_TIME_MS, format_utc_ms, parse_event_time
 from connector.transform.problems import Invalid, type_name
-from connector.transform.user_data import UserDataBuilder, has_identifier
+from connector.transform.user_data import UserDataBuilder
 
 _NAME_SEPARATORS = str.maketrans(" -", "__")
 T = TypeVar("T")
@@ -158,6 +158,9 @@ class Transformer:
         coordinates: SourceCoordinates,
         warnings: list[TransformWarning],
     ) -> str:
+        own = props.get(m.EVENT_ID)
+        if type(own) is str and (stripped := own.strip()):  # the common case
+            return stripped
         own = _optional(normalize.event_id, props, m.EVENT_ID, warnings)
         return own if own is not None else derive_event_id(coordinates)
 
@@ -220,7 +223,14 @@ def _event_time_source(
 
 
 def _with_identifier(user_data: UserData) -> UserData:
-    if not has_identifier(user_data):
+    """The contract: at least one of ip_address, device_id, hashed_emails, hashed_phone_number
+    (mapping.IDENTIFIER_FIELDS; clickID, cookie1 and the other ids do not count)."""
+    if not (
+        user_data.ip_address
+        or user_data.device_id
+        or user_data.hashed_emails
+        or user_data.hashed_phone_number
+    ):
         raise _Reject(
             "no_user_identifier",
             "user_data",

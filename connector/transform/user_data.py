@@ -64,20 +64,10 @@ class UserDataBuilder:
         raw = value.strip() if type(value) is str else normalize.text(value)  # int: its digits
         if not raw:
             return None
-        if is_sha256_hex(raw):  # hashed by the sender already
+        if len(raw) == 64 and is_sha256_hex(raw):  # hashed by the sender already
             return raw.lower()
         e164 = to_e164(raw, self._region)
         return sha256_hex(e164[1:] if self._phone_digits_only else e164)
-
-
-def has_identifier(user_data: UserData) -> bool:
-    """The contract: at least one of ip_address, device_id, hashed_emails, hashed_phone_number."""
-    return bool(
-        user_data.ip_address
-        or user_data.device_id
-        or user_data.hashed_emails
-        or user_data.hashed_phone_number
-    )
 
 
 def _emails(value: PropertyValue, warnings: list[TransformWarning]) -> tuple[str, ...]:
