@@ -5,8 +5,9 @@ Metric names follow the OpenTelemetry semantic conventions where one exists
 under `spotify_capi.`. Labels are bounded: a status, a reason code, a cause, a partition, an event
 name from Spotify's fixed list. Never an event id, a user identifier or a value from a record.
 
-Three feeds: the sink's observer (HTTP requests, retries, auth), the pipeline's `on_result`
-(one call per settled record) and observable gauges that read `PipelineStatus` at scrape time.
+Three feeds: the sink's observer (HTTP requests, retries, auth: SDK instruments), the pipeline's
+`on_result` (one call per settled record: plain counters and bucket arrays, cheap on the Kafka
+thread, read at scrape time) and observable gauges that read `PipelineStatus` at scrape time.
 docs/operations.md lists every metric.
 """
 
