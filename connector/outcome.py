@@ -137,9 +137,9 @@ class OutcomeWriter:
             else:
                 return
 
-    def poll(self) -> None:
+    def poll(self, timeout_s: float = 0.0) -> None:
         """Serve delivery callbacks; raise if the broker refused a record for good."""
-        self._producer.poll(0)
+        self._producer.poll(timeout_s)
         self._raise_on_failure()
 
     def flush(self, timeout_s: float) -> int:

@@ -351,6 +351,15 @@ class Pipeline:
         if self.status.broker_down:
             self.status.broker_down = not self._source.reachable()
 
+    def _await_settled(self, partitions: Sequence[PartitionOffsets], timeout_s: float) -> None:
+        """Let the records of these partitions settle, at most `timeout_s`; the rest goes on."""
+        deadline = time.monotonic() + timeout_s
+        while any(p.unsettled for p in partitions) and time.monotonic() < deadline:
+            self._collect_outcomes()
+            self._writer.poll(0.01)
+        if any(p.unsettled for p in partitions):
+            log.warning("revoked with records in flight; the next owner will redeliver them")
+
     def _drain(self, timeout_s: float) -> None:
         """Wait for in-flight requests and their outcome records, at most `timeout_s`."""
         deadline = time.monotonic() + timeout_s
@@ -372,8 +381,7 @@ class Pipeline:
 
     def _revoked(self, partitions: list[tuple[str, int]]) -> None:
         owned = [p for tp in partitions if (p := self._book.get(*tp)) is not None]
-        if any(p.unsettled for p in owned):
-            self._drain(self.settings.pipeline.revoke_timeout_s)
+        self._await_settled(owned, self.settings.pipeline.revoke_timeout_s)
         self._commit(wait=True, partitions=owned)
         for topic, partition in partitions:
             self._book.revoke(topic, partition)

@@ -51,6 +51,7 @@ class Source:
             config["error_cb"] = on_error  # type: ignore[assignment]
         self._consumer = Consumer(config)
         self._paused: set[tuple[str, int]] = set()
+        self._fresh: list[tuple[str, int]] = []  # assigned in the last poll
 
     def start(self) -> None:
         self._consumer.subscribe(
@@ -63,6 +64,11 @@ class Source:
     def poll(self, max_records: int, timeout_s: float) -> list[Envelope]:
         """Up to `max_records` records; rebalance callbacks run inside this call."""
         messages = self._consumer.consume(max_records, timeout=timeout_s)
+        if self._fresh:
+            # librdkafka keeps a partition's pause flag across revoke and re-assign: a partition
+            # paused when it was taken away would come back paused and never be read again.
+            self._consumer.resume([TopicPartition(t, p) for t, p in self._fresh])
+            self._fresh = []
         now_ms = int(time.time() * 1000)
         envelopes = []
         for message in messages:
@@ -124,7 +130,9 @@ class Source:
         self._consumer.close()
 
     def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._on_assign([(tp.topic, tp.partition) for tp in partitions])
+        assigned = [(tp.topic, tp.partition) for tp in partitions]
+        self._fresh.extend(assigned)
+        self._on_assign(assigned)
 
     def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = [(tp.topic, tp.partition) for tp in partitions]

@@ -1,0 +1,108 @@
+"""kill -9 in the middle of a run, and consumers joining and leaving: nothing is lost."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from connector.sandbox import SandboxSettings, SandboxThread
+from tests.support.connector import ConnectorThread, connector_settings
+from tests.support.events import tracking_record
+from tests.support.kafka import (
+    committed_and_end_offsets,
+    create_topics,
+    produce_events,
+    read_results,
+)
+from tests.support.process import ConnectorProcess, connector_env
+
+pytestmark = pytest.mark.integration
+
+
+def _topics(bootstrap: str, partitions: int) -> str:
+    name = f"events-{uuid.uuid4().hex[:8]}"
+    create_topics(bootstrap, name, partitions=partitions)
+    create_topics(bootstrap, f"{name}-results", f"{name}-dlq")
+    return name
+
+
+def _wait_until_committed(
+    bootstrap: str, group: str, topic: str, partitions: int, timeout_s: float
+) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    committed, ends = committed_and_end_offsets(bootstrap, group, topic, partitions)
+    while committed != ends and time.monotonic() < deadline:
+        time.sleep(0.5)
+        committed, ends = committed_and_end_offsets(bootstrap, group, topic, partitions)
+    assert committed == ends, f"committed {committed}, end offsets {ends}"
+    return committed
+
+
+def test_kill_9_and_restart_delivers_every_event(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = _topics(kafka_bootstrap, partitions=3)
+    total = 20_000
+    produce_events(kafka_bootstrap, topic, (tracking_record(i) for i in range(total)), partitions=3)
+    with SandboxThread(SandboxSettings(keep_bodies=False)) as sandbox:
+        settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        env = connector_env(settings)
+        first = ConnectorProcess(env, tmp_path / "run-1.log")
+        deadline = time.monotonic() + 120
+        while sandbox.state.stats().unique_event_ids < total // 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        delivered_before_kill = sandbox.state.stats().unique_event_ids
+        first.kill()
+        assert 0 < delivered_before_kill < total, "the kill must land in the middle of the run"
+
+        second = ConnectorProcess(env, tmp_path / "run-2.log")
+        try:
+            _wait_until_committed(kafka_bootstrap, settings.kafka.group_id, topic, 3, 180)
+        finally:
+            assert second.terminate() == 0
+        accepted = sandbox.state.accepted_ids()
+    assert set(accepted) == {f"order-{i:07d}" for i in range(total)}
+    results = read_results(kafka_bootstrap, f"{topic}-results", total)
+    by_offset = {(r["source_partition"], r["source_offset"]) for r in results}
+    assert len(by_offset) == total  # every record has a result (some have two after the crash)
+    assert Counter(r["status"] for r in results).keys() == {"DELIVERED"}
+    duplicates = sum(accepted.values()) - total
+    print(
+        f"\nkilled after {delivered_before_kill} delivered; duplicates after restart: {duplicates}"
+    )
+
+
+def test_a_consumer_joining_and_leaving_loses_nothing(kafka_bootstrap: str) -> None:
+    topic = _topics(kafka_bootstrap, partitions=4)
+    total = 12_000
+    records = [tracking_record(i) for i in range(total)]
+    produce_events(kafka_bootstrap, topic, records[:3000], partitions=4)
+    rng = random.Random(5)
+
+    def produce_the_rest() -> None:  # new work keeps arriving on every partition
+        for start in range(3000, total, 500):
+            produce_events(kafka_bootstrap, topic, records[start : start + 500], partitions=4)
+            time.sleep(0.25)
+
+    with SandboxThread(SandboxSettings(keep_bodies=False)) as sandbox:
+        settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        producer = threading.Thread(target=produce_the_rest)
+        with ConnectorThread(settings) as first:
+            first.wait_for_results(1000)
+            producer.start()
+            with ConnectorThread(settings) as second:
+                deadline = time.monotonic() + 60
+                while second.pipeline.status.assigned == 0 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert second.pipeline.status.assigned > 0  # it really took partitions
+                second.wait_for_results(rng.randint(100, 400))  # it delivered, then it leaves
+            producer.join()
+            _wait_until_committed(kafka_bootstrap, settings.kafka.group_id, topic, 4, 120)
+        accepted = sandbox.state.accepted_ids()
+    assert set(accepted) == {f"order-{i:07d}" for i in range(total)}
+    results = read_results(kafka_bootstrap, f"{topic}-results", total)
+    assert len({(r["source_partition"], r["source_offset"]) for r in results}) == total
