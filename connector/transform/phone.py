@@ -12,10 +12,10 @@ Three paths, fastest first; each fast path either gives phonenumbers' answer or 
 (tests/unit/transform/test_phone.py checks them against phonenumbers.parse):
 - E.164: text that is `+` and digits once spaces, dashes, dots and parentheses are removed is
   checked against the metadata directly, a few µs, no parsing;
-- national: digits only, in a default region whose national prefix is plain digits (US, CA, DE,
-  FR, IN, IT, ES, NL, MX and ~200 more; not GB, BR, AR, AU, JP, whose prefix rules are patterns):
-  the national prefix is stripped the way phonenumbers strips it (only when what remains fits the
-  plan) and the country code put in front;
+- national: digits only, in a default region whose national-prefix rule neither rewrites the
+  number nor carries a carrier code (US, CA, GB, DE, FR, IN, IT, ES, NL, MX and most others;
+  not BR, AR, AU, JP): the national prefix is stripped the way phonenumbers strips it (only when
+  what remains fits the plan) and the country code put in front;
 - anything else (`00`/`011` prefixes, `(0)` trunk digits, letters, extensions, other regions)
   goes through `phonenumbers.parse` (~60 µs), cached per (text, region) in a bounded LRU cache
   because tracking streams repeat the same user's number often.
@@ -110,16 +110,17 @@ def _from_national(digits: str, region: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class _NationalRule:
     country_code: int
-    national_prefix: str  # "" when the region has none
+    national_prefix: re.Pattern[str] | None  # None when the region has none
     international_prefix: re.Pattern[str]
     pattern: re.Pattern[str]
     lengths: frozenset[int]
 
     def candidates(self, digits: str) -> tuple[str, ...]:
         # phonenumbers strips the prefix only when the rest fits the plan; else keeps it.
-        prefix = self.national_prefix
-        if prefix and digits.startswith(prefix):
-            return (digits[len(prefix) :], digits)
+        if self.national_prefix is not None:
+            prefix = self.national_prefix.match(digits)
+            if prefix is not None and prefix.end():
+                return (digits[prefix.end() :], digits)
         return (digits,)
 
 
@@ -128,11 +129,13 @@ def _national_rule(region: str) -> _NationalRule | None:
     metadata = PhoneMetadata.metadata_for_region(region)
     if metadata is None or metadata.general_desc is None or metadata.country_code is None:
         return None
-    prefix = metadata.national_prefix_for_parsing or ""
-    if metadata.national_prefix_transform_rule is not None or not (
-        prefix == "" or prefix.isdigit()
-    ):
-        return None  # prefix rules that are patterns: phonenumbers' job
+    prefix = (
+        re.compile(metadata.national_prefix_for_parsing)
+        if metadata.national_prefix_for_parsing
+        else None
+    )
+    if metadata.national_prefix_transform_rule is not None or (prefix and prefix.groups):
+        return None  # prefixes that rewrite the number or carry a carrier code: phonenumbers'
     general = metadata.general_desc
     if general.national_number_pattern is None or metadata.international_prefix is None:
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings
@@ -32,6 +34,30 @@ def test_example_numbers_written_nationally_agree_with_phonenumbers(
         phonenumbers.parse(national, region), phonenumbers.PhoneNumberFormat.E164
     )
     assert to_e164(national, region) == expected
+
+
+def test_national_fast_path_agrees_with_phonenumbers_in_every_region() -> None:
+    """Each region's example numbers and near misses (one digit changed, one dropped or added,
+    the country code in front): wherever the fast path answers, it is phonenumbers' answer."""
+    rng = random.Random(20260123)
+    answered = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            national = phonenumbers.format_number(example, 2)  # NATIONAL
+            digits = "".join(c for c in national if c.isdigit())
+            changed = list(digits)
+            changed[rng.randrange(len(digits))] = str(rng.randrange(10))
+            calling_code = str(example.country_code)
+            for candidate in (digits, "".join(changed), digits[:-1], digits + "7"):
+                for text in (candidate, calling_code + candidate):
+                    fast = _from_national(text, region)
+                    if fast is not None:
+                        answered += 1
+                        assert fast == _parse(text, region), (region, text)
+    assert answered > 500  # the fast path is really exercised
 
 
 @settings(max_examples=300, deadline=None)
