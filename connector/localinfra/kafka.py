@@ -3,6 +3,11 @@
 `with KafkaBroker() as broker: broker.bootstrap` formats a fresh log directory in a temporary
 folder, starts the JVM in its own process group on free ports, waits until the broker answers a
 metadata request, and on exit stops it (SIGTERM, then SIGKILL of the group) and removes the folder.
+`restart()` stops the JVM and starts it again on the same ports and data (a broker outage).
+
+`KafkaBroker(sasl_ssl=SaslSsl(tls, users))` opens a second listener, SASL_SSL with SCRAM-SHA-512
+(users created at format time, `kafka-storage format --add-scram`) and a certificate from
+`connector.localinfra.tls`: `broker.sasl_ssl_bootstrap`. The PLAINTEXT listener stays.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -21,6 +28,7 @@ from confluent_kafka.admin import AdminClient
 
 from connector.errors import LocalInfraError
 from connector.localinfra.jars import kafka_libs, require_tool
+from connector.localinfra.tls import TlsMaterial
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
@@ -43,6 +51,17 @@ logger.started.level = INFO
 """
 
 
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class SaslSsl:
+    """A SASL_SSL listener: its certificate and its SCRAM users (name → password)."""
+
+    tls: TlsMaterial
+    users: Mapping[str, str] = field(default_factory=dict)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -58,19 +77,30 @@ class KafkaBroker:
         extra_properties: dict[str, str] | None = None,
         heap: str = "512m",
         libs: Path | None = None,
+        sasl_ssl: SaslSsl | None = None,
     ) -> None:
         self._extra = dict(extra_properties or {})
         self._heap = heap
         self._libs = libs
+        self._sasl_ssl = sasl_ssl
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
+        self._launch_command: list[str] = []
         self.port = 0
         self.controller_port = 0
+        self.sasl_ssl_port = 0
         self.start_seconds = 0.0
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        """The SASL_SSL listener, by the name its certificate carries."""
+        if self._sasl_ssl is None:
+            raise LocalInfraError("this broker was started without a SASL_SSL listener")
+        return f"localhost:{self.sasl_ssl_port}"
 
     @property
     def workdir(self) -> Path | None:
@@ -109,6 +139,7 @@ class KafkaBroker:
         last_log = ""
         for _ in range(_PORT_ATTEMPTS):
             self.port, self.controller_port = free_port(), free_port()
+            self.sasl_ssl_port = free_port() if self._sasl_ssl is not None else 0
             self._format_and_launch(java, libs)
             if self._wait_until_ready():
                 return
@@ -133,24 +164,29 @@ class KafkaBroker:
             java,
             classpath,
             log4j_flag,
-            ["format", "--standalone", "-t", cluster_id, "-c", str(properties)],
+            ["format", "--standalone", "-t", cluster_id, "-c", str(properties), *self._scram()],
         )
-        log = (workdir / "broker.log").open("wb")
+        self._launch_command = [
+            java,
+            f"-Xms{self._heap}",
+            f"-Xmx{self._heap}",
+            "-XX:+UseG1GC",
+            "-XX:TieredStopAtLevel=1",
+            "-Xshare:auto",
+            "-Djava.awt.headless=true",
+            log4j_flag,
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(properties),
+        ]
+        self._launch()
+
+    def _launch(self) -> None:
+        assert self._workdir is not None  # noqa: S101 - set by start()
+        log = (self._workdir / "broker.log").open("ab")
         self._process = subprocess.Popen(  # noqa: S603 - fixed command, no shell
-            [
-                java,
-                f"-Xms{self._heap}",
-                f"-Xmx{self._heap}",
-                "-XX:+UseG1GC",
-                "-XX:TieredStopAtLevel=1",
-                "-Xshare:auto",
-                "-Djava.awt.headless=true",
-                log4j_flag,
-                "-cp",
-                classpath,
-                "kafka.Kafka",
-                str(properties),
-            ],
+            self._launch_command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -158,20 +194,50 @@ class KafkaBroker:
         )
         log.close()
 
+    def restart(self, *, hard: bool = False) -> float:
+        """Stop the JVM (SIGTERM, or SIGKILL when `hard`) and start it again on the same ports
+        and data, without formatting; returns the seconds the broker was away."""
+        if self._workdir is None or not self._launch_command:
+            raise LocalInfraError("restart() needs a started broker")
+        began = time.monotonic()
+        if hard and self._process is not None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._kill()
+        self._launch()
+        if not self._wait_until_ready():
+            raise LocalInfraError(f"the Kafka broker did not come back: {self._log_tail()}")
+        return time.monotonic() - began
+
+    def _scram(self) -> list[str]:
+        if self._sasl_ssl is None:
+            return []
+        return [
+            arg
+            for name, password in self._sasl_ssl.users.items()
+            for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")
+        ]
+
     def _server_properties(self, data: Path) -> str:
         listeners = {
             "PLAINTEXT": f"127.0.0.1:{self.port}",
             "CONTROLLER": f"127.0.0.1:{self.controller_port}",
         }
+        advertised = dict(listeners)
+        protocols = {"CONTROLLER": "PLAINTEXT", "PLAINTEXT": "PLAINTEXT"}
+        if self._sasl_ssl is not None:
+            # Listen on loopback, advertise the name the certificate carries for it.
+            listeners["SASL_SSL"] = f"127.0.0.1:{self.sasl_ssl_port}"
+            advertised["SASL_SSL"] = f"localhost:{self.sasl_ssl_port}"
+            protocols["SASL_SSL"] = "SASL_SSL"
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.bootstrap.servers": listeners["CONTROLLER"],
             "listeners": ",".join(f"{k}://{v}" for k, v in listeners.items()),
-            "advertised.listeners": ",".join(f"{k}://{v}" for k, v in listeners.items()),
+            "advertised.listeners": ",".join(f"{k}://{v}" for k, v in advertised.items()),
             "inter.broker.listener.name": "PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map": ",".join(f"{k}:{v}" for k, v in protocols.items()),
             "log.dirs": str(data),
             "num.partitions": "1",
             "offsets.topic.replication.factor": "1",
@@ -186,6 +252,8 @@ class KafkaBroker:
             "auto.create.topics.enable": "false",
             "log.flush.interval.messages": "9223372036854775807",
         }
+        if self._sasl_ssl is not None:
+            props.update(_sasl_ssl_properties(self._sasl_ssl.tls))
         props.update(self._extra)
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
@@ -240,3 +308,19 @@ class KafkaBroker:
         workdir, self._workdir = self._workdir, None
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _sasl_ssl_properties(tls: TlsMaterial) -> dict[str, str]:
+    jaas = f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"
+    return {
+        "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        jaas: "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(tls.keystore),
+        "ssl.keystore.password": tls.password,
+        "ssl.key.password": tls.password,
+        "ssl.truststore.type": "PKCS12",
+        "ssl.truststore.location": str(tls.truststore),
+        "ssl.truststore.password": tls.password,
+        "ssl.client.auth": "none",
+    }
