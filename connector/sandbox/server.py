@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -30,13 +31,15 @@ class SandboxServer:
         self.runtime = SandboxRuntime(self.settings, listener=self)
         self._runner: web.AppRunner | None = None
         self._events_site: web.SockSite | None = None
+        self._tls = _server_tls(self.settings)
         self.port = self.settings.port
         self.admin_port = self.settings.admin_port
 
     @property
     def url(self) -> str:
         """The events endpoint, with its trailing slash, as a connector is configured with it."""
-        return f"http://{_host_in_url(self.settings.host)}:{self.port}{EVENTS_PATH}"
+        scheme = "http" if self._tls is None else "https"
+        return f"{scheme}://{_host_in_url(self.settings.host)}:{self.port}{EVENTS_PATH}"
 
     @property
     def admin_url(self) -> str:
@@ -55,7 +58,7 @@ class SandboxServer:
         self.port = events_socket.getsockname()[1]
         admin_socket = _listen(self.settings.host, self.admin_port)
         self.admin_port = admin_socket.getsockname()[1]
-        self._events_site = web.SockSite(self._runner, events_socket)
+        self._events_site = web.SockSite(self._runner, events_socket, ssl_context=self._tls)
         await self._events_site.start()
         await web.SockSite(self._runner, admin_socket).start()
 
@@ -101,7 +104,9 @@ class SandboxServer:
 
     async def resume(self) -> None:
         if self._events_site is None and self._runner is not None:
-            self._events_site = web.SockSite(self._runner, _listen(self.settings.host, self.port))
+            self._events_site = web.SockSite(
+                self._runner, _listen(self.settings.host, self.port), ssl_context=self._tls
+            )
             await self._events_site.start()
 
 
@@ -212,6 +217,14 @@ def _listen(host: str, port: int) -> socket.socket:
         raise
     sock.setblocking(False)
     return sock
+
+
+def _server_tls(settings: SandboxSettings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
 
 
 def _host_in_url(host: str) -> str:

@@ -7,6 +7,7 @@ documented on each field; change them at run time through the admin API to test 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -53,6 +54,10 @@ class SandboxSettings(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free port
     admin_port: int = Field(default=0, ge=0, le=65535)  # admin stays up during an outage
+    # Serve the events port over HTTPS with this certificate (PEM) and key; the admin port
+    # stays plain HTTP on loopback.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     tokens: tuple[SecretStr, ...] = (SecretStr(DEFAULT_TOKEN),)
     connection_ids: tuple[str, ...] = (DEFAULT_CONNECTION_ID,)
     validation: ValidationLevel = "full"
@@ -74,12 +79,18 @@ class SandboxSettings(_Model):
             raise ValueError("at least one is needed")
         return values
 
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> SandboxSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
+
     def token_values(self) -> frozenset[str]:
         return frozenset(token.get_secret_value() for token in self.tokens)
 
 
 # Settings the admin API cannot change while the server runs.
-FIXED_AT_START = frozenset({"host", "port", "admin_port"})
+FIXED_AT_START = frozenset({"host", "port", "admin_port", "tls_cert", "tls_key"})
 
 
 def apply_changes(settings: SandboxSettings, changes: Mapping[str, Any]) -> SandboxSettings:
