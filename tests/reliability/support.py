@@ -1,0 +1,183 @@
+"""What every reliability test shares: run sizes, topics, and the end-state proof.
+
+The proof, for a run that produced records with known event ids and known poison:
+- every event id expected to be delivered was accepted by the sandbox (duplicates are fine:
+  Spotify deduplicates on event_id), and no other id was;
+- every source record has a result record, and every expected failure a dead letter with the
+  expected reason;
+- the group's committed offsets equal the end offsets (nothing left behind);
+- lost = produced - delivered - dead-lettered = 0.
+`CAPI_SOAK=1` scales the runs up (see `scaled`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from connector import avro
+from connector.sandbox import SandboxThread
+from tests.support.kafka import committed_and_end_offsets, header_map
+
+SOAK = os.environ.get("CAPI_SOAK", "") not in ("", "0")
+
+
+def scaled(ci: int, soak: int) -> int:
+    """The CI size of a run, or its soak size when CAPI_SOAK=1."""
+    return soak if SOAK else ci
+
+
+def scaled_float(ci: float, soak: float) -> float:
+    return soak if SOAK else ci
+
+
+def make_topics(
+    bootstrap: str, partitions: int, *, topic_config: Mapping[str, str] | None = None
+) -> str:
+    """A fresh input topic and its `-results` and `-dlq` topics; returns the input topic."""
+    name = f"rel-{uuid.uuid4().hex[:8]}"
+    config = dict(topic_config or {})
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics(
+        [
+            NewTopic(name, partitions, 1, config=config),
+            NewTopic(f"{name}-results", 1, 1),
+            NewTopic(f"{name}-dlq", 1, 1, config=config),
+        ],
+        operation_timeout=30,
+    )
+    for future in futures.values():
+        future.result(timeout=30)
+    return name
+
+
+def wait_until_committed(
+    bootstrap: str, group: str, topic: str, partitions: int, timeout_s: float
+) -> list[int]:
+    """Block until the group committed every end offset; fail with both lists if it does not."""
+    deadline = time.monotonic() + timeout_s
+    committed, ends = committed_and_end_offsets(bootstrap, group, topic, partitions)
+    while committed != ends and time.monotonic() < deadline:
+        time.sleep(0.5)
+        committed, ends = committed_and_end_offsets(bootstrap, group, topic, partitions)
+    assert committed == ends, f"committed {committed}, end offsets {ends}"
+    return committed
+
+
+def read_to_end(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[Message]:
+    """Every record of every partition of a topic, up to the end offsets as they are now."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "fetch.max.bytes": 64 * 1024 * 1024,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=30)
+        ends = {}
+        for partition in metadata.topics[topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+            if high > low:
+                ends[partition] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        messages: list[Message] = []
+        deadline = time.monotonic() + timeout_s
+        while ends and time.monotonic() < deadline:
+            for message in consumer.consume(1000, timeout=0.5):
+                if message.error() is not None:
+                    continue
+                messages.append(message)
+                partition, offset = message.partition() or 0, message.offset() or 0
+                if offset + 1 >= ends.get(partition, 0):
+                    ends.pop(partition, None)
+        assert not ends, f"{topic}: partitions {sorted(ends)} not read to the end in time"
+    finally:
+        consumer.close()
+    return messages
+
+
+@dataclass
+class EndState:
+    """What a run left behind, counted by event id and by source coordinates."""
+
+    name: str
+    produced: int
+    accepted: dict[str, int]  # event id → times the sandbox accepted it
+    results: list[dict[str, object]]
+    dead_letter_reasons: dict[tuple[int, int], str]  # (partition, offset) → capi.error.reason
+    notes: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def delivered(self) -> int:
+        return len(self.accepted)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(self.accepted.values()) - len(self.accepted)
+
+    @property
+    def dead_lettered(self) -> int:
+        return len(self.dead_letter_reasons)
+
+    @property
+    def lost(self) -> int:
+        return self.produced - self.delivered - self.dead_lettered
+
+    def statuses(self) -> Counter[str]:
+        """The last result status of each source record (a record redelivered has several)."""
+        last: dict[tuple[object, object], str] = {}
+        for r in self.results:
+            last[(r["source_partition"], r["source_offset"])] = str(r["status"])
+        return Counter(last.values())
+
+    def report(self) -> str:
+        extra = "".join(f", {k} {v}" for k, v in self.notes.items())
+        return (
+            f"\n[{self.name}] produced {self.produced}, delivered {self.delivered}, "
+            f"duplicates {self.duplicates}, dead-lettered {self.dead_lettered}, "
+            f"lost {self.lost}{extra}"
+        )
+
+
+def collect_end_state(
+    name: str,
+    bootstrap: str,
+    topic: str,
+    sandbox: SandboxThread,
+    *,
+    produced: int,
+) -> EndState:
+    accepted = sandbox.state.accepted_ids()
+    schema = avro.bundled_schema(avro.DELIVERY_RESULT)
+    results = [
+        avro.decode(schema, m.value() or b"") for m in read_to_end(bootstrap, f"{topic}-results")
+    ]
+    dead_letters = read_to_end(bootstrap, f"{topic}-dlq")
+    reasons = {}
+    for message in dead_letters:
+        headers = header_map(message)
+        where = (int(headers["capi.source.partition"]), int(headers["capi.source.offset"]))
+        reasons[where] = headers["capi.error.reason"].decode()
+    state = EndState(name, produced, accepted, results, reasons)
+    print(state.report())
+    return state
+
+
+def assert_accounted_for(
+    state: EndState, delivered_ids: set[str], *, dead_letter_reasons: Counter[str] | None = None
+) -> None:
+    """Every expected id delivered, every record with a result, every failure with its reason."""
+    assert set(state.accepted) == delivered_ids
+    coordinates = {(r["source_partition"], r["source_offset"]) for r in state.results}
+    assert len(coordinates) == state.produced, "every source record has a result"
+    assert Counter(state.dead_letter_reasons.values()) == (dead_letter_reasons or Counter())
+    assert state.lost == 0
