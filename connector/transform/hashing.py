@@ -1,4 +1,7 @@
-"""SHA-256 of normalised identifiers, and recognising values that arrive already hashed."""
+"""SHA-256 of normalised identifiers, and recognising values that arrive already hashed.
+
+A value that already is 64 hex characters is taken as hashed: it is lower-cased, not hashed again.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +19,3 @@ def is_sha256_hex(text: str) -> bool:
 def sha256_hex(normalised: str) -> str:
     """Lower-case hex SHA-256 of the UTF-8 bytes of an already normalised value."""
     return hashlib.sha256(normalised.encode()).hexdigest()
-
-
-def hashed(normalised: str) -> str:
-    """The hash to send: a pre-hashed value is lower-cased, anything else is hashed once."""
-    if is_sha256_hex(normalised):
-        return normalised.lower()
-    return sha256_hex(normalised)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from connector.config import SPOTIFY_EVENT_NAMES, TransformSettings
 from connector.models import Accepted, PropertyValue, Rejected, SourceCoordinates, TrackingEvent
 from connector.transform import Transformer
-from connector.transform.mapping import ALL_PROPERTIES
+from connector.transform.mapping import ALL_PROPERTIES, IDENTIFIER_FIELDS
 from connector.transform.normalize import iso_currency_codes
 from tests.unit.transform.support import NOW_MS
 
@@ -176,7 +176,7 @@ def check_wire(wire: dict[str, Any]) -> None:
 
 def check_user_data(user: dict[str, Any]) -> None:
     assert set(user) <= USER_KEYS
-    assert {"ip_address", "device_id", "hashed_emails", "hashed_phone_number"} & set(user)
+    assert set(IDENTIFIER_FIELDS) & set(user)
     for name in ("ip_address", "request_ip_address", "event_ip_address"):
         if name in user:
             ipaddress.ip_address(user[name])
