@@ -10,11 +10,13 @@ from collections.abc import Callable
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from connector import __version__, avro
+from connector import __version__
 from connector.config import KafkaSettings
 from connector.models import DeliveryResult, Envelope
+from connector.result_codec import encode_result
 
 RESULT_CONTENT_TYPE = b"application/avro; schema=delivery_result"
+_RESULT_HEADERS: list[tuple[str, str | bytes | None]] = [("content-type", RESULT_CONTENT_TYPE)]
 
 
 class OutcomeWriteError(RuntimeError):
@@ -81,7 +83,6 @@ class OutcomeWriter:
         self._results_topic = settings.results_topic
         self._dlq_topic = settings.dlq_topic
         self._producer = Producer(producer_config(settings))
-        self._schema = avro.bundled_schema(avro.DELIVERY_RESULT)
         self._failure: KafkaError | None = None
 
     def write(
@@ -105,13 +106,7 @@ class OutcomeWriter:
                 on_durable()
 
         key = (result.event_id or "").encode("utf-8") or envelope.key
-        self._produce(
-            self._results_topic,
-            avro.encode(self._schema, result_record(result)),
-            key,
-            [("content-type", RESULT_CONTENT_TYPE)],
-            acked,
-        )
+        self._produce(self._results_topic, encode_result(result), key, _RESULT_HEADERS, acked)
         if result.is_failure:
             headers: list[tuple[str, str | bytes | None]] = [
                 *envelope.headers,
