@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connector import __version__
 from connector.config import KafkaSettings
@@ -17,6 +17,7 @@ from connector.result_codec import encode_result
 
 RESULT_CONTENT_TYPE = b"application/avro; schema=delivery_result"
 _RESULT_HEADERS: list[tuple[str, str | bytes | None]] = [("content-type", RESULT_CONTENT_TYPE)]
+VALUE_OMITTED_HEADER = "capi.value.omitted"  # on a dead letter whose value was too large
 
 
 class OutcomeWriteError(RuntimeError):
@@ -112,7 +113,16 @@ class OutcomeWriter:
                 *envelope.headers,
                 *dead_letter_headers(result, stage or "spotify"),
             ]
-            self._produce(self._dlq_topic, envelope.value, envelope.key, headers, acked)
+            try:
+                self._produce(self._dlq_topic, envelope.value, envelope.key, headers, acked)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                    raise
+                # A record too large for the producer would stop the run on every restart:
+                # dead-letter its coordinates and reason without the value.
+                size = f"{len(envelope.value or b'')} bytes, over the producer's message.max.bytes"
+                headers.append((VALUE_OMITTED_HEADER, size.encode()))
+                self._produce(self._dlq_topic, None, envelope.key, headers, acked)
 
     def _produce(
         self,
