@@ -16,13 +16,14 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from connector import avro
+from connector.outcome import VALUE_OMITTED_HEADER
 from connector.sandbox import SandboxThread
 from tests.support.kafka import committed_and_end_offsets, header_map
 
@@ -59,14 +60,30 @@ def make_topics(
 
 
 def wait_until_committed(
-    bootstrap: str, group: str, topic: str, partitions: int, timeout_s: float
+    bootstrap: str,
+    group: str,
+    topic: str,
+    partitions: int,
+    timeout_s: float,
+    *,
+    check: Callable[[], object] | None = None,
 ) -> list[int]:
-    """Block until the group committed every end offset; fail with both lists if it does not."""
+    """Block until the group committed every end offset; fail with both lists if it does not.
+
+    `check` runs on every round: it raises when the connector under test died."""
     deadline = time.monotonic() + timeout_s
-    committed, ends = committed_and_end_offsets(bootstrap, group, topic, partitions)
-    while committed != ends and time.monotonic() < deadline:
+    committed: list[int] = []
+    ends: list[int] = [-1]
+    while time.monotonic() < deadline:
+        if check is not None:
+            check()
+        try:
+            committed, ends = committed_and_end_offsets(bootstrap, group, topic, partitions)
+        except KafkaException:  # e.g. NOT_COORDINATOR while the offsets topic is being made
+            committed, ends = [], [-1]
+        if committed == ends:
+            break
         time.sleep(0.5)
-        committed, ends = committed_and_end_offsets(bootstrap, group, topic, partitions)
     assert committed == ends, f"committed {committed}, end offsets {ends}"
     return committed
 
@@ -114,6 +131,7 @@ class EndState:
     accepted: dict[str, int]  # event id → times the sandbox accepted it
     results: list[dict[str, object]]
     dead_letter_reasons: dict[tuple[int, int], str]  # (partition, offset) → capi.error.reason
+    values_omitted: set[tuple[int, int]] = field(default_factory=set)  # dead letters without value
     notes: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -162,12 +180,15 @@ def collect_end_state(
         avro.decode(schema, m.value() or b"") for m in read_to_end(bootstrap, f"{topic}-results")
     ]
     dead_letters = read_to_end(bootstrap, f"{topic}-dlq")
-    reasons = {}
+    reasons, omitted = {}, set()
     for message in dead_letters:
         headers = header_map(message)
         where = (int(headers["capi.source.partition"]), int(headers["capi.source.offset"]))
         reasons[where] = headers["capi.error.reason"].decode()
-    state = EndState(name, produced, accepted, results, reasons)
+        if VALUE_OMITTED_HEADER in headers:
+            assert message.value() is None
+            omitted.add(where)
+    state = EndState(name, produced, accepted, results, reasons, omitted)
     print(state.report())
     return state
 
