@@ -19,7 +19,12 @@ EVENT_MIX: tuple[tuple[str, str | None, float], ...] = (
 )
 DEMO_EVENT_NAME_MAPPING = {"Order Completed": "PURCHASE"}
 _CATEGORIES = ("Apparel & Accessories", "Electronics", "Home & Garden", "Health & Beauty")
-_PHONES = ("+1 (415) 555-{n:04d}", "020 7946 {n:04d}", "+49 30 1234{n:04d}", "+33 1 42 68 {n:04d}")
+_PHONES = (
+    "+1 (415) 555-{n:04d}",
+    "+44 20 7946 {n:04d}",
+    "+49 30 1234{n:04d}",
+    "+33 1 42 68 {n:04d}",
+)
 
 
 def sample_events(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.config import load_settings
+from connector.errors import ConfigError
 from connector.kafka_checks import check_topics
 from connector.logs import configure_logging
 
@@ -30,12 +31,25 @@ log = logging.getLogger("connector")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes in the consumer group (one core each); health ports follow the first",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     settings.require_delivery()
     configure_logging(settings.telemetry.log_level, settings.telemetry.log_format)
+    if args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if args.workers > 1:
+        from connector.workers import supervise
+
+        config_args = ["--config", str(args.config)] if args.config else []
+        return supervise(args.workers, config_args, settings.telemetry.health_port)
     from connector.health import HealthServer, HealthState
     from connector.telemetry import Telemetry
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.sandbox import SandboxSettings, SandboxThread
+from connector.sandbox import FaultSettings, SandboxSettings, SandboxThread
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import (
@@ -106,3 +107,28 @@ def test_a_consumer_joining_and_leaving_loses_nothing(kafka_bootstrap: str) -> N
     assert set(accepted) == {f"order-{i:07d}" for i in range(total)}
     results = read_results(kafka_bootstrap, f"{topic}-results", total)
     assert len({(r["source_partition"], r["source_offset"]) for r in results}) == total
+
+
+def test_run_with_two_workers_shares_the_partitions(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = _topics(kafka_bootstrap, partitions=4)
+    total = 4000
+    produce_events(kafka_bootstrap, topic, (tracking_record(i) for i in range(total)), partitions=4)
+    # Slow Spotify answers (about 500 events/s per worker) so that both workers join in time.
+    slow = SandboxSettings(keep_bodies=False, faults=FaultSettings(latency_ms=100.0))
+    with SandboxThread(slow) as sandbox:
+        settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        env = connector_env(
+            settings, CONNECTOR_SINK__BATCH_SIZE="50", CONNECTOR_SINK__MAX_IN_FLIGHT="1"
+        )
+        log_path = tmp_path / "workers.log"
+        supervisor = ConnectorProcess(env, log_path, workers=2)
+        try:
+            _wait_until_committed(kafka_bootstrap, settings.kafka.group_id, topic, 4, 120)
+        finally:
+            assert supervisor.terminate() == 0
+        accepted = sandbox.state.accepted_ids()
+    assert set(accepted) == {f"order-{i:07d}" for i in range(total)}
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    assigned_pids = {line["pid"] for line in lines if line["msg"] == "partitions assigned"}
+    assert len(assigned_pids) == 2  # both workers owned partitions
+    assert {line["pid"] for line in lines if line["msg"] == "pipeline stopped"} == assigned_pids

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from connector import avro
@@ -76,9 +76,16 @@ def committed_and_end_offsets(
     bootstrap: str, group: str, topic: str, partitions: int
 ) -> tuple[list[int], list[int]]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
     try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        committed = [tp.offset for tp in consumer.committed(tps, timeout=20)]
+        for attempt in range(10):
+            try:
+                committed = [tp.offset for tp in consumer.committed(tps, timeout=20)]
+                break
+            except KafkaException as exc:  # e.g. NOT_COORDINATOR while the group moves
+                if attempt == 9 or not exc.args[0].retriable():
+                    raise
+                time.sleep(0.5)
         ends = [consumer.get_watermark_offsets(tp, timeout=20)[1] for tp in tps]
     finally:
         consumer.close()

@@ -37,10 +37,10 @@ def connector_env(settings: Settings, **extra: str) -> dict[str, str]:
 class ConnectorProcess:
     """One `run` process; its stderr (the logs) goes to a file the test can read."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *, workers: int = 1) -> None:
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "connector", "run"],
+            [sys.executable, "-m", "connector", "run", "--workers", str(workers)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
