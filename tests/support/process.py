@@ -39,7 +39,7 @@ class ConnectorProcess:
 
     def __init__(self, env: dict[str, str], log_path: Path, *, workers: int = 1) -> None:
         self._log = log_path.open("ab")
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "connector", "run", "--workers", str(workers)],
             env=env,
             stdin=subprocess.DEVNULL,
