@@ -29,6 +29,8 @@ _REGISTRY_ATTEMPTS = 5
 class Decoder(Protocol):
     def decode(self, value: bytes | None) -> TrackingEvent: ...
 
+    def close(self) -> None: ...
+
 
 def tracking_event(record: Mapping[str, Any]) -> TrackingEvent:
     """Build the core type from a decoded Avro record (fastavro gives datetimes for timestamps)."""
@@ -86,6 +88,9 @@ class SchemalessDecoder:
         reader = None if self._writer is self._reader else self._reader
         return _read(self._writer, payload, reader)
 
+    def close(self) -> None:
+        """Nothing to release."""
+
 
 class ConfluentDecoder:
     """Magic byte 0, a 4-byte big-endian schema id, then Avro binary; the id is looked up once."""
@@ -101,6 +106,9 @@ class ConfluentDecoder:
             raise DecodeError("not_confluent_framed", "the value lacks the Confluent magic byte")
         (schema_id,) = struct.unpack(">I", payload[1:5])
         return _read(self._writer_schema(schema_id), payload[5:], self._reader)
+
+    def close(self) -> None:
+        self._registry.close()
 
     def _writer_schema(self, schema_id: int) -> Any:
         cached = self._writers.get(schema_id)

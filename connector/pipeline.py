@@ -146,6 +146,7 @@ class Pipeline:
             finally:
                 self._source.close()
                 self._writer.close()
+                self._decoder.close()
                 self._http.run(self._close_sink(), timeout_s=30)
         log.info("pipeline stopped", extra={"settled": dict(self.status.settled_by_status)})
 

@@ -40,3 +40,12 @@ def new_topic(kafka_bootstrap: str) -> Callable[..., str]:
 @pytest.fixture
 def group_id() -> str:
     return f"group-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def schema_registry() -> Iterator[str]:
+    """A real Confluent-compatible Schema Registry (Apicurio) for the session: its base URL."""
+    from connector.localinfra.registry import SchemaRegistry
+
+    with SchemaRegistry() as registry:
+        yield registry.url
