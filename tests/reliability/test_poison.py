@@ -66,7 +66,7 @@ def _poison(rng: random.Random) -> list[tuple[bytes | None, str]]:
     return cases
 
 
-ABSURD_BUT_DELIVERED = {
+ABSURD_BUT_DELIVERED: dict[str, dict[str, Any]] = {
     "order-9100000": {"amount": 1e308},
     "order-9100001": {"email": "a" * 100_000 + "@example.com"},
     "order-9100002": {"content_name": "👟🎧🎉" * 300, "$device_id": "📱" * 40},
