@@ -15,7 +15,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -105,7 +113,8 @@ class SpotifySettings(_Section):
     url: str = SPOTIFY_CAPI_URL
     token: SecretStr | None = None
     connection_id: str | None = None
-    ca_bundle: Path | None = None  # extra CA certificates to trust for the endpoint
+    # Extra CA certificates to trust for the endpoint; checked at start, not at the first request.
+    ca_bundle: FilePath | None = None
     allow_insecure_http: bool = False  # plain http:// to a host that is not loopback
     request_timeout_s: float = Field(default=15.0, gt=0)
 
