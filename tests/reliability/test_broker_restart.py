@@ -18,12 +18,12 @@ from tests.reliability.support import (
     assert_accounted_for,
     collect_end_state,
     make_topics,
+    produce_exactly_once,
     scaled,
     wait_until_committed,
 )
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
-from tests.support.kafka import produce_events
 
 pytestmark = pytest.mark.reliability
 
@@ -55,7 +55,7 @@ def test_broker_restarts_mid_run_lose_nothing(restartable_broker: KafkaBroker) -
     chunk = 500
     topic = make_topics(bootstrap, PARTITIONS)
     records = [tracking_record(i) for i in range(total)]
-    produce_events(bootstrap, topic, records[: total // 3], partitions=PARTITIONS)
+    produce_exactly_once(bootstrap, topic, records[: total // 3], partitions=PARTITIONS)
 
     failures: list[BaseException] = []
 
@@ -63,7 +63,7 @@ def test_broker_restarts_mid_run_lose_nothing(restartable_broker: KafkaBroker) -
         try:
             for start in range(total // 3, total, chunk):
                 batch = records[start : start + chunk]
-                produce_events(bootstrap, topic, batch, partitions=PARTITIONS)
+                produce_exactly_once(bootstrap, topic, batch, partitions=PARTITIONS)
                 time.sleep(0.1)
         except BaseException as exc:
             failures.append(exc)

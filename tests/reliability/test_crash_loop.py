@@ -25,7 +25,7 @@ from tests.reliability.support import (
 )
 from tests.support.connector import connector_settings
 from tests.support.events import tracking_record
-from tests.support.kafka import produce_events
+from tests.support.kafka import committed_and_end_offsets, produce_events
 from tests.support.process import ConnectorProcess, connector_env
 
 pytestmark = pytest.mark.reliability
@@ -54,7 +54,8 @@ def test_ten_kills_under_api_faults_deliver_every_event(
             CONNECTOR_KAFKA__CLIENT_PROPERTIES=json.dumps({"group.instance.id": "crash-loop-0"}),
             CONNECTOR_SINK__MAX_ATTEMPTS="30",
         )
-        kill_points = []
+        kill_points: list[int] = []  # unique event ids delivered when each kill landed
+        committed_at_kill: list[int] = []  # records committed then: the rest is redelivered
         for run in range(KILLS):
             process = ConnectorProcess(env, tmp_path / f"run-{run}.log")
             before = sandbox.state.stats().unique_event_ids
@@ -67,6 +68,10 @@ def test_ten_kills_under_api_faults_deliver_every_event(
             assert process.alive(), (tmp_path / f"run-{run}.log").read_text()[-2000:]
             process.kill()
             kill_points.append(sandbox.state.stats().unique_event_ids)
+            committed, _ends = committed_and_end_offsets(
+                kafka_bootstrap, settings.kafka.group_id, topic, PARTITIONS
+            )
+            committed_at_kill.append(sum(max(0, offset) for offset in committed))
         assert kill_points[-1] < total, "the last kill must land before the end of the run"
         final = ConnectorProcess(env, tmp_path / "run-final.log")
         try:
@@ -78,6 +83,7 @@ def test_ten_kills_under_api_faults_deliver_every_event(
         state = collect_end_state("crash loop", kafka_bootstrap, topic, sandbox, produced=total)
         stats = sandbox.state.stats()
     state.notes["kills at delivered"] = kill_points
+    state.notes["committed at kills"] = committed_at_kill
     state.notes["requests 429/503"] = stats.requests_by_status.get(
         "429", 0
     ) + stats.requests_by_status.get("503", 0)

@@ -15,12 +15,12 @@ from tests.reliability.support import (
     assert_accounted_for,
     collect_end_state,
     make_topics,
+    produce_exactly_once,
     scaled,
     wait_until_committed,
 )
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
-from tests.support.kafka import produce_events
 
 pytestmark = pytest.mark.reliability
 
@@ -35,14 +35,14 @@ def test_three_workers_joining_and_leaving_at_random_lose_nothing(kafka_bootstra
     rng = random.Random(31)
     topic = make_topics(kafka_bootstrap, PARTITIONS)
     records = [tracking_record(i) for i in range(total)]
-    produce_events(kafka_bootstrap, topic, records[:chunk], partitions=PARTITIONS)
+    produce_exactly_once(kafka_bootstrap, topic, records[:chunk], partitions=PARTITIONS)
     failures: list[BaseException] = []
 
     def produce_the_rest() -> None:
         try:
             for start in range(chunk, total, chunk):
                 batch = records[start : start + chunk]
-                produce_events(kafka_bootstrap, topic, batch, partitions=PARTITIONS)
+                produce_exactly_once(kafka_bootstrap, topic, batch, partitions=PARTITIONS)
                 time.sleep(0.2)
         except BaseException as exc:
             failures.append(exc)
