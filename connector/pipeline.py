@@ -35,7 +35,7 @@ from connector.models import (
     Rejected,
     SourceCoordinates,
 )
-from connector.offsets import OffsetBook, PartitionOffsets
+from connector.offsets import Commit, OffsetBook, PartitionOffsets
 from connector.outcome import OutcomeWriter
 from connector.sink import (
     NullObserver,
@@ -120,6 +120,7 @@ class Pipeline:
             on_assign=self._assigned,
             on_revoke=self._revoked,
             on_lost=self._lost,
+            on_committed=self._committed,
             on_error=self._kafka_error,
         )
         self._http = LoopThread()
@@ -331,12 +332,14 @@ class Pipeline:
 
     def _commit(self, *, wait: bool, partitions: Sequence[PartitionOffsets] | None = None) -> None:
         chosen = list(self._book) if partitions is None else partitions
-        pairs = [(p, c) for p in chosen if (c := p.next_commit()) is not None]
-        if not pairs:
-            return
-        self._source.commit([c for _, c in pairs], wait=wait)
-        for offsets, commit in pairs:
-            offsets.mark_committed(commit.offset)
+        self._source.commit([c for p in chosen if (c := p.next_commit()) is not None], wait=wait)
+
+    def _committed(self, commits: list[Commit]) -> None:
+        """The broker acknowledged these commits (called inside poll or a blocking commit)."""
+        for commit in commits:
+            offsets = self._book.get(commit.topic, commit.partition)
+            if offsets is not None:
+                offsets.mark_committed(commit.offset)
 
     def positions(self) -> dict[tuple[str, int], int]:
         """The committable offset of every assigned partition that has one."""
@@ -377,7 +380,8 @@ class Pipeline:
     def _assigned(self, partitions: list[tuple[str, int]]) -> None:
         self.status.broker_down = False
         for topic, partition in partitions:
-            self._book.assign(topic, partition)
+            if self._book.get(topic, partition) is None:  # incremental: keep what we track
+                self._book.assign(topic, partition)
         log.info("partitions assigned", extra={"partitions": partitions})
 
     def _revoked(self, partitions: list[tuple[str, int]]) -> None:

@@ -6,6 +6,7 @@ which offsets are safe (that is the pipeline's offset book).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 
@@ -14,6 +15,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from connector.config import KafkaSettings
 from connector.models import Envelope, SourceCoordinates
 from connector.offsets import Commit
+
+log = logging.getLogger(__name__)
 
 PartitionsCallback = Callable[[list[tuple[str, int]]], None]
 
@@ -40,13 +43,16 @@ class Source:
         on_assign: PartitionsCallback,
         on_revoke: PartitionsCallback,
         on_lost: PartitionsCallback,
+        on_committed: Callable[[list[Commit]], None],
         on_error: Callable[[KafkaError], None] | None = None,
     ) -> None:
         self._topic = settings.input_topic
         self._on_assign = on_assign
         self._on_revoke = on_revoke
         self._on_lost = on_lost
+        self._on_committed = on_committed
         config = consumer_config(settings)
+        config["on_commit"] = self._acknowledged  # type: ignore[assignment]
         if on_error is not None:
             config["error_cb"] = on_error  # type: ignore[assignment]
         self._consumer = Consumer(config)
@@ -97,13 +103,33 @@ class Source:
         return frozenset(self._paused)
 
     def commit(self, commits: Sequence[Commit], *, wait: bool) -> None:
+        """Commit; `on_committed` hears of each offset the broker acknowledged.
+
+        A failed commit (say, during a rebalance) is only logged: the offsets stay unacknowledged
+        and the pipeline commits them again, or the next owner redelivers those records.
+        """
         if not commits:
             return
         offsets = [TopicPartition(c.topic, c.partition, c.offset) for c in commits]
-        if wait:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
-        else:
-            self._consumer.commit(offsets=offsets, asynchronous=True)
+        try:
+            if wait:
+                self._acknowledged(None, self._consumer.commit(offsets=offsets, asynchronous=False))
+            else:
+                self._consumer.commit(offsets=offsets, asynchronous=True)
+        except KafkaException as exc:
+            log.warning("commit failed; it will be retried", extra={"error": str(exc.args[0])})
+
+    def _acknowledged(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        if error is not None:
+            log.warning("commit failed; it will be retried", extra={"error": error.str()})
+            return
+        done = [
+            Commit(tp.topic, tp.partition, tp.offset)
+            for tp in partitions
+            if tp.error is None and tp.offset >= 0
+        ]
+        if done:
+            self._on_committed(done)
 
     def lag(self, positions: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
         """High watermark minus position per partition (from the client's cached watermarks)."""

@@ -45,23 +45,30 @@ def produce_events(
 
 
 def read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0) -> list[Message]:
-    """Every record of a topic from the start (stops once `expected` were read, or at timeout)."""
+    """Every record of a topic, up to its end offsets once at least `expected` records exist."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": f"reader-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
         }
     )
-    consumer.subscribe([topic])
-    messages: list[Message] = []
     deadline = time.monotonic() + timeout_s
     try:
-        while time.monotonic() < deadline and len(messages) < expected:
-            messages.extend(m for m in consumer.consume(1000, timeout=0.5) if m.error() is None)
-        # read a little longer to catch records beyond the expectation
-        messages.extend(m for m in consumer.consume(1000, timeout=1.0) if m.error() is None)
+        partitions = sorted(consumer.list_topics(topic, timeout=20).topics[topic].partitions)
+        tps = [TopicPartition(topic, p) for p in partitions]
+        ends = [consumer.get_watermark_offsets(tp, timeout=20)[1] for tp in tps]
+        while sum(ends) < expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+            ends = [consumer.get_watermark_offsets(tp, timeout=20)[1] for tp in tps]
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        messages: list[Message] = []
+        while len(messages) < sum(ends) and time.monotonic() < deadline:
+            messages.extend(
+                m
+                for m in consumer.consume(1000, timeout=0.5)
+                if m.error() is None and (m.offset() or 0) < ends[m.partition() or 0]
+            )
     finally:
         consumer.close()
     return messages

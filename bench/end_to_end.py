@@ -1,0 +1,438 @@
+"""End-to-end benchmark: the connector as users run it, on a real broker and the sandbox.
+
+In one run, on one machine:
+  (a) decode-only rate: a plain confluent-kafka consumer + fastavro, nothing else;
+  (b) the connector's throughput into the sandbox, first poll → last offset committed, with
+      sandbox latency 0 ms and 50 ms, with one process and with `run --workers 2`;
+  (c) p50/p99 latency, produce → Spotify acknowledgement, at a steady offered load;
+  (d) the connector's peak resident memory while it works off a backlog (two backlog sizes).
+
+    .venv/bin/python -m bench.end_to_end [--events 200000] [--backlog 1000000]
+
+The sandbox runs in its own process with light validation and no kept bodies, so that it
+measures the connector rather than the emulator. Results go to bench/out/end_to_end.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+import fastavro
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from connector import avro
+from connector.localinfra import KafkaBroker
+from connector.samples import DEMO_EVENT_NAME_MAPPING, sample_events
+from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxAdmin
+
+PARTITIONS = 4
+OUT = Path("bench/out")
+
+
+# --- sample data ----------------------------------------------------------------------------
+
+
+def _encode_chunk(job: tuple[int, int, bool]) -> list[bytes]:
+    start, count, with_time = job
+    schema = avro.bundled_schema(avro.TRACKING_EVENT)
+    encoded = []
+    for index, event in enumerate(sample_events(count, seed=start)):
+        event["properties"]["$event_id"] = f"bench-{uuid.uuid4().hex}"
+        if not with_time:  # the event time becomes the Kafka timestamp: the produce time
+            del event["properties"]["$event_time"]
+            event["timestamp"] = None
+        event["properties"]["email"] = f"customer.{start + index}@example.com"
+        encoded.append(avro.encode(schema, event))
+    return encoded
+
+
+def encoded_events(total: int, *, with_time: bool = True) -> Iterator[list[bytes]]:
+    """Realistic events (every property set), encoded on every core, in chunks."""
+    chunk = 10_000
+    jobs = [(start, min(chunk, total - start), with_time) for start in range(0, total, chunk)]
+    with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 2) as pool:
+        yield from pool.imap(_encode_chunk, jobs)
+
+
+def new_producer(bootstrap: str) -> Producer:
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "batch.size": 1_000_000,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 1_000_000,
+        }
+    )
+
+
+def produce_all(producer: Producer, topic: str, values: list[bytes], start: int = 0) -> None:
+    for index, value in enumerate(values, start):
+        while True:
+            try:
+                producer.produce(topic, value=value, partition=index % PARTITIONS)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.poll(0)
+
+
+def create_topics(bootstrap: str, *names: str, partitions: int = PARTITIONS) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names], operation_timeout=30)
+    for future in futures.values():
+        future.result(30)
+
+
+def end_offsets(bootstrap: str, topic: str) -> list[int]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-probe"})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        return [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in tps]
+    finally:
+        consumer.close()
+
+
+# --- (a) decode only ------------------------------------------------------------------------
+
+
+def decode_only(bootstrap: str, topic: str, total: int) -> float:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"decode-only-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    schema = avro.bundled_schema(avro.TRACKING_EVENT)
+    seen, began = 0, 0.0
+    try:
+        while seen < total:
+            messages = consumer.consume(1000, timeout=1.0)
+            if messages and not began:
+                began = time.monotonic()
+            for message in messages:
+                fastavro.schemaless_reader(io.BytesIO(message.value() or b""), schema, None)
+            seen += len(messages)
+        return total / (time.monotonic() - began)
+    finally:
+        consumer.close()
+
+
+# --- the connector, as users run it ---------------------------------------------------------
+
+
+@dataclass
+class Run:
+    process: subprocess.Popen[bytes]
+    group: str
+    results_topic: str
+    peak_rss_mb: float = 0.0
+    rss_samples: list[float] = field(default_factory=list)
+
+
+def start_connector(
+    bootstrap: str, topic: str, sandbox_url: str, workers: int, **extra: str
+) -> Run:
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    results = f"{topic}-results-{group}"
+    create_topics(bootstrap, results, f"{results}-dlq")
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "CONNECTOR_INPUT_TOPIC": topic,
+        "CONNECTOR_GROUP_ID": group,
+        "CONNECTOR_RESULTS_TOPIC": results,
+        "CONNECTOR_DLQ_TOPIC": f"{results}-dlq",
+        "SPOTIFY_CAPI_URL": sandbox_url,
+        "SPOTIFY_CAPI_TOKEN": DEFAULT_TOKEN,
+        "SPOTIFY_CAPI_CONNECTION_ID": DEFAULT_CONNECTION_ID,
+        "CONNECTOR_TRANSFORM__EVENT_NAME_MAPPING": json.dumps(DEMO_EVENT_NAME_MAPPING),
+        "CONNECTOR_TELEMETRY__HEALTH_PORT": "0",
+        "CONNECTOR_TELEMETRY__LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    command = [sys.executable, "-m", "connector", "run", "--workers", str(workers)]
+    process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)  # noqa: S603
+    return Run(process, group, results)
+
+
+def committed(bootstrap: str, group: str, topic: str) -> list[int]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        return [max(tp.offset, 0) for tp in consumer.committed(tps, timeout=10)]
+    except confluent_kafka.KafkaException:
+        return [-1] * PARTITIONS  # the coordinator moved: ask again next time
+    finally:
+        consumer.close()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (the workers), in MB."""
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for one in pids:
+        status = Path(f"/proc/{one}/status")
+        if status.exists():
+            for line in status.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+    return total
+
+
+def wait_until_committed(bootstrap: str, run: Run, topic: str, ends: list[int]) -> float:
+    """Wall-clock time when the last offset was committed; samples memory on the way."""
+    while True:
+        if run.process.poll() is not None:
+            raise RuntimeError(f"the connector exited with {run.process.returncode}")
+        run.rss_samples.append(rss_mb(run.process.pid))
+        if committed(bootstrap, run.group, topic) == ends:
+            return time.time()
+        time.sleep(0.25)
+
+
+def stop(run: Run) -> None:
+    run.peak_rss_mb = max(run.rss_samples, default=0.0)
+    run.process.terminate()
+    run.process.wait(120)
+
+
+def result_records(bootstrap: str, topic: str, limit: int | None = None) -> list[dict[str, Any]]:
+    schema = avro.bundled_schema(avro.DELIVERY_RESULT)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4().hex[:6]}"})
+    ends = end_offsets(bootstrap, topic)
+    wanted = ends if limit is None else [min(e, limit) for e in ends]
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+    records: list[dict[str, Any]] = []
+    try:
+        while len(records) < sum(wanted):
+            records.extend(
+                avro.decode(schema, m.value() or b"")
+                for m in consumer.consume(1000, timeout=2.0)
+                if (m.offset() or 0) < wanted[m.partition() or 0]
+            )
+    finally:
+        consumer.close()
+    return records
+
+
+def _ms(value: Any) -> int:
+    return int(value.timestamp() * 1000) if hasattr(value, "timestamp") else int(value)
+
+
+def throughput(
+    bootstrap: str, topic: str, sandbox_url: str, total: int, workers: int
+) -> dict[str, Any]:
+    ends = end_offsets(bootstrap, topic)
+    run = start_connector(bootstrap, topic, sandbox_url, workers)
+    try:
+        done = wait_until_committed(bootstrap, run, topic, ends)
+    finally:
+        stop(run)
+    # The first poll: the earliest `received_at` among the first results of every partition.
+    first = min(_ms(r["received_at"]) for r in result_records(bootstrap, run.results_topic, 200))
+    elapsed = done - first / 1000
+    return {"events_per_s": total / elapsed, "seconds": elapsed, "peak_rss_mb": run.peak_rss_mb}
+
+
+def latency(bootstrap: str, sandbox_url: str, rate: int, seconds: int) -> dict[str, Any]:
+    """Offer `rate` events/s for `seconds` to a running connector; produce → ack percentiles."""
+    topic = f"latency-{uuid.uuid4().hex[:6]}"
+    create_topics(bootstrap, topic)
+    total = rate * seconds
+    values = [v for chunk in encoded_events(total, with_time=False) for v in chunk]
+    run = start_connector(bootstrap, topic, sandbox_url, 1, CONNECTOR_SINK__LINGER_MS="20")
+    time.sleep(5)  # let it join the group before the clock starts
+    producer = new_producer(bootstrap)
+    began = time.monotonic()
+    tick = 0.05
+    per_tick = int(rate * tick)
+    for step, start in enumerate(range(0, total, per_tick)):
+        produce_all(producer, topic, values[start : start + per_tick], start)
+        pause = began + (step + 1) * tick - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    producer.flush(60)
+    offered = total / (time.monotonic() - began)
+    try:
+        wait_until_committed(bootstrap, run, topic, end_offsets(bootstrap, topic))
+    finally:
+        stop(run)
+    delays = sorted(
+        _ms(r["settled_at"]) - _ms(r["event_time"])
+        for r in result_records(bootstrap, run.results_topic)
+    )
+    return {
+        "offered_per_s": offered,
+        "p50_ms": delays[len(delays) // 2],
+        "p99_ms": delays[int(len(delays) * 0.99)],
+        "max_ms": delays[-1],
+        "events": len(delays),
+    }
+
+
+def memory(bootstrap: str, sandbox_url: str, backlog: int) -> dict[str, Any]:
+    topic = f"backlog-{uuid.uuid4().hex[:6]}"
+    create_topics(bootstrap, topic)
+    producer = new_producer(bootstrap)
+    produced = 0
+    for chunk in encoded_events(backlog):
+        produce_all(producer, topic, chunk, produced)
+        produced += len(chunk)
+    producer.flush(120)
+    result = throughput(bootstrap, topic, sandbox_url, backlog, workers=1)
+    return {"backlog": backlog, **result}
+
+
+# --- the sandbox in its own process ---------------------------------------------------------
+
+
+class SandboxProcess:
+    def __enter__(self) -> SandboxProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "connector",
+            "sandbox",
+            "--port",
+            "0",
+            "--validation",
+            "light",
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        words = (self.process.stdout.readline() if self.process.stdout else "").split()
+        self.url, self.admin = words[3], words[5]
+        SandboxAdmin(self.admin).configure(keep_bodies=False)
+        return self
+
+    def latency(self, ms: float) -> None:
+        SandboxAdmin(self.admin).configure(faults={"latency_ms": ms})
+
+    def __exit__(self, *_exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "confluent_kafka": confluent_kafka.version()[0],
+        "librdkafka": confluent_kafka.libversion()[0],
+        "fastavro": fastavro.__version__,
+        "kafka": "4.4.0 (single KRaft node, loopback)",
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--backlog", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=int, default=5000)
+    parser.add_argument("--rate-seconds", type=int, default=30)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["a", "b", "c", "d"])
+    args = parser.parse_args()
+    report: dict[str, Any] = {"machine": machine(), "settings": vars(args)}
+    print(json.dumps(report["machine"]), flush=True)
+    with KafkaBroker(heap="1g") as broker, SandboxProcess() as sandbox:
+        bootstrap = broker.bootstrap
+        topic = f"bench-{uuid.uuid4().hex[:6]}"
+        create_topics(bootstrap, topic)
+        producer = new_producer(bootstrap)
+        produced = 0
+        for chunk in encoded_events(args.events):
+            produce_all(producer, topic, chunk, produced)
+            produced += len(chunk)
+        producer.flush(120)
+        print(f"produced {produced} events to {topic}", flush=True)
+        if "a" not in args.skip:
+            report["a_decode_only_per_s"] = decode_only(bootstrap, topic, args.events)
+            print("(a)", report["a_decode_only_per_s"], flush=True)
+        if "b" not in args.skip:
+            for latency_ms in (0, 50):
+                sandbox.latency(latency_ms)
+                for workers in (1, 2):
+                    key = f"b_latency_{latency_ms}ms_workers_{workers}"
+                    report[key] = throughput(bootstrap, topic, sandbox.url, args.events, workers)
+                    print(f"({key})", report[key], flush=True)
+            sandbox.latency(0)
+        if "c" not in args.skip:
+            report["c_latency"] = latency(bootstrap, sandbox.url, args.rate, args.rate_seconds)
+            print("(c)", report["c_latency"], flush=True)
+        if "d" not in args.skip:
+            report["d_memory"] = [
+                memory(bootstrap, sandbox.url, size) for size in (args.backlog // 4, args.backlog)
+            ]
+            print("(d)", report["d_memory"], flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "end_to_end.json").write_text(json.dumps(report, indent=2))
+    print_table(report)
+
+
+def print_table(report: dict[str, Any]) -> None:
+    m = report["machine"]
+    print(
+        f"\nmachine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, "
+        f"confluent-kafka {m['confluent_kafka']} (librdkafka {m['librdkafka']}), "
+        f"fastavro {m['fastavro']}, Kafka {m['kafka']}; {m['date']}"
+    )
+    print(f"settings: {report['settings']}\n")
+    print("| measure | value |\n|---|---|")
+    decode = report.get("a_decode_only_per_s")
+    if decode:
+        print(f"| (a) decode-only | {decode:,.0f} events/s |")
+    for key, value in report.items():
+        if key.startswith("b_"):
+            ratio = f" ({value['events_per_s'] / decode:.2f} x (a))" if decode else ""
+            print(
+                f"| ({key}) | {value['events_per_s']:,.0f} events/s{ratio}, "
+                f"peak RSS {value['peak_rss_mb']:.0f} MB |"
+            )
+    if "c_latency" in report:
+        c = report["c_latency"]
+        print(
+            f"| (c) latency at {c['offered_per_s']:,.0f} events/s offered | "
+            f"p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms, max {c['max_ms']} ms |"
+        )
+    for d in report.get("d_memory", []):
+        print(
+            f"| (d) backlog {d['backlog']:,} | peak RSS {d['peak_rss_mb']:.0f} MB, "
+            f"{d['events_per_s']:,.0f} events/s |"
+        )
+
+
+if __name__ == "__main__":
+    main()
