@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient
 
 from connector.errors import LocalInfraError
 from connector.localinfra.jars import kafka_libs, require_tool
+from connector.localinfra.lifetime import die_with_parent
 from connector.localinfra.tls import TlsMaterial
 
 START_TIMEOUT_S = 90.0
@@ -191,6 +192,7 @@ class KafkaBroker:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - set before exec, nothing shared
         )
         log.close()
 

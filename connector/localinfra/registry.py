@@ -21,6 +21,7 @@ from types import TracebackType
 from connector.errors import LocalInfraError
 from connector.localinfra.jars import cache_dir, require_tool
 from connector.localinfra.kafka import free_port
+from connector.localinfra.lifetime import die_with_parent
 
 APICURIO = "io.apicurio:apicurio-registry-app:3.3.3:tar.gz:all"
 MIN_JAVA = 21
@@ -125,6 +126,7 @@ class SchemaRegistry:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - set before exec, nothing shared
             )
         if not self._wait_until_ready():
             tail = self._log.read_text(errors="replace").strip().splitlines()[-5:]

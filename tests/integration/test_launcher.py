@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,29 @@ def test_missing_java_is_one_actionable_line(tmp_path: Path) -> None:
         "(e.g. apt-get install openjdk-17-jre-headless) to run the local Kafka broker"
     ]
     assert "Traceback" not in done.stderr
+
+
+def test_broker_dies_with_a_parent_killed_by_sigkill() -> None:
+    script = (
+        "from connector.localinfra import KafkaBroker\n"
+        "import time\n"
+        "broker = KafkaBroker()\n"
+        "broker.start()\n"
+        "print(broker.pid, broker.workdir, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(  # noqa: S603 - our own script
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert parent.stdout is not None
+    pid_text, workdir = parent.stdout.readline().split()
+    broker_pid = int(pid_text)
+    assert _alive(broker_pid)
+    os.kill(parent.pid, 9)
+    parent.wait(10)
+    parent.stdout.close()
+    deadline = time.monotonic() + 30
+    while _alive(broker_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(broker_pid)
+    shutil.rmtree(workdir, ignore_errors=True)  # SIGKILL left no chance to remove it
