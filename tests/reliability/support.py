@@ -219,9 +219,7 @@ def collect_end_state(
         if VALUE_OMITTED_HEADER in headers:
             assert message.value() is None
             omitted.add(where)
-    state = EndState(name, produced, accepted, results, reasons, omitted)
-    print(state.report())
-    return state
+    return EndState(name, produced, accepted, results, reasons, omitted)
 
 
 def assert_accounted_for(

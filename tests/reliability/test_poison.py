@@ -102,6 +102,7 @@ def test_poison_is_dead_lettered_with_its_reason_and_the_run_goes_on(kafka_boots
         state = collect_end_state("poison", kafka_bootstrap, topic, sandbox, produced=len(values))
         bodies = {event_id: sandbox.state.body(event_id) for event_id in ABSURD_BUT_DELIVERED}
 
+    print(state.report())
     delivered = {f"order-{i:07d}" for i in range(good)} | set(ABSURD_BUT_DELIVERED)
     assert_accounted_for(
         state, delivered, dead_letter_reasons=Counter(reason for _, reason in poison)
