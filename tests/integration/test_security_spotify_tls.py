@@ -10,7 +10,7 @@ import logging
 from collections import Counter
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from connector.config import Settings, SinkSettings
 from connector.logs import JsonFormatter
@@ -118,3 +118,14 @@ def test_https_without_the_ca_bundle_never_reaches_the_server(
         assert all(leaks(k) == leaks(v) == [] for k, v in header_map(message).items())
     for text in [JsonFormatter().format(r) for r in caplog.records]:
         assert leaks(text) == []
+
+
+def test_the_sandbox_needs_both_certificate_and_key_and_keeps_them_while_running() -> None:
+    tls = shared_tls()
+    with pytest.raises(ValidationError, match="tls_cert and tls_key go together"):
+        SandboxSettings(tls_cert=tls.cert_pem)
+    with _https_sandbox() as sandbox:
+        assert sandbox.url.startswith("https://")
+        assert sandbox.admin_url.startswith("http://127.0.0.1:")  # admin stays plain, loopback
+        with pytest.raises(ValueError, match="cannot change while running: tls_cert"):
+            sandbox.configure(tls_cert=None)
