@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from aiohttp import web
 from connector.config import TelemetrySettings
 from connector.errors import ConfigError
 from connector.loop_thread import LoopThread
+from connector.net import listen
 
 if TYPE_CHECKING:
     from connector.pipeline import PipelineStatus
@@ -186,7 +186,7 @@ class HealthServer:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
-        sock = _listen(self._host, self.port)  # first: a busy port fails before anything runs
+        sock = listen(self._host, self.port)  # first: a busy port fails before anything runs
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         self._runner = runner
@@ -208,17 +208,3 @@ class HealthServer:
 
 def _json(status: int, body: dict[str, Any]) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A bound socket, so that port 0 tells us the port it got."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock

@@ -8,7 +8,6 @@ stays up so a test can watch and steer the sandbox during the outage.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
@@ -17,6 +16,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
+from connector.net import listen
 from connector.sandbox.app import ADMIN_PREFIX, EVENTS_PATH, create_app
 from connector.sandbox.runtime import SandboxRuntime
 from connector.sandbox.settings import OutageMode, SandboxSettings, apply_changes
@@ -54,9 +54,9 @@ class SandboxServer:
             create_app(self.runtime), access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        events_socket = _listen(self.settings.host, self.port)
+        events_socket = listen(self.settings.host, self.port)
         self.port = events_socket.getsockname()[1]
-        admin_socket = _listen(self.settings.host, self.admin_port)
+        admin_socket = listen(self.settings.host, self.admin_port)
         self.admin_port = admin_socket.getsockname()[1]
         self._events_site = web.SockSite(self._runner, events_socket, ssl_context=self._tls)
         await self._events_site.start()
@@ -105,7 +105,7 @@ class SandboxServer:
     async def resume(self) -> None:
         if self._events_site is None and self._runner is not None:
             self._events_site = web.SockSite(
-                self._runner, _listen(self.settings.host, self.port), ssl_context=self._tls
+                self._runner, listen(self.settings.host, self.port), ssl_context=self._tls
             )
             await self._events_site.start()
 
@@ -204,19 +204,6 @@ class SandboxThread:
             await self._stopping.wait()
         finally:
             await self._server.stop()
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
 
 
 def _server_tls(settings: SandboxSettings) -> ssl.SSLContext | None:

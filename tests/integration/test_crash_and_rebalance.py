@@ -6,7 +6,6 @@ import json
 import random
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -17,20 +16,13 @@ from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import (
     committed_and_end_offsets,
-    create_topics,
+    connector_topics,
     produce_events,
     read_results,
 )
 from tests.support.process import ConnectorProcess, connector_env
 
 pytestmark = pytest.mark.integration
-
-
-def _topics(bootstrap: str, partitions: int) -> str:
-    name = f"events-{uuid.uuid4().hex[:8]}"
-    create_topics(bootstrap, name, partitions=partitions)
-    create_topics(bootstrap, f"{name}-results", f"{name}-dlq")
-    return name
 
 
 def _wait_until_committed(
@@ -46,7 +38,7 @@ def _wait_until_committed(
 
 
 def test_kill_9_and_restart_delivers_every_event(kafka_bootstrap: str, tmp_path: Path) -> None:
-    topic = _topics(kafka_bootstrap, partitions=3)
+    topic = connector_topics(kafka_bootstrap, partitions=3)
     total = 20_000
     produce_events(kafka_bootstrap, topic, (tracking_record(i) for i in range(total)), partitions=3)
     with SandboxThread(SandboxSettings(keep_bodies=False)) as sandbox:
@@ -78,7 +70,7 @@ def test_kill_9_and_restart_delivers_every_event(kafka_bootstrap: str, tmp_path:
 
 
 def test_a_consumer_joining_and_leaving_loses_nothing(kafka_bootstrap: str) -> None:
-    topic = _topics(kafka_bootstrap, partitions=4)
+    topic = connector_topics(kafka_bootstrap, partitions=4)
     total = 12_000
     records = [tracking_record(i) for i in range(total)]
     produce_events(kafka_bootstrap, topic, records[:3000], partitions=4)
@@ -110,7 +102,7 @@ def test_a_consumer_joining_and_leaving_loses_nothing(kafka_bootstrap: str) -> N
 
 
 def test_run_with_two_workers_shares_the_partitions(kafka_bootstrap: str, tmp_path: Path) -> None:
-    topic = _topics(kafka_bootstrap, partitions=4)
+    topic = connector_topics(kafka_bootstrap, partitions=4)
     total = 4000
     produce_events(kafka_bootstrap, topic, (tracking_record(i) for i in range(total)), partitions=4)
     # Slow Spotify answers (about 500 events/s per worker) so that both workers join in time.

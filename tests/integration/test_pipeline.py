@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 
 import pytest
@@ -13,7 +12,7 @@ from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import (
     committed_and_end_offsets,
-    create_topics,
+    connector_topics,
     header_map,
     produce,
     produce_events,
@@ -24,15 +23,8 @@ from tests.support.kafka import (
 pytestmark = pytest.mark.integration
 
 
-def _topics(bootstrap: str, partitions: int) -> str:
-    name = f"events-{uuid.uuid4().hex[:8]}"
-    create_topics(bootstrap, name, partitions=partitions)
-    create_topics(bootstrap, f"{name}-results", f"{name}-dlq", partitions=1)
-    return name
-
-
 def test_ten_thousand_events_are_delivered_and_committed(kafka_bootstrap: str) -> None:
-    topic = _topics(kafka_bootstrap, partitions=3)
+    topic = connector_topics(kafka_bootstrap, partitions=3)
     total = 10_000
     produce_events(kafka_bootstrap, topic, (tracking_record(i) for i in range(total)), partitions=3)
     with SandboxThread() as sandbox:
@@ -57,7 +49,7 @@ def test_ten_thousand_events_are_delivered_and_committed(kafka_bootstrap: str) -
 def test_invalid_and_undecodable_records_are_dead_lettered_and_the_rest_delivered(
     kafka_bootstrap: str,
 ) -> None:
-    topic = _topics(kafka_bootstrap, partitions=1)
+    topic = connector_topics(kafka_bootstrap, partitions=1)
     from connector import avro
 
     schema = avro.bundled_schema(avro.TRACKING_EVENT)

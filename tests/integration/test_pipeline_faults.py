@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 
 import pytest
@@ -15,7 +14,7 @@ from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import (
     committed_and_end_offsets,
-    create_topics,
+    connector_topics,
     header_map,
     produce_events,
     read_all,
@@ -25,17 +24,10 @@ from tests.support.kafka import (
 pytestmark = pytest.mark.integration
 
 
-def _topics(bootstrap: str, partitions: int = 1) -> str:
-    name = f"events-{uuid.uuid4().hex[:8]}"
-    create_topics(bootstrap, name, partitions=partitions)
-    create_topics(bootstrap, f"{name}-results", f"{name}-dlq")
-    return name
-
-
 def test_throttling_and_unavailability_are_retried_until_everything_is_delivered(
     kafka_bootstrap: str,
 ) -> None:
-    topic = _topics(kafka_bootstrap, partitions=2)
+    topic = connector_topics(kafka_bootstrap, partitions=2)
     total = 2000
     produce_events(kafka_bootstrap, topic, (tracking_record(i) for i in range(total)), partitions=2)
     faults = FaultSettings(seed=11, share_429=0.15, share_503=0.15, retry_after_s=1)
@@ -58,7 +50,7 @@ def test_throttling_and_unavailability_are_retried_until_everything_is_delivered
 def test_one_event_refused_by_spotify_is_dead_lettered_and_its_batch_delivered(
     kafka_bootstrap: str,
 ) -> None:
-    topic = _topics(kafka_bootstrap)
+    topic = connector_topics(kafka_bootstrap)
     records = [tracking_record(i) for i in range(100)]
     # Valid for the transform (no maximum age set) but too old for this Spotify sandbox.
     records[42]["properties"]["$event_time"] = "2023-01-01T00:00:00Z"
@@ -89,7 +81,7 @@ def test_one_event_refused_by_spotify_is_dead_lettered_and_its_batch_delivered(
 
 
 def test_a_refused_token_commits_nothing_until_it_is_accepted(kafka_bootstrap: str) -> None:
-    topic = _topics(kafka_bootstrap)
+    topic = connector_topics(kafka_bootstrap)
     produce_events(kafka_bootstrap, topic, (tracking_record(i) for i in range(300)))
     with SandboxThread(SandboxSettings(tokens=("a-different-token",))) as sandbox:  # type: ignore[arg-type]
         settings = connector_settings(

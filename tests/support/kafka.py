@@ -20,6 +20,14 @@ def create_topics(bootstrap: str, *names: str, partitions: int = 1) -> None:
         future.result(timeout=30)
 
 
+def connector_topics(bootstrap: str, partitions: int = 1) -> str:
+    """A fresh input topic, with the `-results` and `-dlq` topics connector_settings names."""
+    name = f"events-{uuid.uuid4().hex[:8]}"
+    create_topics(bootstrap, name, partitions=partitions)
+    create_topics(bootstrap, f"{name}-results", f"{name}-dlq")
+    return name
+
+
 def produce(
     bootstrap: str, topic: str, values: Iterable[bytes | None], *, partitions: int = 1
 ) -> int:
