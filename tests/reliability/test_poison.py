@@ -12,12 +12,17 @@ import hashlib
 import random
 import struct
 from collections import Counter
+from importlib import resources
 from typing import Any
 
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
 from connector import avro
+from connector.config import DecodeSettings
 from connector.sandbox import SandboxSettings, SandboxThread
 from tests.reliability.support import (
     assert_accounted_for,
@@ -118,3 +123,54 @@ def test_poison_is_dead_lettered_with_its_reason_and_the_run_goes_on(kafka_boots
     amount_body = bodies["order-9100000"]
     assert amount_body is not None
     assert amount_body["event_details"]["amount"] == 1e308
+
+
+@pytest.mark.registry
+def test_unknown_schema_ids_are_dead_lettered_through_a_real_registry(
+    kafka_bootstrap: str, schema_registry: str
+) -> None:
+    """The `confluent` decoder against Apicurio: framing it cannot use is dead-lettered, the good
+    records around it are delivered."""
+    rng = random.Random(5)
+    good = 200
+    topic = make_topics(kafka_bootstrap, PARTITIONS)
+    schema_text = resources.files("connector.schemas").joinpath("tracking_event.avsc").read_text()
+    context = SerializationContext(topic, MessageField.VALUE)
+    with SchemaRegistryClient({"url": schema_registry}) as client:
+        serializer = AvroSerializer(client, schema_text)
+        values: list[bytes | None] = [serializer(tracking_record(i), context) for i in range(good)]
+    poison: list[tuple[bytes, str]] = [
+        (b"\x00" + struct.pack(">I", 900_000 + n) + rng.randbytes(40), "unknown_schema_id")
+        for n in range(5)
+    ]
+    poison += [(_encode(tracking_record(9_000_010)), "not_confluent_framed")]  # schemaless
+    poison += [(b"\x00\x00\x00", "not_confluent_framed")]  # shorter than the frame
+    for bad, _reason in poison:
+        values.insert(rng.randrange(len(values)), bad)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
+    for index, value in enumerate(values):
+        producer.produce(topic, value=value, key=str(index).encode(), partition=index % 2)
+    assert producer.flush(60) == 0
+
+    with SandboxThread(SandboxSettings(keep_bodies=False)) as sandbox:
+        plain = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        decode = DecodeSettings(format="confluent", schema_registry_url=schema_registry)
+        settings = plain.model_copy(update={"decode": decode})
+        with ConnectorThread(settings) as connector:
+            wait_until_committed(
+                kafka_bootstrap,
+                settings.kafka.group_id,
+                topic,
+                PARTITIONS,
+                timeout_s=120,
+                check=lambda: connector.wait_for_results(0, timeout_s=1),  # raises if it died
+            )
+        state = collect_end_state(
+            "unknown schema ids", kafka_bootstrap, topic, sandbox, produced=len(values)
+        )
+    print(state.report())
+    assert_accounted_for(
+        state,
+        {f"order-{i:07d}" for i in range(good)},
+        dead_letter_reasons=Counter(reason for _, reason in poison),
+    )
