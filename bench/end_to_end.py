@@ -256,13 +256,15 @@ def throughput(
     return {"events_per_s": total / elapsed, "seconds": elapsed, "peak_rss_mb": run.peak_rss_mb}
 
 
-def latency(bootstrap: str, sandbox_url: str, rate: int, seconds: int) -> dict[str, Any]:
+def latency(
+    bootstrap: str, sandbox_url: str, rate: int, seconds: int, workers: int
+) -> dict[str, Any]:
     """Offer `rate` events/s for `seconds` to a running connector; produce → ack percentiles."""
     topic = f"latency-{uuid.uuid4().hex[:6]}"
     create_topics(bootstrap, topic)
     total = rate * seconds
     values = [v for chunk in encoded_events(total, with_time=False) for v in chunk]
-    run = start_connector(bootstrap, topic, sandbox_url, 1, CONNECTOR_SINK__LINGER_MS="20")
+    run = start_connector(bootstrap, topic, sandbox_url, workers, CONNECTOR_SINK__LINGER_MS="20")
     time.sleep(5)  # let it join the group before the clock starts
     producer = new_producer(bootstrap)
     began = time.monotonic()
@@ -289,6 +291,7 @@ def latency(bootstrap: str, sandbox_url: str, rate: int, seconds: int) -> dict[s
         "p99_ms": delays[int(len(delays) * 0.99)],
         "max_ms": delays[-1],
         "events": len(delays),
+        "workers": workers,
     }
 
 
@@ -363,6 +366,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=1_000_000)
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--rate-seconds", type=int, default=30)
+    parser.add_argument("--latency-workers", type=int, default=2)
     parser.add_argument("--skip", nargs="*", default=[], choices=["a", "b", "c", "d"])
     args = parser.parse_args()
     report: dict[str, Any] = {"machine": machine(), "settings": vars(args)}
@@ -390,7 +394,9 @@ def main() -> None:
                     print(f"({key})", report[key], flush=True)
             sandbox.latency(0)
         if "c" not in args.skip:
-            report["c_latency"] = latency(bootstrap, sandbox.url, args.rate, args.rate_seconds)
+            report["c_latency"] = latency(
+                bootstrap, sandbox.url, args.rate, args.rate_seconds, args.latency_workers
+            )
             print("(c)", report["c_latency"], flush=True)
         if "d" not in args.skip:
             report["d_memory"] = [
@@ -424,7 +430,8 @@ def print_table(report: dict[str, Any]) -> None:
     if "c_latency" in report:
         c = report["c_latency"]
         print(
-            f"| (c) latency at {c['offered_per_s']:,.0f} events/s offered | "
+            f"| (c) latency at {c['offered_per_s']:,.0f} events/s offered, "
+            f"{c['workers']} worker(s) | "
             f"p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms, max {c['max_ms']} ms |"
         )
     for d in report.get("d_memory", []):
