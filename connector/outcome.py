@@ -12,6 +12,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connector import __version__
 from connector.config import KafkaSettings
+from connector.errors import ConnectorError
 from connector.models import DeliveryResult, Envelope
 from connector.result_codec import encode_result
 
@@ -20,7 +21,7 @@ _RESULT_HEADERS: list[tuple[str, str | bytes | None]] = [("content-type", RESULT
 VALUE_OMITTED_HEADER = "capi.value.omitted"  # on a dead letter whose value was too large
 
 
-class OutcomeWriteError(RuntimeError):
+class OutcomeWriteError(ConnectorError):
     """The broker refused a result or dead-letter record after the producer's own retries."""
 
 
