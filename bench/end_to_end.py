@@ -265,7 +265,7 @@ def latency(
     total = rate * seconds
     values = [v for chunk in encoded_events(total, with_time=False) for v in chunk]
     run = start_connector(bootstrap, topic, sandbox_url, workers, CONNECTOR_SINK__LINGER_MS="20")
-    time.sleep(5)  # let it join the group before the clock starts
+    time.sleep(5 + 10 * (workers - 1))  # let every worker join the group before the clock starts
     producer = new_producer(bootstrap)
     began = time.monotonic()
     tick = 0.05
