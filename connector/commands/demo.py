@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         ]
         for future in admin.create_topics(topics, operation_timeout=30).values():
             future.result(timeout=30)
+        del admin  # its client would keep calling the broker after the demo stops it
 
         say.step(f"producing {args.events} valid and a few invalid events to '{kafka.input_topic}'")
         schema = avro.bundled_schema(avro.TRACKING_EVENT)
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             if index % 10_000 == 0:
                 producer.poll(0)
         producer.flush(60)
+        producer.close()
         total = len(values)
         say.done(f"{total} records ({len(invalid)} invalid for the transform, 1 undecodable)")
 
