@@ -145,7 +145,8 @@ class ConfluentDecoder:
 
 def build_decoder(settings: DecodeSettings) -> Decoder:
     if settings.format == "confluent":
-        conf: dict[str, str] = {"url": str(settings.schema_registry_url)}
+        # A registry that stops answering must not hang the Kafka thread: time out and retry.
+        conf: dict[str, str | int] = {"url": str(settings.schema_registry_url), "timeout": 10}
         if settings.schema_registry_basic_auth is not None:
             conf["basic.auth.user.info"] = settings.schema_registry_basic_auth.get_secret_value()
         return ConfluentDecoder(SchemaRegistryClient(conf))

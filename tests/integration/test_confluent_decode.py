@@ -21,6 +21,7 @@ from connector.sandbox import SandboxThread
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import create_topics, produce, read_results
+from tests.support.registry import avro_serializer, registry_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.registry]
 
@@ -30,8 +31,8 @@ def _schema_text() -> str:
 
 
 def _serializer(registry_url: str, schema: str) -> tuple[AvroSerializer, SchemaRegistryClient]:
-    client = SchemaRegistryClient({"url": registry_url})
-    return AvroSerializer(client, schema), client
+    client = registry_client(registry_url)
+    return avro_serializer(client, schema), client
 
 
 def _evolved_schema() -> str:

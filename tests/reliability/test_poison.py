@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from connector import avro
@@ -33,6 +31,7 @@ from tests.reliability.support import (
 )
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
+from tests.support.registry import avro_serializer, registry_client
 
 pytestmark = pytest.mark.reliability
 
@@ -136,8 +135,8 @@ def test_unknown_schema_ids_are_dead_lettered_through_a_real_registry(
     topic = make_topics(kafka_bootstrap, PARTITIONS)
     schema_text = resources.files("connector.schemas").joinpath("tracking_event.avsc").read_text()
     context = SerializationContext(topic, MessageField.VALUE)
-    with SchemaRegistryClient({"url": schema_registry}) as client:
-        serializer = AvroSerializer(client, schema_text)
+    with registry_client(schema_registry) as client:
+        serializer = avro_serializer(client, schema_text)
         values: list[bytes | None] = [serializer(tracking_record(i), context) for i in range(good)]
     poison: list[tuple[bytes, str]] = [
         (b"\x00" + struct.pack(">I", 900_000 + n) + rng.randbytes(40), "unknown_schema_id")
