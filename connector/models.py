@@ -183,6 +183,7 @@ class Rejection:
 class Accepted:
     event: SpotifyEvent
     warnings: tuple[TransformWarning, ...] = ()
+    event_time_ms: int | None = None  # event.event_time as epoch ms, for the result record
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import aiohttp
 import orjson
@@ -235,7 +234,7 @@ class Pipeline:
             envelope=envelope,
             offsets=offsets,
             event_name=event.event_name,
-            event_time_ms=_parse_wire_time(event.event_time),
+            event_time_ms=accepted.event_time_ms,
             warnings=tuple(str(w) for w in accepted.warnings),
         )
         return SinkItem(ref=pending, event_id=event.event_id, payload=orjson.dumps(event.to_wire()))
@@ -406,10 +405,3 @@ class Pipeline:
 def _add_all(sink: SpotifySink, items: list[SinkItem]) -> None:
     for item in items:
         sink.add(item)
-
-
-def _parse_wire_time(text: str) -> int | None:
-    try:
-        return int(datetime.fromisoformat(text).timestamp() * 1000)
-    except ValueError:
-        return None

@@ -94,12 +94,12 @@ class Transformer:
             props = event.properties if isinstance(event.properties, dict) else {}
             event_id = self._event_id(props, coordinates, warnings)
             event_name = self._event_name(event.event, props)
-            event_time = self._event_time(event, coordinates, props, now_ms, warnings)
+            event_time_ms = self._event_time(event, coordinates, props, now_ms, warnings)
             user_data = _with_identifier(self._user_data.build(props, warnings))
             spotify_event = SpotifyEvent(
                 event_id=event_id,
                 event_name=event_name,
-                event_time=event_time,
+                event_time=format_utc_ms(event_time_ms),
                 user_data=user_data,
                 action_source=_optional(normalize.action_source, props, m.ACTION_SOURCE, warnings),
                 opt_out_targeting=self._opt_out(props, warnings),
@@ -113,7 +113,7 @@ class Transformer:
                 "transform_error", None, f"the transform failed ({type(exc).__name__}); a bug"
             )
             return Rejected(rejection, event_id, event_name, _unique(warnings))
-        return Accepted(spotify_event, _unique(warnings))
+        return Accepted(spotify_event, _unique(warnings), event_time_ms)
 
     def _event_name(self, own_name: object, props: dict[str, PropertyValue]) -> str:
         explicit = props.get(m.SPOTIFY_EVENT_NAME)
@@ -171,7 +171,7 @@ class Transformer:
         props: dict[str, PropertyValue],
         now_ms: int,
         warnings: list[TransformWarning],
-    ) -> str:
+    ) -> int:
         source, epoch_ms = _event_time_source(event, coordinates, props, now_ms, warnings)
         if epoch_ms < MIN_EVENT_TIME_MS:
             raise _Reject("invalid_event_time", source, "the event time is before the year 2000")
@@ -186,7 +186,7 @@ class Transformer:
             epoch_ms = now_ms
         if self._max_age_ms is not None and now_ms - epoch_ms > self._max_age_ms:
             raise _Reject("too_old", source, "the event is older than transform.max_event_age_s")
-        return format_utc_ms(epoch_ms)
+        return epoch_ms
 
     def _opt_out(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> bool:
         value = props.get(m.OPT_OUT_TARGETING)

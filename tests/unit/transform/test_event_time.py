@@ -38,6 +38,8 @@ def test_event_time_forms_become_utc_with_milliseconds(value: PropertyValue, exp
     outcome = accepted({"$event_time": value, **IDENTIFIED})
     assert outcome.event.event_time == expected
     assert outcome.warnings == ()
+    assert outcome.event_time_ms is not None
+    assert format_utc_ms(outcome.event_time_ms) == expected  # the same instant, as epoch ms
 
 
 def test_text_without_offset_is_read_as_utc_with_a_warning() -> None:
