@@ -2,4 +2,5 @@ import sys
 
 from connector.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # worker processes (pipeline.prepare_processes) import this module
+    sys.exit(main())

@@ -166,6 +166,8 @@ class PipelineSettings(_Section):
     commit_interval_s: float = Field(default=1.0, gt=0)
     drain_timeout_s: float = Field(default=30.0, ge=0)
     revoke_timeout_s: float = Field(default=10.0, ge=0)
+    # Worker processes that decode and transform (the CPU-bound part); 0: the Kafka thread does.
+    prepare_processes: int = Field(default=0, ge=0, le=64)
 
 
 class TelemetrySettings(_Section):

@@ -47,3 +47,7 @@ class KafkaUnavailable(ConnectorError):
     """The Kafka cluster cannot be reached, or a topic the connector needs does not exist."""
 
     exit_code = 3
+
+
+class PrepareWorkerLost(ConnectorError):
+    """A worker process of `pipeline.prepare_processes` died (killed, out of memory)."""

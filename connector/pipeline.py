@@ -1,7 +1,9 @@
 """The one place where the stages meet: source → decode → transform → sink → outcome → commit.
 
-Two threads. The Kafka thread (the caller's) polls, decodes, transforms, writes outcome records
-and commits. The HTTP thread runs the sink's event loop. Sink outcomes cross back through a queue.
+Two threads. The Kafka thread (the caller's) polls, writes outcome records and commits; it
+decodes and transforms too, or hands that to worker processes (`pipeline.prepare_processes`) and
+takes their batches back in order. The HTTP thread runs the sink's event loop. Sink outcomes
+cross back through a queue.
 
 A record is *settled* when Spotify acknowledged it and its result record is acknowledged by the
 broker, or when its failure (result and dead letter) is acknowledged by the broker. Offsets are
@@ -14,28 +16,24 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
-import orjson
 from confluent_kafka import KafkaError
 
 from connector.config import Settings
-from connector.decode import Decoder, build_decoder
-from connector.errors import DecodeError
 from connector.loop_thread import LoopThread
 from connector.models import (
-    Accepted,
     DeliveryResult,
     DeliveryStatus,
     Envelope,
-    Rejected,
     SourceCoordinates,
 )
 from connector.offsets import Commit, OffsetBook, PartitionOffsets
 from connector.outcome import OutcomeWriter
+from connector.prepare import Batch, Prepared, PreparePool, Preparer, Ready, Undecodable
 from connector.sink import (
     NullObserver,
     SendOutcome,
@@ -45,7 +43,6 @@ from connector.sink import (
     SpotifySink,
 )
 from connector.source import Source
-from connector.transform import Transformer
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +52,7 @@ _SEND_STATUS = {
     SendStatus.RETRY_EXHAUSTED: DeliveryStatus.RETRY_EXHAUSTED,
 }
 _POLL_TIMEOUT_S = 0.05
+_POLL_TIMEOUT_PREPARING_S = 0.005  # batches are in the workers: come back for them soon
 
 
 def now_ms() -> int:
@@ -67,9 +65,7 @@ class Pending:
 
     envelope: Envelope
     offsets: PartitionOffsets
-    event_name: str
-    event_time_ms: int | None
-    warnings: tuple[str, ...]
+    ready: Ready
 
 
 @dataclass
@@ -102,8 +98,10 @@ class Pipeline:
         settings.require_delivery()
         self.settings = settings
         self.status = PipelineStatus()
-        self._decoder: Decoder = build_decoder(settings.decode)
-        self._transformer = Transformer(settings.transform)
+        self._preparer: Preparer | PreparePool | None = None  # opened by run()
+        # Batches handed to the preparer, oldest first, with the records they came from.
+        self._preparing: deque[tuple[Batch, list[tuple[Envelope, PartitionOffsets]]]] = deque()
+        self._max_preparing = 2 * settings.pipeline.prepare_processes  # keeps every worker busy
         self._book = OffsetBook()
         self._outcomes: queue.SimpleQueue[Sequence[SendOutcome]] = queue.SimpleQueue()
         self._sink_observer = sink_observer or NullObserver()
@@ -132,6 +130,7 @@ class Pipeline:
         """Consume until `stop` is set, then drain within the drain timeout and commit."""
         with self._http:
             self._sink = self._http.run(self._open_sink())
+            preparer = self._preparer = self._open_preparer()
             try:
                 self._source.start()
                 last_commit = time.monotonic()
@@ -146,9 +145,15 @@ class Pipeline:
             finally:
                 self._source.close()
                 self._writer.close()
-                self._decoder.close()
+                preparer.close()
                 self._http.run(self._close_sink(), timeout_s=30)
         log.info("pipeline stopped", extra={"settled": dict(self.status.settled_by_status)})
+
+    def _open_preparer(self) -> Preparer | PreparePool:
+        s = self.settings
+        if s.pipeline.prepare_processes == 0:
+            return Preparer(s.decode, s.transform)
+        return PreparePool(s.decode, s.transform, s.pipeline.prepare_processes)
 
     async def _open_sink(self) -> SpotifySink:
         sink = SpotifySink(
@@ -165,9 +170,11 @@ class Pipeline:
             await self._sink.__aexit__(None, None, None)
 
     def _step(self) -> None:
-        envelopes = self._source.poll(self.settings.pipeline.poll_batch_size, _POLL_TIMEOUT_S)
+        timeout_s = _POLL_TIMEOUT_PREPARING_S if self._preparing else _POLL_TIMEOUT_S
+        envelopes = self._source.poll(self.settings.pipeline.poll_batch_size, timeout_s)
         if envelopes:
             self._handle(envelopes)
+        self._take_prepared(keep=self._max_preparing)
         self._collect_outcomes()
         self._writer.poll()
         self._apply_backpressure()
@@ -175,8 +182,7 @@ class Pipeline:
     # --- records --------------------------------------------------------------------------
 
     def _handle(self, envelopes: list[Envelope]) -> None:
-        clock = now_ms()
-        items: list[SinkItem] = []
+        batch: list[tuple[Envelope, PartitionOffsets]] = []
         for envelope in envelopes:
             c = envelope.coordinates
             offsets = self._book.get(c.topic, c.partition)
@@ -186,58 +192,59 @@ class Pipeline:
             if self._record_filter is not None and not self._record_filter(envelope):
                 offsets.settle(c.offset)
                 continue
-            item = self._prepare(envelope, offsets, clock)
-            if item is not None:
-                items.append(item)
+            batch.append((envelope, offsets))
         self.status.consumed += len(envelopes)
+        if batch and self._preparer is not None:
+            records = [(envelope.value, self._identity(envelope)) for envelope, _ in batch]
+            self._preparing.append((self._preparer.submit(records, now_ms()), batch))
+
+    def _take_prepared(self, *, keep: int) -> None:
+        """Hand prepared batches to the sink in order: those done, and (waiting for them) all
+        but the newest `keep`."""
+        items: list[SinkItem] = []
+        while self._preparing and (len(self._preparing) > keep or self._preparing[0][0].done()):
+            done, batch = self._preparing.popleft()
+            for (envelope, offsets), prepared in zip(batch, done.result(), strict=True):
+                c = envelope.coordinates
+                if self._book.get(c.topic, c.partition) is not offsets:
+                    continue  # lost while it was prepared; the new owner reads it again
+                item = self._dispatch(envelope, offsets, prepared)
+                if item is not None:
+                    items.append(item)
         if items and self._sink is not None:
             self._http.call(_add_all, self._sink, items)
 
-    def _prepare(
-        self, envelope: Envelope, offsets: PartitionOffsets, clock: int
+    def _dispatch(
+        self, envelope: Envelope, offsets: PartitionOffsets, prepared: Prepared
     ) -> SinkItem | None:
-        c = self._identity(envelope)
-        try:
-            event = self._decoder.decode(envelope.value)
-        except DecodeError as exc:
+        """A sink item for an accepted event; a failure is recorded here and settles alone."""
+        if isinstance(prepared, Ready):
+            pending = Pending(envelope, offsets, prepared)
+            return SinkItem(ref=pending, event_id=prepared.event_id, payload=prepared.payload)
+        if isinstance(prepared, Undecodable):
             self._fail(
                 envelope,
                 offsets,
                 DeliveryStatus.UNDECODABLE,
                 stage="decode",
-                error_code=exc.reason,
-                error_message=exc.message,
+                error_code=prepared.reason,
+                error_message=prepared.message,
             )
             return None
-        outcome = self._transformer.transform(event, c, clock)
-        if isinstance(outcome, Rejected):
-            r = outcome.rejection
-            self._fail(
-                envelope,
-                offsets,
-                DeliveryStatus.REJECTED_TRANSFORM,
-                stage="transform",
-                error_code=r.reason,
-                error_field=r.field,
-                error_message=r.message,
-                event_id=outcome.event_id,
-                event_name=outcome.event_name,
-                warnings=tuple(str(w) for w in outcome.warnings),
-            )
-            return None
-        return self._sink_item(envelope, offsets, outcome)
-
-    @staticmethod
-    def _sink_item(envelope: Envelope, offsets: PartitionOffsets, accepted: Accepted) -> SinkItem:
-        event = accepted.event
-        pending = Pending(
-            envelope=envelope,
-            offsets=offsets,
-            event_name=event.event_name,
-            event_time_ms=accepted.event_time_ms,
-            warnings=tuple(str(w) for w in accepted.warnings),
+        r = prepared.rejection
+        self._fail(
+            envelope,
+            offsets,
+            DeliveryStatus.REJECTED_TRANSFORM,
+            stage="transform",
+            error_code=r.reason,
+            error_field=r.field,
+            error_message=r.message,
+            event_id=prepared.event_id,
+            event_name=prepared.event_name,
+            warnings=tuple(str(w) for w in prepared.warnings),
         )
-        return SinkItem(ref=pending, event_id=event.event_id, payload=orjson.dumps(event.to_wire()))
+        return None
 
     def _identity(self, envelope: Envelope) -> SourceCoordinates:
         if self._coordinates_for is None:
@@ -271,20 +278,21 @@ class Pipeline:
             for outcome in outcomes:
                 pending = outcome.item.ref
                 assert isinstance(pending, Pending)  # noqa: S101 - our own handle
+                ready = pending.ready
                 result = DeliveryResult(
                     coordinates=self._identity(pending.envelope),
                     status=_SEND_STATUS[outcome.status],
                     received_at_ms=pending.envelope.received_at_ms,
                     settled_at_ms=outcome.acknowledged_at_ms,
                     event_id=outcome.item.event_id,
-                    event_name=pending.event_name,
-                    event_time_ms=pending.event_time_ms,
+                    event_name=ready.event_name,
+                    event_time_ms=ready.event_time_ms,
                     http_status=outcome.http_status,
                     error_code=outcome.error_code,
                     error_message=outcome.error_message,
                     attempts=outcome.attempts,
                     sp_trace_id=outcome.sp_trace_id,
-                    warnings=pending.warnings,
+                    warnings=ready.warnings,
                 )
                 self._write(result, pending.envelope, pending.offsets, "spotify")
 
@@ -357,6 +365,7 @@ class Pipeline:
     def _await_settled(self, partitions: Sequence[PartitionOffsets], timeout_s: float) -> None:
         """Let the records of these partitions settle, at most `timeout_s`; the rest goes on."""
         deadline = time.monotonic() + timeout_s
+        self._take_prepared(keep=0)
         while any(p.unsettled for p in partitions) and time.monotonic() < deadline:
             self._collect_outcomes()
             self._writer.poll(0.01)
@@ -366,6 +375,7 @@ class Pipeline:
     def _drain(self, timeout_s: float) -> None:
         """Wait for in-flight requests and their outcome records, at most `timeout_s`."""
         deadline = time.monotonic() + timeout_s
+        self._take_prepared(keep=0)
         if self._sink is not None:
             drained = self._http.run(self._sink.flush(timeout_s))
             if not drained:

@@ -7,11 +7,15 @@ the same bytes for any result, so the schema file stays the contract.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from connector import __version__
 from connector.models import DeliveryResult, DeliveryStatus
 
-_STATUS_INDEX = {status: index for index, status in enumerate(DeliveryStatus)}
+# An enum index below 64 is one zig-zag byte.
+_STATUS_BYTE = {status: index << 1 for index, status in enumerate(DeliveryStatus)}
 _VERSION = __version__.encode()
+_END = bytes([0, len(_VERSION) << 1]) + _VERSION  # end of warnings, then connector_version
 
 
 def _long(value: int, out: bytearray) -> None:
@@ -44,19 +48,29 @@ def _optional_long(value: int | None, out: bytearray) -> None:
         _long(value, out)
 
 
-def encode_result(result: DeliveryResult) -> bytes:
+@lru_cache(maxsize=1024)
+def _topic_and_partition(topic: str, partition: int) -> bytes:
+    """The record's first two fields; a connector reads few partitions, so they are cached."""
     out = bytearray()
+    _string(topic, out)
+    _long(partition, out)
+    return bytes(out)
+
+
+def encode_result(result: DeliveryResult) -> bytes:
     c = result.coordinates
-    _string(c.topic, out)
-    _long(c.partition, out)
+    out = bytearray(_topic_and_partition(c.topic, c.partition))
     _long(c.offset, out)
     _optional_string(result.event_id, out)
     _optional_string(result.event_name, out)
-    _long(_STATUS_INDEX[result.status], out)
+    out.append(_STATUS_BYTE[result.status])
     _optional_long(result.http_status, out)
-    _optional_string(result.error_code, out)
-    _optional_string(result.error_field, out)
-    _optional_string(result.error_message, out)
+    if result.error_code is None and result.error_field is None and result.error_message is None:
+        out += b"\x00\x00\x00"  # the usual delivered record: three nulls
+    else:
+        _optional_string(result.error_code, out)
+        _optional_string(result.error_field, out)
+        _optional_string(result.error_message, out)
     _long(result.attempts, out)
     _long(result.received_at_ms, out)
     _long(result.settled_at_ms, out)
@@ -67,7 +81,5 @@ def encode_result(result: DeliveryResult) -> bytes:
         _long(len(result.warnings), out)
         for warning in result.warnings:
             _string(warning, out)
-    out.append(0)  # end of the warnings array
-    _long(len(_VERSION), out)
-    out += _VERSION
+    out += _END
     return bytes(out)

@@ -27,8 +27,8 @@ from types import TracebackType
 from confluent_kafka.admin import AdminClient
 
 from connector.errors import LocalInfraError
+from connector.lifetime import die_with_parent
 from connector.localinfra.jars import kafka_libs, require_tool
-from connector.localinfra.lifetime import die_with_parent
 from connector.localinfra.tls import TlsMaterial
 
 START_TIMEOUT_S = 90.0

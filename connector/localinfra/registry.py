@@ -19,9 +19,9 @@ from pathlib import Path
 from types import TracebackType
 
 from connector.errors import LocalInfraError
+from connector.lifetime import die_with_parent
 from connector.localinfra.jars import cache_dir, require_tool
 from connector.localinfra.kafka import free_port
-from connector.localinfra.lifetime import die_with_parent
 
 APICURIO = "io.apicurio:apicurio-registry-app:3.3.3:tar.gz:all"
 MIN_JAVA = 21

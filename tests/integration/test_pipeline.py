@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from connector.config import PipelineSettings
 from connector.sandbox import SandboxThread
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
@@ -22,13 +23,25 @@ from tests.support.kafka import (
 
 pytestmark = pytest.mark.integration
 
+# Decoding and transforming in the Kafka thread, and in two worker processes.
+prepare_processes = pytest.mark.parametrize("processes", [0, 2], ids=["in-thread", "2-processes"])
 
-def test_ten_thousand_events_are_delivered_and_committed(kafka_bootstrap: str) -> None:
+
+def _pipeline(processes: int) -> PipelineSettings:
+    return PipelineSettings(commit_interval_s=0.5, drain_timeout_s=20, prepare_processes=processes)
+
+
+@prepare_processes
+def test_ten_thousand_events_are_delivered_and_committed(
+    kafka_bootstrap: str, processes: int
+) -> None:
     topic = connector_topics(kafka_bootstrap, partitions=3)
     total = 10_000
     produce_events(kafka_bootstrap, topic, (tracking_record(i) for i in range(total)), partitions=3)
     with SandboxThread() as sandbox:
-        settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        settings = connector_settings(
+            kafka_bootstrap, topic, sandbox.url, pipeline=_pipeline(processes)
+        )
         started = time.monotonic()
         with ConnectorThread(settings) as connector:
             connector.wait_for_results(total)
@@ -46,8 +59,9 @@ def test_ten_thousand_events_are_delivered_and_committed(kafka_bootstrap: str) -
     assert read_all(kafka_bootstrap, f"{topic}-dlq", 0, timeout_s=2) == []
 
 
+@prepare_processes
 def test_invalid_and_undecodable_records_are_dead_lettered_and_the_rest_delivered(
-    kafka_bootstrap: str,
+    kafka_bootstrap: str, processes: int
 ) -> None:
     topic = connector_topics(kafka_bootstrap, partitions=1)
     from connector import avro
@@ -60,7 +74,9 @@ def test_invalid_and_undecodable_records_are_dead_lettered_and_the_rest_delivere
     values[15] = None
     produce(kafka_bootstrap, topic, values)
     with SandboxThread() as sandbox:
-        settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        settings = connector_settings(
+            kafka_bootstrap, topic, sandbox.url, pipeline=_pipeline(processes)
+        )
         with ConnectorThread(settings) as connector:
             connector.wait_for_results(20)
         accepted = sandbox.state.accepted_ids()

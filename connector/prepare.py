@@ -1,0 +1,173 @@
+"""Decode → transform → the event's JSON, for a batch of records: the CPU-bound part of the path.
+
+`Preparer` does it in the calling thread. `PreparePool` does it in worker processes
+(`pipeline.prepare_processes`), so that one connector uses more than one core: decoding and
+transforming are pure Python and the GIL would serialise them with everything else. Either way a
+batch's results come back in the order of its records, and batches in the order handed in.
+
+What crosses the process boundary is small: the record's bytes and coordinates in, and out a
+`Ready` (the JSON the sink sends plus what the result record needs), an `Undecodable` or the
+transform's `Rejected`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import NamedTuple, Protocol, TypeAlias
+
+import orjson
+
+from connector.config import DecodeSettings, TransformSettings
+from connector.decode import build_decoder
+from connector.errors import DecodeError, PrepareWorkerLost
+from connector.lifetime import die_with_parent
+from connector.models import Rejected, SourceCoordinates
+from connector.transform import Transformer
+
+Record: TypeAlias = tuple[bytes | None, SourceCoordinates]  # the value and the record's identity
+# A Record as it crosses to a worker: plain tuples pickle several times faster than dataclasses.
+_Shipped: TypeAlias = tuple[bytes | None, str, int, int, int | None]
+
+
+class Ready(NamedTuple):
+    """An accepted event: the sink's JSON and what its result record will say."""
+
+    event_id: str
+    event_name: str
+    event_time_ms: int | None
+    payload: bytes
+    warnings: tuple[str, ...]
+
+
+class Undecodable(NamedTuple):
+    reason: str
+    message: str
+
+
+Prepared: TypeAlias = Ready | Undecodable | Rejected
+
+
+class Batch(Protocol):
+    """A batch being prepared: `concurrent.futures.Future` has this shape."""
+
+    def done(self) -> bool: ...
+
+    def result(self, timeout: float | None = None) -> list[Prepared]: ...
+
+
+class Preparer:
+    def __init__(self, decode: DecodeSettings, transform: TransformSettings) -> None:
+        self._decoder = build_decoder(decode)
+        self._transformer = Transformer(transform)
+
+    def prepare(self, records: Sequence[Record], now_ms: int) -> list[Prepared]:
+        decode = self._decoder.decode
+        transform = self._transformer.transform
+        prepared: list[Prepared] = []
+        for value, coordinates in records:
+            try:
+                event = decode(value)
+            except DecodeError as exc:
+                prepared.append(Undecodable(exc.reason, exc.message))
+                continue
+            outcome = transform(event, coordinates, now_ms)
+            if isinstance(outcome, Rejected):
+                prepared.append(outcome)
+                continue
+            spotify_event = outcome.event
+            prepared.append(
+                Ready(
+                    spotify_event.event_id,
+                    spotify_event.event_name,
+                    outcome.event_time_ms,
+                    orjson.dumps(spotify_event.to_wire()),
+                    tuple(str(w) for w in outcome.warnings) if outcome.warnings else (),
+                )
+            )
+        return prepared
+
+    def submit(self, records: Sequence[Record], now_ms: int) -> Batch:
+        done: Future[list[Prepared]] = Future()
+        done.set_result(self.prepare(records, now_ms))
+        return done
+
+    def close(self) -> None:
+        self._decoder.close()
+
+
+class PreparePool:
+    """`Preparer`s in `processes` worker processes; same `submit`, results arrive later."""
+
+    def __init__(self, decode: DecodeSettings, transform: TransformSettings, processes: int):
+        self._executor = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
+            initializer=_start_worker,
+            initargs=(decode, transform),
+        )
+        # Start every worker now (imports take a second or two), not on the first records.
+        warm = [self._executor.submit(_ready) for _ in range(processes)]
+        for future in warm:
+            future.result()
+
+    def submit(self, records: Sequence[Record], now_ms: int) -> Batch:
+        shipped = [(v, c.topic, c.partition, c.offset, c.timestamp_ms) for v, c in records]
+        try:
+            return _PoolBatch(self._executor.submit(_prepare_in_worker, shipped, now_ms))
+        except BrokenProcessPool:
+            raise _worker_lost() from None
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class _PoolBatch:
+    __slots__ = ("_future",)
+
+    def __init__(self, future: Future[list[Prepared]]) -> None:
+        self._future = future
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def result(self, timeout: float | None = None) -> list[Prepared]:
+        try:
+            return self._future.result(timeout)
+        except BrokenProcessPool:
+            raise _worker_lost() from None
+
+
+def _worker_lost() -> PrepareWorkerLost:
+    return PrepareWorkerLost(
+        "a prepare worker process died (killed, or out of memory?); nothing was committed past "
+        "its records, so they are read again when the connector restarts"
+    )
+
+
+_worker: Preparer | None = None
+
+
+def _start_worker(decode: DecodeSettings, transform: TransformSettings) -> None:
+    # The connector's process decides when to stop: a Ctrl-C to the process group or a SIGTERM
+    # to every process must not break the pool under a draining pipeline. A killed connector
+    # takes its workers with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent(signal.SIGKILL)
+    global _worker  # noqa: PLW0603 - one Preparer per worker process, built once
+    _worker = Preparer(decode, transform)
+
+
+def _ready() -> bool:
+    return _worker is not None
+
+
+def _prepare_in_worker(shipped: list[_Shipped], now_ms: int) -> list[Prepared]:
+    if _worker is None:  # the initializer always runs first; this keeps mypy honest
+        raise RuntimeError("prepare worker without a Preparer")
+    records = [(v, SourceCoordinates(t, p, o, ts)) for v, t, p, o, ts in shipped]
+    return _worker.prepare(records, now_ms)

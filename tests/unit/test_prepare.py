@@ -1,0 +1,111 @@
+"""Decode → transform → JSON for a batch, in the calling thread and in worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import orjson
+import pytest
+
+from connector import avro
+from connector.config import DecodeSettings, TransformSettings
+from connector.decode import SchemalessDecoder
+from connector.errors import PrepareWorkerLost
+from connector.models import Accepted, Rejected, SourceCoordinates
+from connector.prepare import PreparePool, Preparer, Ready, Record, Undecodable
+from connector.transform import Transformer
+from tests.support.events import tracking_record
+
+NOW_MS = 1_769_172_000_000  # 2026-01-23T12:53:20Z, after the sample events' time
+SCHEMA = avro.bundled_schema(avro.TRACKING_EVENT)
+
+
+def _records(count: int, first: int = 0) -> list[Record]:
+    """Valid purchases, with every 5th record not Avro and every 7th an unknown event name."""
+    records: list[Record] = []
+    for index in range(first, first + count):
+        if index % 5 == 3:
+            value: bytes | None = b"\x00\x01not avro at all"
+        elif index % 7 == 4:
+            value = avro.encode(SCHEMA, tracking_record(index, spotify_event_name="DANCE"))
+        else:
+            value = avro.encode(SCHEMA, tracking_record(index))
+        records.append((value, SourceCoordinates("events", index % 3, index, NOW_MS - 1000)))
+    return records
+
+
+def test_each_record_becomes_ready_undecodable_or_rejected_in_order() -> None:
+    preparer = Preparer(DecodeSettings(), TransformSettings())
+    records = _records(12)
+    prepared = preparer.prepare(records, NOW_MS)
+    assert [type(p).__name__ for p in prepared] == [
+        "Ready", "Ready", "Ready", "Undecodable", "Rejected", "Ready",
+        "Ready", "Ready", "Undecodable", "Ready", "Ready", "Rejected",
+    ]  # fmt: skip
+    assert prepared[3] == Undecodable("invalid_avro", "not a tracking event: EOFError")
+    rejected = prepared[4]
+    assert isinstance(rejected, Rejected)
+    assert rejected.rejection.reason == "invalid_event_name"
+    assert rejected.event_id == "order-0000004"
+    # What the sink sends is exactly the transform's event as JSON.
+    value, coordinates = records[0]
+    expected = Transformer(TransformSettings()).transform(
+        SchemalessDecoder().decode(value), coordinates, NOW_MS
+    )
+    assert isinstance(expected, Accepted)
+    assert prepared[0] == Ready(
+        event_id="order-0000000",
+        event_name="PURCHASE",
+        event_time_ms=expected.event_time_ms,
+        payload=orjson.dumps(expected.event.to_wire()),
+        warnings=(),
+    )
+    assert orjson.loads(prepared[0].payload)["event_id"] == "order-0000000"
+
+
+def test_the_pool_returns_what_the_thread_would_batch_by_batch_in_order() -> None:
+    in_thread = Preparer(DecodeSettings(), TransformSettings())
+    batches = [_records(40, first) for first in range(0, 240, 40)]
+    pool = PreparePool(DecodeSettings(), TransformSettings(), processes=2)
+    try:
+        handed = [pool.submit(batch, NOW_MS) for batch in batches]  # all before any is taken
+        got = [handle.result(timeout=60) for handle in handed]
+    finally:
+        pool.close()
+    assert got == [in_thread.prepare(batch, NOW_MS) for batch in batches]
+    assert sum(isinstance(p, Ready) for batch in got for p in batch) == 240 - 48 - 27
+
+
+def _children(pid: int) -> set[int]:
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
+        return {int(child) for child in children.read().split()}
+
+
+def _keep_submitting(pool: PreparePool) -> None:
+    """The executor notices a death on its own thread: a submit or two may still be taken."""
+    for _ in range(100):
+        pool.submit(_records(3), NOW_MS).result(timeout=60)
+        time.sleep(0.1)
+
+
+def test_a_killed_worker_is_a_clear_error_and_close_leaves_no_process() -> None:
+    before = _children(os.getpid())
+    pool = PreparePool(DecodeSettings(), TransformSettings(), processes=1)
+    workers = _children(os.getpid()) - before
+    assert workers, "the pool started no worker process"
+    try:
+        first = pool.submit(_records(3), NOW_MS).result(timeout=60)[0]
+        assert isinstance(first, Ready)
+        assert first.event_id == "order-0000000"
+        for worker in workers:
+            os.kill(worker, signal.SIGKILL)
+        with pytest.raises(PrepareWorkerLost, match="a prepare worker process died"):
+            _keep_submitting(pool)
+    finally:
+        pool.close()
+    deadline = time.monotonic() + 10
+    while _children(os.getpid()) - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _children(os.getpid()) - before == set()
