@@ -182,7 +182,7 @@ def test_rendered_numbers_stay_numbers(chart: Chart) -> None:
     # Older Helm wrote whole floats as 5e+06, which an int setting refuses: guard against it.
     values = {"config": {"pipeline": {"max_unsettled": 5_000_000.0, "drain_timeout_s": 12.5}}}
     pipeline = config_yaml(chart.render(values))["pipeline"]
-    assert pipeline == {"max_unsettled": 5_000_000, "drain_timeout_s": 12.5}
+    assert pipeline == {"max_unsettled": 5_000_000, "drain_timeout_s": 12.5, "prepare_processes": 0}
     assert isinstance(pipeline["max_unsettled"], int)
 
 
