@@ -3,7 +3,8 @@
 In one run, on one machine:
   (a) decode-only rate: a plain confluent-kafka consumer + fastavro, nothing else;
   (b) the connector's throughput into the sandbox, first poll → last offset committed, with
-      sandbox latency 0 ms and 50 ms, with one process and with `run --workers 2`;
+      sandbox latency 0 ms and 50 ms, with one process, one process that decodes and transforms
+      in a worker process (`pipeline.prepare_processes: 1`), and `run --workers 2`;
   (c) p50/p99 latency, produce → Spotify acknowledgement, at a steady offered load;
   (d) the connector's peak resident memory while it works off a backlog (two backlog sizes).
 
@@ -41,6 +42,8 @@ from connector.samples import DEMO_EVENT_NAME_MAPPING, sample_events
 from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxAdmin
 
 PARTITIONS = 4
+# (b) runs each shape: (`run --workers`, `pipeline.prepare_processes`).
+THROUGHPUT_SHAPES = ((1, 0), (1, 1), (2, 0))
 OUT = Path("bench/out")
 
 
@@ -242,10 +245,12 @@ def _ms(value: Any) -> int:
 
 
 def throughput(
-    bootstrap: str, topic: str, sandbox_url: str, total: int, workers: int
+    bootstrap: str, topic: str, sandbox_url: str, total: int, workers: int, *, prepare: int = 0
 ) -> dict[str, Any]:
     ends = end_offsets(bootstrap, topic)
-    run = start_connector(bootstrap, topic, sandbox_url, workers)
+    run = start_connector(
+        bootstrap, topic, sandbox_url, workers, CONNECTOR_PIPELINE__PREPARE_PROCESSES=str(prepare)
+    )
     try:
         done = wait_until_committed(bootstrap, run, topic, ends)
     finally:
@@ -388,9 +393,11 @@ def main() -> None:
         if "b" not in args.skip:
             for latency_ms in (0, 50):
                 sandbox.latency(latency_ms)
-                for workers in (1, 2):
-                    key = f"b_latency_{latency_ms}ms_workers_{workers}"
-                    report[key] = throughput(bootstrap, topic, sandbox.url, args.events, workers)
+                for workers, prepare in THROUGHPUT_SHAPES:
+                    key = f"b_latency_{latency_ms}ms_workers_{workers}_prepare_{prepare}"
+                    report[key] = throughput(
+                        bootstrap, topic, sandbox.url, args.events, workers, prepare=prepare
+                    )
                     print(f"({key})", report[key], flush=True)
             sandbox.latency(0)
         if "c" not in args.skip:

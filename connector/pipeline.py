@@ -101,7 +101,8 @@ class Pipeline:
         self._preparer: Preparer | PreparePool | None = None  # opened by run()
         # Batches handed to the preparer, oldest first, with the records they came from.
         self._preparing: deque[tuple[Batch, list[tuple[Envelope, PartitionOffsets]]]] = deque()
-        self._max_preparing = 2 * settings.pipeline.prepare_processes  # keeps every worker busy
+        # Two batches a worker keep each busy; in the Kafka thread every batch is done at once.
+        self._max_preparing = max(1, 2 * settings.pipeline.prepare_processes)
         self._book = OffsetBook()
         self._outcomes: queue.SimpleQueue[Sequence[SendOutcome]] = queue.SimpleQueue()
         self._sink_observer = sink_observer or NullObserver()
@@ -170,10 +171,13 @@ class Pipeline:
             await self._sink.__aexit__(None, None, None)
 
     def _step(self) -> None:
-        timeout_s = _POLL_TIMEOUT_PREPARING_S if self._preparing else _POLL_TIMEOUT_S
-        envelopes = self._source.poll(self.settings.pipeline.poll_batch_size, timeout_s)
-        if envelopes:
-            self._handle(envelopes)
+        if len(self._preparing) < self._max_preparing:
+            timeout_s = _POLL_TIMEOUT_PREPARING_S if self._preparing else _POLL_TIMEOUT_S
+            envelopes = self._source.poll(self.settings.pipeline.poll_batch_size, timeout_s)
+            if envelopes:
+                self._handle(envelopes)
+        else:  # every worker has work: wait for the oldest batch, not for Kafka
+            self._preparing[0][0].wait(_POLL_TIMEOUT_PREPARING_S)
         self._take_prepared(keep=self._max_preparing)
         self._collect_outcomes()
         self._writer.poll()

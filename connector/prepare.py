@@ -15,7 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import NamedTuple, Protocol, TypeAlias
 
@@ -52,11 +52,15 @@ Prepared: TypeAlias = Ready | Undecodable | Rejected
 
 
 class Batch(Protocol):
-    """A batch being prepared: `concurrent.futures.Future` has this shape."""
+    """A batch being prepared."""
 
     def done(self) -> bool: ...
 
-    def result(self, timeout: float | None = None) -> list[Prepared]: ...
+    def wait(self, timeout_s: float) -> None:
+        """Return when the batch is done, or after `timeout_s`."""
+
+    def result(self) -> list[Prepared]:
+        """The batch's results, waiting for them if need be."""
 
 
 class Preparer:
@@ -91,9 +95,7 @@ class Preparer:
         return prepared
 
     def submit(self, records: Sequence[Record], now_ms: int) -> Batch:
-        done: Future[list[Prepared]] = Future()
-        done.set_result(self.prepare(records, now_ms))
-        return done
+        return _DoneBatch(self.prepare(records, now_ms))
 
     def close(self) -> None:
         self._decoder.close()
@@ -125,6 +127,22 @@ class PreparePool:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
+class _DoneBatch:
+    __slots__ = ("_prepared",)
+
+    def __init__(self, prepared: list[Prepared]) -> None:
+        self._prepared = prepared
+
+    def done(self) -> bool:
+        return True
+
+    def wait(self, timeout_s: float) -> None:
+        """Done already."""
+
+    def result(self) -> list[Prepared]:
+        return self._prepared
+
+
 class _PoolBatch:
     __slots__ = ("_future",)
 
@@ -134,9 +152,12 @@ class _PoolBatch:
     def done(self) -> bool:
         return self._future.done()
 
-    def result(self, timeout: float | None = None) -> list[Prepared]:
+    def wait(self, timeout_s: float) -> None:
+        wait([self._future], timeout_s)
+
+    def result(self) -> list[Prepared]:
         try:
-            return self._future.result(timeout)
+            return self._future.result()
         except BrokenProcessPool:
             raise _worker_lost() from None
 

@@ -71,7 +71,7 @@ def test_the_pool_returns_what_the_thread_would_batch_by_batch_in_order() -> Non
     pool = PreparePool(DecodeSettings(), TransformSettings(), processes=2)
     try:
         handed = [pool.submit(batch, NOW_MS) for batch in batches]  # all before any is taken
-        got = [handle.result(timeout=60) for handle in handed]
+        got = [handle.result() for handle in handed]
     finally:
         pool.close()
     assert got == [in_thread.prepare(batch, NOW_MS) for batch in batches]
@@ -86,7 +86,7 @@ def _children(pid: int) -> set[int]:
 def _keep_submitting(pool: PreparePool) -> None:
     """The executor notices a death on its own thread: a submit or two may still be taken."""
     for _ in range(100):
-        pool.submit(_records(3), NOW_MS).result(timeout=60)
+        pool.submit(_records(3), NOW_MS).result()
         time.sleep(0.1)
 
 
@@ -96,7 +96,7 @@ def test_a_killed_worker_is_a_clear_error_and_close_leaves_no_process() -> None:
     workers = _children(os.getpid()) - before
     assert workers, "the pool started no worker process"
     try:
-        first = pool.submit(_records(3), NOW_MS).result(timeout=60)[0]
+        first = pool.submit(_records(3), NOW_MS).result()[0]
         assert isinstance(first, Ready)
         assert first.event_id == "order-0000000"
         for worker in workers:
