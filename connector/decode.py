@@ -33,7 +33,8 @@ class Decoder(Protocol):
 
 
 def tracking_event(record: Mapping[str, Any]) -> TrackingEvent:
-    """Build the core type from a decoded Avro record (fastavro gives datetimes for timestamps)."""
+    """Build the core type from a decoded Avro record (timestamps are epoch ms, see
+    `avro.plain_millis`, or datetimes for other timestamp logical types)."""
     timestamp = record.get("timestamp")
     if isinstance(timestamp, datetime):
         timestamp = int(timestamp.timestamp() * 1000)
@@ -80,7 +81,7 @@ class SchemalessDecoder:
     """Avro binary without framing, written with a known writer schema."""
 
     def __init__(self, writer_schema: Any | None = None) -> None:
-        self._reader = avro.bundled_schema(avro.TRACKING_EVENT)
+        self._reader = avro.bundled_reading_schema(avro.TRACKING_EVENT)
         self._writer = writer_schema or self._reader
 
     def decode(self, value: bytes | None) -> TrackingEvent:
@@ -97,7 +98,7 @@ class ConfluentDecoder:
 
     def __init__(self, registry: SchemaRegistryClient) -> None:
         self._registry = registry
-        self._reader = avro.bundled_schema(avro.TRACKING_EVENT)
+        self._reader = avro.bundled_reading_schema(avro.TRACKING_EVENT)
         self._writers: dict[int, Any] = {}
 
     def decode(self, value: bytes | None) -> TrackingEvent:
@@ -136,7 +137,7 @@ class ConfluentDecoder:
         if schema.schema_type not in (None, "AVRO"):
             raise DecodeError("not_avro", f"schema id {schema_id} is {schema.schema_type}")
         try:
-            writer = avro.parse_schema_text(schema.schema_str or "")
+            writer = avro.reading_schema_from_text(schema.schema_str or "")
         except (ValueError, fastavro.schema.SchemaParseException):
             raise DecodeError("invalid_schema", f"schema id {schema_id} does not parse") from None
         self._writers[schema_id] = writer
@@ -151,6 +152,8 @@ def build_decoder(settings: DecodeSettings) -> Decoder:
             conf["basic.auth.user.info"] = settings.schema_registry_basic_auth.get_secret_value()
         return ConfluentDecoder(SchemaRegistryClient(conf))
     writer = (
-        avro.schema_from_file(settings.writer_schema_path) if settings.writer_schema_path else None
+        avro.reading_schema_from_file(settings.writer_schema_path)
+        if settings.writer_schema_path
+        else None
     )
     return SchemalessDecoder(writer)
