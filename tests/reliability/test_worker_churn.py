@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from connector.config import PipelineSettings
 from connector.sandbox import SandboxSettings, SandboxThread
 from connector.sandbox.settings import FaultSettings
 from tests.reliability.support import (
@@ -28,7 +29,12 @@ PARTITIONS = 6
 SLOTS = 3
 
 
-def test_three_workers_joining_and_leaving_at_random_lose_nothing(kafka_bootstrap: str) -> None:
+@pytest.mark.parametrize("processes", [0, 1], ids=["in-thread", "prepare-process"])
+def test_three_workers_joining_and_leaving_at_random_lose_nothing(
+    kafka_bootstrap: str, processes: int
+) -> None:
+    """With `processes`, each worker decodes and transforms in a worker process of its own: a
+    revoke then also waits for the batches out in that process."""
     total = scaled(ci=20_000, soak=100_000)
     changes = scaled(ci=12, soak=40)
     chunk = 500
@@ -51,7 +57,14 @@ def test_three_workers_joining_and_leaving_at_random_lose_nothing(kafka_bootstra
     workers: list[ConnectorThread | None] = [None] * SLOTS
     joins = leaves = 0
     with SandboxThread(SandboxSettings(keep_bodies=False, faults=faults)) as sandbox:
-        settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        settings = connector_settings(
+            kafka_bootstrap,
+            topic,
+            sandbox.url,
+            pipeline=PipelineSettings(
+                commit_interval_s=0.5, drain_timeout_s=20, prepare_processes=processes
+            ),
+        )
         producer = threading.Thread(target=produce_the_rest)
         producer.start()
         try:

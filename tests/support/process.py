@@ -60,5 +60,11 @@ class ConnectorProcess:
         self._log.close()
         return code
 
+    def wait(self, timeout_s: float = 60.0) -> int:
+        """The exit code of a process that stops by itself."""
+        code = self.process.wait(timeout_s)
+        self._log.close()
+        return code
+
     def alive(self) -> bool:
         return self.process.poll() is None
