@@ -104,7 +104,9 @@ class Preparer:
 class PreparePool:
     """`Preparer`s in `processes` worker processes; same `submit`, results arrive later."""
 
-    def __init__(self, decode: DecodeSettings, transform: TransformSettings, processes: int):
+    def __init__(
+        self, decode: DecodeSettings, transform: TransformSettings, processes: int
+    ) -> None:
         self._executor = ProcessPoolExecutor(
             processes,
             mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
