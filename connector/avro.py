@@ -15,22 +15,24 @@ TRACKING_EVENT = "tracking_event"
 DELIVERY_RESULT = "delivery_result"
 
 
+def _bundled_text(name: str) -> str:
+    return resources.files("connector.schemas").joinpath(f"{name}.avsc").read_text("utf-8")
+
+
 @cache
 def bundled_schema(name: str) -> Any:
     """A parsed schema from connector/schemas/<name>.avsc."""
-    text = resources.files("connector.schemas").joinpath(f"{name}.avsc").read_text("utf-8")
-    return fastavro.parse_schema(json.loads(text))
+    return fastavro.parse_schema(json.loads(_bundled_text(name)))
 
 
 @cache
 def bundled_reading_schema(name: str) -> Any:
     """A bundled schema as the decoder reads with it (see `plain_millis`)."""
-    text = resources.files("connector.schemas").joinpath(f"{name}.avsc").read_text("utf-8")
-    return fastavro.parse_schema(plain_millis(json.loads(text)))
+    return reading_schema_from_text(_bundled_text(name))
 
 
 def reading_schema_from_file(path: Path) -> Any:
-    return fastavro.parse_schema(plain_millis(json.loads(path.read_text(encoding="utf-8"))))
+    return reading_schema_from_text(path.read_text(encoding="utf-8"))
 
 
 def reading_schema_from_text(text: str) -> Any:

@@ -14,8 +14,6 @@ from connector.models import DeliveryResult, DeliveryStatus
 
 # An enum index below 64 is one zig-zag byte.
 _STATUS_BYTE = {status: index << 1 for index, status in enumerate(DeliveryStatus)}
-_VERSION = __version__.encode()
-_END = bytes([0, len(_VERSION) << 1]) + _VERSION  # end of warnings, then connector_version
 
 
 def _long(value: int, out: bytearray) -> None:
@@ -46,6 +44,15 @@ def _optional_long(value: int | None, out: bytearray) -> None:
     else:
         out.append(2)
         _long(value, out)
+
+
+def _end() -> bytes:
+    out = bytearray([0])  # the end of the warnings array
+    _string(__version__, out)  # connector_version
+    return bytes(out)
+
+
+_END = _end()
 
 
 @lru_cache(maxsize=1024)
