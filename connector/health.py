@@ -16,8 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -26,6 +25,7 @@ from connector.config import TelemetrySettings
 from connector.errors import ConfigError
 from connector.loop_thread import LoopThread
 from connector.net import listen
+from connector.service import Service
 
 if TYPE_CHECKING:
     from connector.pipeline import PipelineStatus
@@ -128,7 +128,7 @@ class HealthState:
         return assess(self.phase, self.status, self.stall_timeout_s, self._clock_ms())
 
 
-class HealthServer:
+class HealthServer(Service):
     """`with HealthServer(settings, state, scrape) as server: server.port` (0 binds a free port)."""
 
     def __init__(
@@ -168,18 +168,6 @@ class HealthServer:
             self._loop.run(self._runner.cleanup(), timeout_s=10)
             self._runner = None
         self._loop.close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     async def _start(self) -> int:
         app = web.Application()

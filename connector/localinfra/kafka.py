@@ -22,7 +22,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from confluent_kafka.admin import AdminClient
 
@@ -30,6 +29,7 @@ from connector.errors import LocalInfraError
 from connector.lifetime import die_with_parent
 from connector.localinfra.jars import kafka_libs, require_tool
 from connector.localinfra.tls import TlsMaterial
+from connector.service import Service
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
@@ -69,7 +69,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class KafkaBroker:
+class KafkaBroker(Service):
     """One broker process. Not reusable: start it once, stop it once."""
 
     def __init__(
@@ -110,18 +110,6 @@ class KafkaBroker:
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
-
-    def __enter__(self) -> KafkaBroker:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         java = require_tool("java", "Java 17 (e.g. apt-get install openjdk-17-jre-headless)")

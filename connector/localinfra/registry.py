@@ -16,12 +16,12 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 
 from connector.errors import LocalInfraError
 from connector.lifetime import die_with_parent
 from connector.localinfra.jars import cache_dir, require_tool
 from connector.localinfra.kafka import free_port
+from connector.service import Service
 
 APICURIO = "io.apicurio:apicurio-registry-app:3.3.3:tar.gz:all"
 MIN_JAVA = 21
@@ -77,7 +77,7 @@ def registry_app(cache: Path | None = None) -> Path:
     return app
 
 
-class SchemaRegistry:
+class SchemaRegistry(Service):
     """`with SchemaRegistry() as registry: registry.url` (the Confluent-compatible base URL)."""
 
     def __init__(self) -> None:
@@ -89,18 +89,6 @@ class SchemaRegistry:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/apis/ccompat/v7"
-
-    def __enter__(self) -> SchemaRegistry:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         java = find_java()

@@ -21,6 +21,7 @@ from connector.sandbox.app import ADMIN_PREFIX, EVENTS_PATH, create_app
 from connector.sandbox.runtime import SandboxRuntime
 from connector.sandbox.settings import OutageMode, SandboxSettings, apply_changes
 from connector.sandbox.state import SandboxState
+from connector.service import Service
 
 T = TypeVar("T")
 
@@ -110,7 +111,7 @@ class SandboxServer:
             await self._events_site.start()
 
 
-class SandboxThread:
+class SandboxThread(Service):
     """A SandboxServer on its own event loop in a daemon thread, for synchronous callers."""
 
     def __init__(self, settings: SandboxSettings | None = None, start_timeout_s: float = 10.0):
@@ -138,18 +139,6 @@ class SandboxThread:
     @property
     def server(self) -> SandboxServer:
         return self._server
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         self._thread.start()
