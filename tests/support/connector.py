@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from types import TracebackType
 
 from pydantic import SecretStr
 
@@ -19,6 +18,7 @@ from connector.config import (
 from connector.models import DeliveryResult
 from connector.pipeline import Pipeline
 from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
+from connector.service import Service
 
 
 def connector_settings(
@@ -47,7 +47,7 @@ def connector_settings(
     )
 
 
-class ConnectorThread:
+class ConnectorThread(Service):
     """`with ConnectorThread(settings) as c: c.wait_for_results(n)`; stops and drains on exit."""
 
     def __init__(self, settings: Settings) -> None:
@@ -68,17 +68,8 @@ class ConnectorThread:
         except BaseException as exc:  # surfaced by stop()
             self._error = exc
 
-    def __enter__(self) -> ConnectorThread:
+    def start(self) -> None:
         self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def stop(self, timeout_s: float = 60.0) -> None:
         self._stop.set()
