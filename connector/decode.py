@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 import fastavro
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from connector import avro
+from connector import avro, tracking_reader
 from connector.config import DecodeSettings
 from connector.errors import DecodeError, SchemaRegistryUnavailable
 from connector.models import PropertyValue, TrackingEvent
@@ -59,12 +60,24 @@ def _check_size(value: bytes | None) -> bytes:
     return value
 
 
-def _read(writer: Any, payload: bytes, reader: Any | None) -> TrackingEvent:
+RecordReader = Callable[[bytes], Mapping[str, Any]]
+
+
+def record_reader(writer_schema: Any) -> RecordReader:
+    """How bytes written with `writer_schema` become a record of the bundled schema: the
+    specialised reader when the layout is the bundled one, else fastavro's schema resolution."""
+    if tracking_reader.has_bundled_layout(writer_schema):
+        return tracking_reader.read_tracking_event
+    reader_schema = avro.bundled_reading_schema(avro.TRACKING_EVENT)
+    return partial(avro.decode, writer_schema, reader_schema=reader_schema)
+
+
+def _read(read: RecordReader, payload: bytes) -> TrackingEvent:
     try:
-        record = avro.decode(writer, payload, reader)
-        return tracking_event(record)
+        return tracking_event(read(payload))
     except (
         EOFError,
+        struct.error,
         ValueError,
         TypeError,
         KeyError,
@@ -81,13 +94,12 @@ class SchemalessDecoder:
     """Avro binary without framing, written with a known writer schema."""
 
     def __init__(self, writer_schema: Any | None = None) -> None:
-        self._reader = avro.bundled_reading_schema(avro.TRACKING_EVENT)
-        self._writer = writer_schema or self._reader
+        self._read = record_reader(
+            writer_schema or avro.bundled_reading_schema(avro.TRACKING_EVENT)
+        )
 
     def decode(self, value: bytes | None) -> TrackingEvent:
-        payload = _check_size(value)
-        reader = None if self._writer is self._reader else self._reader
-        return _read(self._writer, payload, reader)
+        return _read(self._read, _check_size(value))
 
     def close(self) -> None:
         """Nothing to release."""
@@ -98,21 +110,20 @@ class ConfluentDecoder:
 
     def __init__(self, registry: SchemaRegistryClient) -> None:
         self._registry = registry
-        self._reader = avro.bundled_reading_schema(avro.TRACKING_EVENT)
-        self._writers: dict[int, Any] = {}
+        self._readers: dict[int, RecordReader] = {}
 
     def decode(self, value: bytes | None) -> TrackingEvent:
         payload = _check_size(value)
         if len(payload) < 5 or payload[0] != _MAGIC:
             raise DecodeError("not_confluent_framed", "the value lacks the Confluent magic byte")
         (schema_id,) = struct.unpack(">I", payload[1:5])
-        return _read(self._writer_schema(schema_id), payload[5:], self._reader)
+        return _read(self._record_reader(schema_id), payload[5:])
 
     def close(self) -> None:
         self._registry.close()
 
-    def _writer_schema(self, schema_id: int) -> Any:
-        cached = self._writers.get(schema_id)
+    def _record_reader(self, schema_id: int) -> RecordReader:
+        cached = self._readers.get(schema_id)
         if cached is not None:
             return cached
         for attempt in range(_REGISTRY_ATTEMPTS):
@@ -140,8 +151,8 @@ class ConfluentDecoder:
             writer = avro.reading_schema_from_text(schema.schema_str or "")
         except (ValueError, fastavro.schema.SchemaParseException):
             raise DecodeError("invalid_schema", f"schema id {schema_id} does not parse") from None
-        self._writers[schema_id] = writer
-        return writer
+        self._readers[schema_id] = read = record_reader(writer)
+        return read
 
 
 def build_decoder(settings: DecodeSettings) -> Decoder:

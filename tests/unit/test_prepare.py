@@ -44,7 +44,7 @@ def test_each_record_becomes_ready_undecodable_or_rejected_in_order() -> None:
         "Ready", "Ready", "Ready", "Undecodable", "Rejected", "Ready",
         "Ready", "Ready", "Undecodable", "Ready", "Ready", "Rejected",
     ]  # fmt: skip
-    assert prepared[3] == Undecodable("invalid_avro", "not a tracking event: EOFError")
+    assert prepared[3] == Undecodable("invalid_avro", "not a tracking event: ValueError")
     rejected = prepared[4]
     assert isinstance(rejected, Rejected)
     assert rejected.rejection.reason == "invalid_event_name"
