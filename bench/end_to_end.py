@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -149,6 +150,7 @@ class Run:
     results_topic: str
     peak_rss_mb: float = 0.0
     rss_samples: list[float] = field(default_factory=list)
+    cpu_samples: list[tuple[float, float]] = field(default_factory=list)  # (wall s, CPU s)
 
 
 def start_connector(
@@ -188,14 +190,19 @@ def committed(bootstrap: str, group: str, topic: str) -> list[int]:
         consumer.close()
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (the workers), in MB."""
-    total = 0.0
+def _family(pid: int) -> list[int]:
+    """A process and its children (the workers, the prepare processes)."""
     pids = [pid]
     children = Path(f"/proc/{pid}/task/{pid}/children")
     if children.exists():
         pids += [int(p) for p in children.read_text().split()]
-    for one in pids:
+    return pids
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB."""
+    total = 0.0
+    for one in _family(pid):
         status = Path(f"/proc/{one}/status")
         if status.exists():
             for line in status.read_text().splitlines():
@@ -204,12 +211,44 @@ def rss_mb(pid: int) -> float:
     return total
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its children, in seconds."""
+    ticks = 0
+    for one in _family(pid):
+        stat = Path(f"/proc/{one}/stat")
+        if stat.exists():
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """The share of the machine's CPU time the hypervisor gave to other guests in between."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / max(1, sum(spent[:8]))  # user nice system idle iowait irq softirq steal
+
+
+def cpu_times() -> list[int]:
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
+def _cpu_at(samples: list[tuple[float, float]], when: float) -> float:
+    """The CPU time at wall time `when`, interpolated between the samples around it."""
+    before = max((s for s in samples if s[0] <= when), default=samples[0])
+    after = min((s for s in samples if s[0] >= when), default=samples[-1])
+    if after[0] == before[0]:
+        return before[1]
+    share = (when - before[0]) / (after[0] - before[0])
+    return before[1] + share * (after[1] - before[1])
+
+
 def wait_until_committed(bootstrap: str, run: Run, topic: str, ends: list[int]) -> float:
     """Wall-clock time when the last offset was committed; samples memory on the way."""
     while True:
         if run.process.poll() is not None:
             raise RuntimeError(f"the connector exited with {run.process.returncode}")
         run.rss_samples.append(rss_mb(run.process.pid))
+        run.cpu_samples.append((time.time(), cpu_s(run.process.pid)))
         if committed(bootstrap, run.group, topic) == ends:
             return time.time()
         time.sleep(0.25)
@@ -251,14 +290,23 @@ def throughput(
     run = start_connector(
         bootstrap, topic, sandbox_url, workers, CONNECTOR_PIPELINE__PREPARE_PROCESSES=str(prepare)
     )
+    machine_before = cpu_times()
     try:
         done = wait_until_committed(bootstrap, run, topic, ends)
     finally:
         stop(run)
+    steal = steal_share(machine_before, cpu_times())
     # The first poll: the earliest `received_at` among the first results of every partition.
     first = min(_ms(r["received_at"]) for r in result_records(bootstrap, run.results_topic, 200))
     elapsed = done - first / 1000
-    return {"events_per_s": total / elapsed, "seconds": elapsed, "peak_rss_mb": run.peak_rss_mb}
+    cpu = _cpu_at(run.cpu_samples, done) - _cpu_at(run.cpu_samples, first / 1000)
+    return {
+        "events_per_s": total / elapsed,
+        "seconds": elapsed,
+        "peak_rss_mb": run.peak_rss_mb,
+        "cpu_us_per_event": cpu / total * 1e6,
+        "steal": steal,
+    }
 
 
 def latency(
@@ -387,9 +435,10 @@ def main() -> None:
             produced += len(chunk)
         producer.flush(120)
         print(f"produced {produced} events to {topic}", flush=True)
+        decode_runs: list[float] = []
         if "a" not in args.skip:
-            report["a_decode_only_per_s"] = decode_only(bootstrap, topic, args.events)
-            print("(a)", report["a_decode_only_per_s"], flush=True)
+            decode_runs.append(decode_only(bootstrap, topic, args.events))
+            print("(a)", decode_runs[-1], flush=True)
         if "b" not in args.skip:
             for latency_ms in (0, 50):
                 sandbox.latency(latency_ms)
@@ -398,8 +447,16 @@ def main() -> None:
                     report[key] = throughput(
                         bootstrap, topic, sandbox.url, args.events, workers, prepare=prepare
                     )
+                    if "a" not in args.skip:
+                        # (a) again right after: the machine's speed drifts between minutes,
+                        # so each row is compared with the (a) measured next to it.
+                        decode_runs.append(decode_only(bootstrap, topic, args.events))
+                        report[key]["a_next_per_s"] = decode_runs[-1]
                     print(f"({key})", report[key], flush=True)
             sandbox.latency(0)
+        if decode_runs:
+            report["a_decode_only_per_s"] = statistics.median(decode_runs)
+            report["a_decode_only_runs"] = decode_runs
         if "c" not in args.skip:
             report["c_latency"] = latency(
                 bootstrap, sandbox.url, args.rate, args.rate_seconds, args.latency_workers
@@ -427,12 +484,17 @@ def print_table(report: dict[str, Any]) -> None:
     decode = report.get("a_decode_only_per_s")
     if decode:
         print(f"| (a) decode-only | {decode:,.0f} events/s |")
+    runs = report.get("a_decode_only_runs", [])
+    if len(runs) > 1:
+        print(f"| (a) runs, first to last | {', '.join(f'{r:,.0f}' for r in runs)} events/s |")
     for key, value in report.items():
         if key.startswith("b_"):
-            ratio = f" ({value['events_per_s'] / decode:.2f} x (a))" if decode else ""
+            beside = value.get("a_next_per_s")
+            ratio = f" ({value['events_per_s'] / beside:.2f} x the (a) after it)" if beside else ""
             print(
                 f"| ({key}) | {value['events_per_s']:,.0f} events/s{ratio}, "
-                f"peak RSS {value['peak_rss_mb']:.0f} MB |"
+                f"{value['cpu_us_per_event']:.0f} µs CPU/event, "
+                f"steal {value['steal']:.0%}, peak RSS {value['peak_rss_mb']:.0f} MB |"
             )
     if "c_latency" in report:
         c = report["c_latency"]
