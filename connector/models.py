@@ -1,20 +1,21 @@
 """The few core types that travel between stages.
 
-They are plain frozen dataclasses with slots: every record of the hot path becomes one of
-these, and they are already valid when built, so nothing re-validates them downstream.
+They are immutable and already valid when built, so nothing re-validates them downstream.
+The ones built for every record on the Kafka and HTTP threads (coordinates, envelope, delivery
+result) are NamedTuples: a frozen dataclass spends ~0.25 µs a field on construction, several
+microseconds a record in all; the others are frozen dataclasses with slots.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeAlias
 
 PropertyValue: TypeAlias = bool | int | float | str | list[str] | None
 
 
-@dataclass(frozen=True, slots=True)
-class SourceCoordinates:
+class SourceCoordinates(NamedTuple):
     """Where a record sits in Kafka; the identity of a record for offsets and results."""
 
     topic: str
@@ -23,8 +24,7 @@ class SourceCoordinates:
     timestamp_ms: int | None = None  # the Kafka record timestamp, when the broker gave one
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(NamedTuple):
     """A raw Kafka record: coordinates plus the bytes, before decoding."""
 
     coordinates: SourceCoordinates
@@ -208,8 +208,7 @@ class DeliveryStatus(enum.StrEnum):
     UNDECODABLE = "UNDECODABLE"
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
+class DeliveryResult(NamedTuple):
     """What became of one source record (schemas/delivery_result.avsc)."""
 
     coordinates: SourceCoordinates
@@ -225,7 +224,7 @@ class DeliveryResult:
     error_message: str | None = None
     attempts: int = 0
     sp_trace_id: str | None = None
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
 
     @property
     def is_failure(self) -> bool:

@@ -1,16 +1,16 @@
-"""What goes into the sink and what comes back out: one outcome per item."""
+"""What goes into the sink and what comes back out: one outcome per item.
+
+Items and outcomes are NamedTuples (one of each per record; see connector/models.py)."""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from connector.errors import ConnectorError
 
 
-@dataclass(frozen=True, slots=True)
-class SinkItem:
+class SinkItem(NamedTuple):
     """One transformed event, ready to send."""
 
     ref: object  # the caller's handle (the pipeline keeps its record coordinates here)
@@ -24,8 +24,7 @@ class SendStatus(enum.StrEnum):
     RETRY_EXHAUSTED = "RETRY_EXHAUSTED"
 
 
-@dataclass(frozen=True, slots=True)
-class SendOutcome:
+class SendOutcome(NamedTuple):
     """What became of one item. Never carries the token."""
 
     item: SinkItem
