@@ -24,6 +24,7 @@ import orjson
 from connector.config import DecodeSettings, TransformSettings
 from connector.decode import build_decoder
 from connector.errors import DecodeError, PrepareWorkerLost
+from connector.heap import tune_for_streaming
 from connector.lifetime import die_with_parent
 from connector.models import Rejected, SourceCoordinates
 from connector.transform import Transformer
@@ -183,6 +184,7 @@ def _start_worker(decode: DecodeSettings, transform: TransformSettings) -> None:
     die_with_parent(signal.SIGKILL)
     global _worker  # noqa: PLW0603 - one Preparer per worker process, built once
     _worker = Preparer(decode, transform)
+    tune_for_streaming()
 
 
 def _ready() -> bool:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from connector.config import load_settings
 from connector.errors import ConfigError
+from connector.heap import tune_for_streaming
 from connector.kafka_checks import check_topics
 from connector.logs import configure_logging
 
@@ -96,6 +97,7 @@ def consume(
         },
     )
     health.running(pipeline.status)
+    tune_for_streaming()
     try:
         pipeline.run(stop)
     finally:
