@@ -243,7 +243,7 @@ def _cpu_at(samples: list[tuple[float, float]], when: float) -> float:
 
 
 def wait_until_committed(bootstrap: str, run: Run, topic: str, ends: list[int]) -> float:
-    """Wall-clock time when the last offset was committed; samples memory on the way."""
+    """Wall-clock time when the last offset was committed; samples memory and CPU on the way."""
     while True:
         if run.process.poll() is not None:
             raise RuntimeError(f"the connector exited with {run.process.returncode}")
