@@ -58,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
         say.step(f"producing {args.events} valid and a few invalid events to '{kafka.input_topic}'")
         schema = avro.bundled_schema(avro.TRACKING_EVENT)
-        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20})
+        # Idempotent: a retried batch neither duplicates nor reorders the sample events.
+        producer = Producer(
+            {"bootstrap.servers": broker.bootstrap, "linger.ms": 20, "enable.idempotence": True}
+        )
         values = [avro.encode(schema, event) for event in sample_events(args.events)]
         invalid = invalid_events()
         values += [avro.encode(schema, event) for _, event in invalid]

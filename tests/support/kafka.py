@@ -31,8 +31,14 @@ def connector_topics(bootstrap: str, partitions: int = 1) -> str:
 def produce(
     bootstrap: str, topic: str, values: Iterable[bytes | None], *, partitions: int = 1
 ) -> int:
-    """Write values round-robin over partitions, keyed by index; returns how many."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    """Write values round-robin over partitions, keyed by index; returns how many.
+
+    Idempotent, so a batch retried after the fresh topic's first NOT_LEADER answer cannot land
+    behind a later one: tests rely on a record's offset being its index in its partition.
+    """
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True}
+    )
     count = 0
     for index, value in enumerate(values):
         producer.produce(topic, value=value, key=str(index).encode(), partition=index % partitions)
