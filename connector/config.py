@@ -228,6 +228,7 @@ WELL_KNOWN_ENV: dict[str, tuple[str, str]] = {
     "CONNECTOR_RESULTS_TOPIC": ("kafka", "results_topic"),
     "CONNECTOR_DLQ_TOPIC": ("kafka", "dlq_topic"),
     "SCHEMA_REGISTRY_URL": ("decode", "schema_registry_url"),
+    "SCHEMA_REGISTRY_BASIC_AUTH": ("decode", "schema_registry_basic_auth"),
     "SPOTIFY_CAPI_URL": ("spotify", "url"),
     "SPOTIFY_CAPI_TOKEN": ("spotify", "token"),
     "SPOTIFY_CAPI_CONNECTION_ID": ("spotify", "connection_id"),
@@ -237,6 +238,7 @@ SECRET_ENV = frozenset(
     {
         "KAFKA_SASL_PASSWORD",
         "KAFKA_SSL_KEY_PASSWORD",
+        "SCHEMA_REGISTRY_BASIC_AUTH",
         "SPOTIFY_CAPI_TOKEN",
         "SPOTIFY_CAPI_CONNECTION_ID",
     }

@@ -1,4 +1,4 @@
-"""Secrets reach the pod only as mounted files (or secretKeyRef), never in the ConfigMap or env."""
+"""Secrets reach the pod only as mounted files, never in the ConfigMap or env."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_secret_holds_every_value_under_its_key(canary_render: Rendered) -> None
     }
 
 
-def test_secrets_reach_the_container_as_files_or_secret_refs(canary_render: Rendered) -> None:
+def test_secrets_reach_the_container_as_mounted_files(canary_render: Rendered) -> None:
     main = container(canary_render)
     assert all("value" not in env or not env["value"].startswith("canary") for env in main["env"])
     files = {env["name"]: env["value"] for env in main["env"] if env["name"].endswith("_FILE")}
@@ -57,17 +57,9 @@ def test_secrets_reach_the_container_as_files_or_secret_refs(canary_render: Rend
         "SPOTIFY_CAPI_CONNECTION_ID_FILE": f"{secrets_dir}/spotify-capi-connection-id",
         "KAFKA_SASL_PASSWORD_FILE": f"{secrets_dir}/kafka-sasl-password",
         "KAFKA_SSL_KEY_PASSWORD_FILE": f"{secrets_dir}/kafka-ssl-key-password",
+        "SCHEMA_REGISTRY_BASIC_AUTH_FILE": f"{secrets_dir}/schema-registry-basic-auth",
     }
-    # The registry credential has no _FILE form in the connector: a secretKeyRef, never a value.
-    refs = {env["name"]: env["valueFrom"] for env in main["env"] if "valueFrom" in env}
-    assert refs == {
-        "CONNECTOR_DECODE__SCHEMA_REGISTRY_BASIC_AUTH": {
-            "secretKeyRef": {
-                "name": "capi-spotify-capi-connector",
-                "key": "schema-registry-basic-auth",
-            }
-        }
-    }
+    assert [env for env in main["env"] if "valueFrom" in env] == []
     mount = next(m for m in main["volumeMounts"] if m["name"] == "secrets")
     assert mount == {"name": "secrets", "mountPath": secrets_dir, "readOnly": True}
     volumes = canary_render.one("Deployment")["spec"]["template"]["spec"]["volumes"]
@@ -78,6 +70,7 @@ def test_secrets_reach_the_container_as_files_or_secret_refs(canary_render: Rend
         "spotify-capi-connection-id",
         "kafka-sasl-password",
         "kafka-ssl-key-password",
+        "schema-registry-basic-auth",
     ]
 
 

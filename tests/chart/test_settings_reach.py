@@ -135,14 +135,10 @@ def play_pod(rendered: Rendered, root: Path, monkeypatch: pytest.MonkeyPatch) ->
         (secrets_dir / item["path"]).write_text(secret_data[item["key"]], encoding="utf-8")
 
     for env in main["env"]:
-        if "value" in env:
-            value = env["value"]
-            if value.startswith("/"):  # a path inside the pod
-                value = str(root / Path(value).relative_to("/"))
-            monkeypatch.setenv(env["name"], value)
-        else:
-            ref = env["valueFrom"]["secretKeyRef"]
-            monkeypatch.setenv(env["name"], secret_data[ref["key"]])
+        value = env["value"]
+        if value.startswith("/"):  # a path inside the pod
+            value = str(root / Path(value).relative_to("/"))
+        monkeypatch.setenv(env["name"], value)
     return config_file
 
 

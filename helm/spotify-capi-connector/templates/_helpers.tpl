@@ -86,17 +86,16 @@ app.kubernetes.io/component: connector
 {{- end }}
 
 {{/*
-The secret values the pod reads, as a list of dicts: env (the connector's variable), key (in the
-Secret), file (true: mounted and passed as <env>_FILE; false: env from secretKeyRef, for settings
-the connector reads from no file).
+The secret values the pod reads, as a list of dicts: env (the connector's variable, passed as
+<env>_FILE pointing at the mounted key) and key (in the Secret).
 */}}
 {{- define "connector.secretRefs" -}}
 {{- $specs := list
-  (dict "value" "spotifyToken" "env" "SPOTIFY_CAPI_TOKEN" "key" "spotify-capi-token" "file" true)
-  (dict "value" "spotifyConnectionId" "env" "SPOTIFY_CAPI_CONNECTION_ID" "key" "spotify-capi-connection-id" "file" true)
-  (dict "value" "kafkaSaslPassword" "env" "KAFKA_SASL_PASSWORD" "key" "kafka-sasl-password" "file" true)
-  (dict "value" "kafkaSslKeyPassword" "env" "KAFKA_SSL_KEY_PASSWORD" "key" "kafka-ssl-key-password" "file" true)
-  (dict "value" "schemaRegistryBasicAuth" "env" "CONNECTOR_DECODE__SCHEMA_REGISTRY_BASIC_AUTH" "key" "schema-registry-basic-auth" "file" false)
+  (dict "value" "spotifyToken" "env" "SPOTIFY_CAPI_TOKEN" "key" "spotify-capi-token")
+  (dict "value" "spotifyConnectionId" "env" "SPOTIFY_CAPI_CONNECTION_ID" "key" "spotify-capi-connection-id")
+  (dict "value" "kafkaSaslPassword" "env" "KAFKA_SASL_PASSWORD" "key" "kafka-sasl-password")
+  (dict "value" "kafkaSslKeyPassword" "env" "KAFKA_SSL_KEY_PASSWORD" "key" "kafka-ssl-key-password")
+  (dict "value" "schemaRegistryBasicAuth" "env" "SCHEMA_REGISTRY_BASIC_AUTH" "key" "schema-registry-basic-auth")
 }}
 {{- $refs := list }}
 {{- $existing := .Values.secrets.existingSecret.name }}
@@ -104,10 +103,10 @@ the connector reads from no file).
 {{- if $existing }}
 {{- $key := index $.Values.secrets.existingSecret.keys .value }}
 {{- if $key }}
-{{- $refs = append $refs (dict "env" .env "key" $key "file" .file "value" .value) }}
+{{- $refs = append $refs (dict "env" .env "key" $key "value" .value) }}
 {{- end }}
 {{- else if index $.Values.secrets .value }}
-{{- $refs = append $refs (dict "env" .env "key" .key "file" .file "value" .value) }}
+{{- $refs = append $refs (dict "env" .env "key" .key "value" .value) }}
 {{- end }}
 {{- end }}
 {{- toJson $refs }}
