@@ -9,7 +9,7 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY connector ./connector
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
@@ -29,8 +29,10 @@ RUN groupadd --system --gid 10001 connector \
       --shell /usr/sbin/nologin connector
 
 # --only-binary: no dependency is compiled here, so the final image needs no compiler.
+# -c: the dependency versions CI tested, not whatever is newest on the day of the build.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --only-binary=:all: /wheels/*.whl \
+    --mount=type=bind,from=build,source=/src/constraints.txt,target=/constraints.txt \
+    pip install --only-binary=:all: -c /constraints.txt /wheels/*.whl \
  && pip uninstall -y setuptools wheel pip
 
 USER 10001:10001

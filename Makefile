@@ -9,11 +9,11 @@ HELM   := $(CACHE)/bin/helm
 
 .PHONY: setup demo test lint typecheck unit integration chart bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (or run make PYTHON=python3)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
 
 $(CACHE)/kafka/.fetched: connector/localinfra/kafka-pom.xml | $(VENV)/.installed

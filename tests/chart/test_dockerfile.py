@@ -42,6 +42,10 @@ def test_two_stages_build_the_wheel_then_install_it() -> None:
     assert len(installs) == 1
     assert "--only-binary=:all:" in installs[0]  # nothing compiled: no compiler needed
     assert "/wheels/*.whl" in installs[0]
+    assert "-c /constraints.txt" in installs[0]  # the versions CI tested
+    assert "source=/src/constraints.txt,target=/constraints.txt" in installs[0]
+    (copy,) = [c for c in instruction(build, "COPY") if "pyproject.toml" in c]
+    assert "constraints.txt" in copy.split()
     assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in DOCKERFILE.read_text(encoding="utf-8")
 
 
