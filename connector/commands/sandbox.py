@@ -19,7 +19,7 @@ from connector.errors import ConfigError
 from connector.sandbox.settings import SandboxSettings
 
 NAME = "sandbox"
-HELP = "Run a local emulator of the Spotify Conversions API (for the demo, tests, benchmarks)."
+HELP = "run a local emulator of the Spotify Conversions API (for the demo, tests, benchmarks)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

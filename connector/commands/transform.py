@@ -31,7 +31,7 @@ from connector.transform.event_time import parse_event_time
 from connector.transform.problems import Invalid
 
 NAME = "transform"
-HELP = "Dry run: turn JSON Lines tracking events into Spotify CAPI events and print them."
+HELP = "dry run: turn JSON Lines tracking events into Spotify CAPI events and print them"
 
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 _OPTIONAL_TEXT = ("user_id", "anonymous_id", "message_id")
