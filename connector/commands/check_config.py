@@ -2,25 +2,34 @@
 what `run` would do. Stops at the first problem with a one-line message and a non-zero exit
 (2: settings, 3: Kafka or the Schema Registry). Never prints a secret (the token, passwords).
 
-Spotify itself is not called: a test request would either send an event or be refused for being
-empty, and neither says more than the first real batch will.
+Spotify gets a connection, the one `run` would open (name, route, TLS trust), but no request:
+a test request would either send an event or be refused for being empty, and neither says more
+than the first real batch will. So a wrong token shows only when `run` starts (not ready, 401).
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
+import ssl
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from connector.config import Settings, load_settings
+from connector.config import Settings, SpotifySettings, load_settings
 from connector.errors import KafkaUnavailable
 from connector.kafka_checks import check_topics
+from connector.sink.client import tls_context
 
 NAME = "check-config"
-HELP = "validate the settings, reach Kafka (and the Schema Registry), print what run would do"
+HELP = "validate the settings, reach Kafka, the Schema Registry and Spotify, say what run would do"
 
 
 class SchemaRegistryUnreachable(KafkaUnavailable):
     """Exit code 3, like Kafka: an infrastructure dependency does not answer."""
+
+
+class SpotifyUnreachable(KafkaUnavailable):
+    """Exit code 3, like Kafka: no connection to the Spotify endpoint (name, route or TLS)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     say("results", f"{kafka.results_topic} ({partitions[kafka.results_topic]} partitions)")
     say("dead letters", f"{kafka.dlq_topic} ({partitions[kafka.dlq_topic]} partitions)")
     say("decode", describe_decode(settings))
-    say("spotify", describe_spotify(settings))
+    say("spotify", f"{describe_spotify(settings)}; {reach_spotify(settings.spotify)}")
     sink = settings.sink
     say(
         "delivery",
@@ -94,6 +103,31 @@ def describe_spotify(settings: Settings) -> str:
         f"POST {spotify.url}, connection id …{connection[-4:]}, token set "
         f"(never shown), timeout {spotify.request_timeout_s:g} s"
     )
+
+
+def reach_spotify(spotify: SpotifySettings) -> str:
+    """Connect to the endpoint as `run` would (TLS verified) and close without a request."""
+    url = urlsplit(spotify.url)
+    host = url.hostname or ""
+    tls = tls_context(spotify) if url.scheme == "https" else None
+    port = url.port or (443 if tls else 80)
+    try:
+        with socket.create_connection((host, port), timeout=spotify.request_timeout_s) as raw:
+            if tls is None:
+                return "reachable"
+            with tls.wrap_socket(raw, server_hostname=host):
+                return "reachable, certificate verified"
+    except ssl.SSLCertVerificationError as exc:
+        reason = f"certificate not trusted ({exc.verify_message})"
+    except ssl.SSLError as exc:
+        reason = f"TLS failed ({exc.reason or type(exc).__name__})"
+    except socket.gaierror as exc:
+        reason = f"name not resolved ({exc.strerror})"
+    except TimeoutError:
+        reason = f"no answer within {spotify.request_timeout_s:g} s"
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    raise SpotifyUnreachable(f"cannot reach Spotify at {host}:{port}: {reason}")
 
 
 def describe_health(settings: Settings) -> str:

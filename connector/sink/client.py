@@ -61,6 +61,14 @@ class _Batch:
     failures: int = 0  # retriable failures, counted against max_attempts
 
 
+def tls_context(spotify: SpotifySettings) -> ssl.SSLContext:
+    """Verifies the endpoint's certificate; `ca_bundle` adds to the system roots."""
+    tls = ssl.create_default_context()
+    if spotify.ca_bundle is not None:
+        tls.load_verify_locations(cafile=str(spotify.ca_bundle))
+    return tls
+
+
 class SpotifySink:
     def __init__(
         self,
@@ -121,11 +129,10 @@ class SpotifySink:
             "Authorization": f"Bearer {self._secret()}",
             "Content-Type": "application/json",
         }
-        tls = ssl.create_default_context()  # verifies; ca_bundle adds to the system roots
-        if self._spotify.ca_bundle is not None:
-            tls.load_verify_locations(cafile=str(self._spotify.ca_bundle))
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=tls, limit=self._settings.max_in_flight + 1),
+            connector=aiohttp.TCPConnector(
+                ssl=tls_context(self._spotify), limit=self._settings.max_in_flight + 1
+            ),
             timeout=aiohttp.ClientTimeout(total=self._spotify.request_timeout_s),
             trace_configs=self._trace_configs or None,
         )

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from connector.cli import main
-from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
+from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxSettings, SandboxThread
+from tests.reliability.canary import shared_tls
 from tests.support.kafka import create_topics
 
 pytestmark = pytest.mark.integration
@@ -51,8 +52,11 @@ def test_a_good_config_prints_what_run_would_do_without_secrets(
     topic = f"check-{uuid.uuid4().hex[:8]}"
     create_topics(kafka_bootstrap, topic, partitions=3)
     create_topics(kafka_bootstrap, f"{topic}-results", f"{topic}-dlq", partitions=1)
-    config = _config(tmp_path, kafka_bootstrap, topic)
-    code, out, err = _check(capsys, config)
+    with SandboxThread() as sandbox:
+        config = _config(tmp_path, kafka_bootstrap, topic, spotify={"url": sandbox.url})
+        code, out, err = _check(capsys, config)
+        requests = sandbox.state.stats().requests_total
+    assert requests == 0  # connected, but sent no request
     assert (code, err) == (0, "")
     lines = {line[:14].strip(): line[14:] for line in out.splitlines()}
     assert lines["settings"] == f"valid ({config})"
@@ -62,7 +66,10 @@ def test_a_good_config_prints_what_run_would_do_without_secrets(
     )
     assert lines["results"] == f"{topic}-results (1 partitions)"
     assert lines["dead letters"] == f"{topic}-dlq (1 partitions)"
-    assert lines["spotify"].startswith("POST https://capi.example.test/capi-direct/events/")
+    assert lines["spotify"] == (
+        f"POST {sandbox.url}, connection id …{DEFAULT_CONNECTION_ID[-4:]}, token set "
+        "(never shown), timeout 15 s; reachable"
+    )
     assert DEFAULT_TOKEN not in out
     assert DEFAULT_CONNECTION_ID not in out
     assert lines["health"].startswith("http://0.0.0.0:8080 /healthz /readyz /metrics")
@@ -102,3 +109,64 @@ def test_an_unreachable_schema_registry_is_reported(
         "spotify-capi-connector check-config: cannot reach the Schema Registry at "
         "http://127.0.0.1:9: ConnectError\n"
     )
+
+
+def _sections(out: str) -> list[str]:
+    return [line[:14].strip() for line in out.splitlines()]
+
+
+def _spotify_check(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bootstrap: str, **spotify: Any
+) -> tuple[int, str, str]:
+    topic = f"check-{uuid.uuid4().hex[:8]}"
+    create_topics(bootstrap, topic, f"{topic}-results", f"{topic}-dlq", partitions=1)
+    return _check(capsys, _config(tmp_path, bootstrap, topic, spotify=spotify))
+
+
+def test_spotify_is_reached_with_the_tls_trust_run_would_use(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tls = shared_tls()
+    https = SandboxSettings(tls_cert=tls.cert_pem, tls_key=tls.key_pem)
+    with SandboxThread(https) as sandbox:
+        port = sandbox.url.split(":")[2].split("/")[0]
+        code, out, err = _spotify_check(
+            capsys, tmp_path, kafka_bootstrap, url=sandbox.url, ca_bundle=str(tls.ca_pem)
+        )
+        assert (code, err) == (0, "")
+        spotify_line = out.splitlines()[_sections(out).index("spotify")]
+        assert spotify_line.endswith(
+            f"{sandbox.url}, connection id …{DEFAULT_CONNECTION_ID[-4:]}, "
+            "token set (never shown), timeout 15 s; reachable, certificate verified"
+        )
+        # The same endpoint without the CA: refused, as `run` would be refused.
+        code, out, err = _spotify_check(capsys, tmp_path, kafka_bootstrap, url=sandbox.url)
+        assert (code, err) == (
+            3,
+            f"spotify-capi-connector check-config: cannot reach Spotify at 127.0.0.1:{port}: "
+            "certificate not trusted (unable to get local issuer certificate)\n",
+        )
+        # What passed, then the problem.
+        assert _sections(out) == ["settings", "kafka", "input", "results", "dead letters", "decode"]
+        assert sandbox.state.stats().requests_total == 0
+
+
+def test_an_unreachable_spotify_is_one_line_and_exit_3(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused = "http://127.0.0.1:9/capi-direct/events/"
+    code, _, err = _spotify_check(capsys, tmp_path, kafka_bootstrap, url=refused)
+    assert (code, err) == (
+        3,
+        "spotify-capi-connector check-config: cannot reach Spotify at 127.0.0.1:9: "
+        "Connection refused\n",
+    )
+    unknown = "https://capi.invalid/capi-direct/events/"
+    code, _, err = _spotify_check(capsys, tmp_path, kafka_bootstrap, url=unknown)
+    assert code == 3
+    assert err.startswith(
+        "spotify-capi-connector check-config: cannot reach Spotify at capi.invalid:443: "
+        "name not resolved ("
+    )
+    assert err.count("\n") == 1
+    assert DEFAULT_TOKEN not in err
