@@ -1,6 +1,7 @@
 """`spotify-capi-connector check-config`: validate settings and reach what `run` needs, then say
 what `run` would do. Stops at the first problem with a one-line message and a non-zero exit
-(2: settings, 3: Kafka or the Schema Registry). Never prints a secret (the token, passwords).
+(2: settings, 3: Kafka, the Schema Registry or Spotify). Never prints a secret (the token,
+passwords).
 
 Spotify gets a connection, the one `run` would open (name, route, TLS trust), but no request:
 a test request would either send an event or be refused for being empty, and neither says more
