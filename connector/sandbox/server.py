@@ -8,6 +8,7 @@ stays up so a test can watch and steer the sandbox during the outage.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ class SandboxServer:
         self.runtime = SandboxRuntime(self.settings, listener=self)
         self._runner: web.AppRunner | None = None
         self._events_site: web.SockSite | None = None
+        self._listening: dict[web.SockSite, socket.socket] = {}
         self._tls = _server_tls(self.settings)
         self.port = self.settings.port
         self.admin_port = self.settings.admin_port
@@ -51,24 +53,42 @@ class SandboxServer:
         return self.runtime.state
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(
+        runner = self._runner = web.AppRunner(
             create_app(self.runtime), access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
-        await self._runner.setup()
+        await runner.setup()
         events_socket = listen(self.settings.host, self.port)
         self.port = events_socket.getsockname()[1]
         admin_socket = listen(self.settings.host, self.admin_port)
         self.admin_port = admin_socket.getsockname()[1]
-        self._events_site = web.SockSite(self._runner, events_socket, ssl_context=self._tls)
-        await self._events_site.start()
-        await web.SockSite(self._runner, admin_socket).start()
+        self._events_site = await self._open_site(runner, events_socket, self._tls)
+        await self._open_site(runner, admin_socket, None)
 
     async def stop(self) -> None:
         self.runtime.listener = None  # an outage ending now must not reopen the port
         await self.runtime.end_outage()
         if self._runner is not None:
+            for site in list(self._listening):
+                await self._close_site(site)
             await self._runner.cleanup()
             self._runner = None
+
+    async def _open_site(
+        self, runner: web.AppRunner, sock: socket.socket, tls: ssl.SSLContext | None
+    ) -> web.SockSite:
+        site = web.SockSite(runner, sock, ssl_context=tls)
+        await site.start()
+        self._listening[site] = sock
+        return site
+
+    async def _close_site(self, site: web.SockSite) -> None:
+        """Stop accepting first, then close: a connection accepted one loop turn before its
+        server closes would leak its socket (CPython gh-109564). Accepts already taken get the
+        turns they need (task step, then connection_made) to attach while the server is open."""
+        asyncio.get_running_loop().remove_reader(self._listening.pop(site).fileno())
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await site.stop()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -100,15 +120,14 @@ class SandboxServer:
 
     async def suspend(self) -> None:
         if self._events_site is not None:
-            await self._events_site.stop()
+            await self._close_site(self._events_site)
             self._events_site = None
 
     async def resume(self) -> None:
         if self._events_site is None and self._runner is not None:
-            self._events_site = web.SockSite(
-                self._runner, listen(self.settings.host, self.port), ssl_context=self._tls
+            self._events_site = await self._open_site(
+                self._runner, listen(self.settings.host, self.port), self._tls
             )
-            await self._events_site.start()
 
 
 class SandboxThread(Service):
