@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -129,7 +130,7 @@ def test_spotify_is_reached_with_the_tls_trust_run_would_use(
     tls = shared_tls()
     https = SandboxSettings(tls_cert=tls.cert_pem, tls_key=tls.key_pem)
     with SandboxThread(https) as sandbox:
-        port = sandbox.url.split(":")[2].split("/")[0]
+        port = urlsplit(sandbox.url).port
         code, out, err = _spotify_check(
             capsys, tmp_path, kafka_bootstrap, url=sandbox.url, ca_bundle=str(tls.ca_pem)
         )
