@@ -28,15 +28,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partitions", type=int, default=3)
 
 
+# librdkafka logs errors only: a broker just started makes clients warn while its coordinators
+# load ("retrying"), which would only clutter the demo's output.
+QUIET = {"log_level": 3}
+
+
 def run(args: argparse.Namespace) -> int:
-    from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-    from connector import avro
     from connector.config import KafkaSettings, Settings, SpotifySettings, TransformSettings
     from connector.localinfra import KafkaBroker
     from connector.pipeline import Pipeline
-    from connector.samples import DEMO_EVENT_NAME_MAPPING, invalid_events, sample_events
+    from connector.samples import DEMO_EVENT_NAME_MAPPING
     from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxThread
 
     say = _Printer()
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             f"broker {broker.bootstrap} in {broker.start_seconds:.1f} s; sandbox {sandbox.url}"
         )
         kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, group_id="demo")
-        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap, **QUIET})
         topics = [
             NewTopic(kafka.input_topic, args.partitions, 1),
             NewTopic(kafka.results_topic, 1, 1),
@@ -57,23 +60,8 @@ def run(args: argparse.Namespace) -> int:
         del admin  # its client would keep calling the broker after the demo stops it
 
         say.step(f"producing {args.events} valid and a few invalid events to '{kafka.input_topic}'")
-        schema = avro.bundled_schema(avro.TRACKING_EVENT)
-        # Idempotent: a retried batch neither duplicates nor reorders the sample events.
-        producer = Producer(
-            {"bootstrap.servers": broker.bootstrap, "linger.ms": 20, "enable.idempotence": True}
-        )
-        values = [avro.encode(schema, event) for event in sample_events(args.events)]
-        invalid = invalid_events()
-        values += [avro.encode(schema, event) for _, event in invalid]
-        values.append(b"\x07 these bytes are not Avro")
-        for index, value in enumerate(values):
-            producer.produce(kafka.input_topic, value=value, key=str(index).encode())
-            if index % 10_000 == 0:
-                producer.poll(0)
-        producer.flush(60)
-        producer.close()
-        total = len(values)
-        say.done(f"{total} records ({len(invalid)} invalid for the transform, 1 undecodable)")
+        total, invalid = _produce_samples(broker.bootstrap, kafka.input_topic, args.events)
+        say.done(f"{total} records ({invalid} invalid for the transform, 1 undecodable)")
 
         settings = Settings(
             kafka=kafka,
@@ -104,6 +92,35 @@ def run(args: argparse.Namespace) -> int:
         _summary(results, sandbox.state.stats().events_accepted, total)
     say.step("stopped the connector, the sandbox and the broker")
     return 0 if len(results) == total else 1
+
+
+def _produce_samples(bootstrap: str, topic: str, events: int) -> tuple[int, int]:
+    """Valid sample events, those the transform must reject, and one record that is not Avro.
+    Returns (records produced, records the transform rejects)."""
+    from confluent_kafka import Producer
+
+    from connector import avro
+    from connector.errors import LocalInfraError
+    from connector.samples import invalid_events, sample_events
+
+    schema = avro.bundled_schema(avro.TRACKING_EVENT)
+    values = [avro.encode(schema, event) for event in sample_events(events)]
+    invalid = invalid_events()
+    values += [avro.encode(schema, event) for _, event in invalid]
+    values.append(b"\x07 these bytes are not Avro")
+    # Idempotent: a retried batch neither duplicates nor reorders the sample events.
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 20, "enable.idempotence": True, **QUIET}
+    )
+    for index, value in enumerate(values):
+        producer.produce(topic, value=value, key=str(index).encode())
+        if index % 10_000 == 0:
+            producer.poll(0)
+    unsent = producer.flush(60)
+    producer.close()
+    if unsent:
+        raise LocalInfraError(f"the local broker did not take {unsent} sample events in 60 s")
+    return len(values), len(invalid)
 
 
 def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> None:

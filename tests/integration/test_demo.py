@@ -1,0 +1,41 @@
+"""`demo`, the README's first command, as a user runs it: its own broker and sandbox, a summary."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.chart.helm import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 300
+
+
+def test_demo_settles_every_record_and_says_what_became_of_them() -> None:
+    done = subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "connector", "demo", "--events", str(EVENTS), "--partitions", "2"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    rows = dict(re.findall(r"^  ([A-Z_]+) +(\d+)$", out, flags=re.MULTILINE))
+    assert rows == {"DELIVERED": str(EVENTS), "REJECTED_TRANSFORM": "4", "UNDECODABLE": "1"}
+    totals = re.findall(r"^  total +(\d+)   \(produced (\d+)\)$", out, flags=re.MULTILINE)
+    assert totals == [(str(EVENTS + 5), str(EVENTS + 5))]
+    assert sorted(re.findall(r"dead-lettered: (\S+) / (\S+) x(\d+)", out)) == [
+        ("REJECTED_TRANSFORM", "event_time_in_future", "1"),
+        ("REJECTED_TRANSFORM", "missing_amount", "1"),
+        ("REJECTED_TRANSFORM", "no_user_identifier", "1"),
+        ("REJECTED_TRANSFORM", "unknown_event_name", "1"),
+        ("UNDECODABLE", "invalid_avro", "1"),
+    ]
+    assert f"events accepted by the Spotify sandbox: {EVENTS}\n" in out
+    assert out.rstrip().endswith("stopped the connector, the sandbox and the broker")
