@@ -40,6 +40,15 @@ def _config(tmp_path: Path, bootstrap: str, topic: str, **sections: dict[str, An
     return path
 
 
+def _check_with_topics(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bootstrap: str, **sections: dict[str, Any]
+) -> tuple[int, str, str]:
+    """`_check` on a config whose three topics exist, with `sections` overriding the defaults."""
+    topic = f"check-{uuid.uuid4().hex[:8]}"
+    create_topics(bootstrap, topic, f"{topic}-results", f"{topic}-dlq", partitions=1)
+    return _check(capsys, _config(tmp_path, bootstrap, topic, **sections))
+
+
 def _check(capsys: pytest.CaptureFixture[str], config: Path) -> tuple[int, str, str]:
     capsys.readouterr()
     code = main(["check-config", "--config", str(config)])
@@ -100,10 +109,8 @@ def test_problems_give_one_line_and_a_non_zero_exit(
 def test_an_unreachable_schema_registry_is_reported(
     kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    topic = f"check-{uuid.uuid4().hex[:8]}"
-    create_topics(kafka_bootstrap, topic, f"{topic}-results", f"{topic}-dlq", partitions=1)
     registry = {"format": "confluent", "schema_registry_url": "http://127.0.0.1:9"}
-    code, out, err = _check(capsys, _config(tmp_path, kafka_bootstrap, topic, decode=registry))
+    code, out, err = _check_with_topics(capsys, tmp_path, kafka_bootstrap, decode=registry)
     assert code == 3
     assert "input" in out  # Kafka was checked first
     assert err == (
@@ -116,14 +123,6 @@ def _sections(out: str) -> list[str]:
     return [line[:14].strip() for line in out.splitlines()]
 
 
-def _spotify_check(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, bootstrap: str, **spotify: Any
-) -> tuple[int, str, str]:
-    topic = f"check-{uuid.uuid4().hex[:8]}"
-    create_topics(bootstrap, topic, f"{topic}-results", f"{topic}-dlq", partitions=1)
-    return _check(capsys, _config(tmp_path, bootstrap, topic, spotify=spotify))
-
-
 def test_spotify_is_reached_with_the_tls_trust_run_would_use(
     kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -131,9 +130,8 @@ def test_spotify_is_reached_with_the_tls_trust_run_would_use(
     https = SandboxSettings(tls_cert=tls.cert_pem, tls_key=tls.key_pem)
     with SandboxThread(https) as sandbox:
         port = urlsplit(sandbox.url).port
-        code, out, err = _spotify_check(
-            capsys, tmp_path, kafka_bootstrap, url=sandbox.url, ca_bundle=str(tls.ca_pem)
-        )
+        trusted = {"url": sandbox.url, "ca_bundle": str(tls.ca_pem)}
+        code, out, err = _check_with_topics(capsys, tmp_path, kafka_bootstrap, spotify=trusted)
         assert (code, err) == (0, "")
         spotify_line = out.splitlines()[_sections(out).index("spotify")]
         assert spotify_line.endswith(
@@ -141,7 +139,8 @@ def test_spotify_is_reached_with_the_tls_trust_run_would_use(
             "token set (never shown), timeout 15 s; reachable, certificate verified"
         )
         # The same endpoint without the CA: refused, as `run` would be refused.
-        code, out, err = _spotify_check(capsys, tmp_path, kafka_bootstrap, url=sandbox.url)
+        untrusted = {"url": sandbox.url}
+        code, out, err = _check_with_topics(capsys, tmp_path, kafka_bootstrap, spotify=untrusted)
         assert (code, err) == (
             3,
             f"spotify-capi-connector check-config: cannot reach Spotify at 127.0.0.1:{port}: "
@@ -156,14 +155,14 @@ def test_an_unreachable_spotify_is_one_line_and_exit_3(
     kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     refused = "http://127.0.0.1:9/capi-direct/events/"
-    code, _, err = _spotify_check(capsys, tmp_path, kafka_bootstrap, url=refused)
+    code, _, err = _check_with_topics(capsys, tmp_path, kafka_bootstrap, spotify={"url": refused})
     assert (code, err) == (
         3,
         "spotify-capi-connector check-config: cannot reach Spotify at 127.0.0.1:9: "
         "Connection refused\n",
     )
     unknown = "https://capi.invalid/capi-direct/events/"
-    code, _, err = _spotify_check(capsys, tmp_path, kafka_bootstrap, url=unknown)
+    code, _, err = _check_with_topics(capsys, tmp_path, kafka_bootstrap, spotify={"url": unknown})
     assert code == 3
     assert err.startswith(
         "spotify-capi-connector check-config: cannot reach Spotify at capi.invalid:443: "
