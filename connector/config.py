@@ -133,9 +133,38 @@ class SpotifySettings(_Section):
         return self
 
 
+class TextLimits(_Section):
+    """The longest text sent per field, in characters after trimming (Spotify publishes none).
+    Longer: `event_id` rejects the event (`event_id_too_long`); any other field is left out
+    with the warning `too_long`. Validated fields (IPs, e-mails, phones, names) have their own
+    bounds."""
+
+    event_id: int = Field(default=256, ge=1)
+    event_source_url: int = Field(default=2048, ge=1)
+    content_name: int = Field(default=1024, ge=1)
+    content_category: int = Field(default=256, ge=1)  # as the shop sent it, before the lookup
+    user_agent: int = Field(default=1024, ge=1)
+    device_id: int = Field(default=256, ge=1)
+    platform_id: int = Field(default=256, ge=1)
+    session_id: int = Field(default=256, ge=1)
+    alias_id: int = Field(default=256, ge=1)
+    cookie1: int = Field(default=1024, ge=1)
+    page_id: int = Field(default=256, ge=1)
+    connection_type: int = Field(default=64, ge=1)
+    age_group: int = Field(default=64, ge=1)
+    click_id: int = Field(default=512, ge=1)  # `clickID`
+
+
 class TransformSettings(_Section):
     # Event names of the tracking tool → Spotify event names, e.g. {"Order Completed": "PURCHASE"}
     event_name_mapping: dict[str, str] = Field(default_factory=dict)
+    # The built-in aliases (Spotify Pixel, stape-io/spotify-tag, Segment e-commerce names;
+    # connector/transform/event_names.py); the mapping above wins over them.
+    event_name_aliases: bool = True
+    # A shop's category names → a Google Product Taxonomy id, path or category name,
+    # e.g. {"Sneakers": "Apparel & Accessories > Shoes"}; checked against the taxonomy at load.
+    content_category_mapping: dict[str, str] = Field(default_factory=dict)
+    max_length: TextLimits = TextLimits()
     default_phone_region: str = Field(default="US", min_length=2, max_length=2)
     phone_format: Literal["e164", "e164_digits"] = "e164"
     max_future_skew_s: float = Field(default=300.0, ge=0)
@@ -147,6 +176,14 @@ class TransformSettings(_Section):
         unknown = sorted(set(self.event_name_mapping.values()) - SPOTIFY_EVENT_NAMES)
         if unknown:
             raise ValueError(f"event_name_mapping maps to unknown Spotify names: {unknown}")
+        return self
+
+    @model_validator(mode="after")
+    def _category_targets_are_in_the_taxonomy(self) -> TransformSettings:
+        if self.content_category_mapping:
+            from connector.transform.taxonomy import CategoryResolver
+
+            CategoryResolver(self.content_category_mapping)  # ValueError names the entries
         return self
 
 

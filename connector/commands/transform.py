@@ -9,7 +9,8 @@ stderr as `line N: warning <code> (<property>)`. Blank lines are skipped. Nothin
 Each line's source coordinates are topic `stdin` (or the file's name), partition 0, offset =
 line number - 1, so derived event ids are those the connector would give the same records.
 Exit 0 when every line was read, even if some were rejected; exit 2 (InputError) at the first
-line that is not a tracking event, naming the line.
+line that is not a tracking event, naming the line. Messages name a property of the table by its
+name and any other by its position in the object (`property #3`): keys can be PII.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from connector.errors import InputError
 from connector.models import Accepted, SourceCoordinates, TrackingEvent
 from connector.transform import Transformer
 from connector.transform.event_time import parse_event_time
+from connector.transform.mapping import ALL_PROPERTIES
 from connector.transform.problems import Invalid
 
 NAME = "transform"
@@ -105,11 +107,11 @@ def parse_line(line: bytes, number: int) -> TrackingEvent:
     properties = data.get("properties", {})
     if not isinstance(properties, dict):
         raise InputError(f"line {number}: 'properties' must be an object")
-    for key, value in properties.items():
+    for position, (key, value) in enumerate(properties.items(), start=1):
         if not _is_property_value(value):
             raise InputError(
-                f"line {number}: property {key!r} must be null, a boolean, a number, a string "
-                "or a list of strings"
+                f"line {number}: {_property_label(key, position)} must be null, a boolean, "
+                "a number, a string or a list of strings"
             )
     timestamp = data.get("timestamp")
     if timestamp is not None and not _is_long(timestamp):
@@ -126,6 +128,11 @@ def parse_line(line: bytes, number: int) -> TrackingEvent:
         anonymous_id=extras["anonymous_id"],
         message_id=extras["message_id"],
     )
+
+
+def _property_label(key: str, position: int) -> str:
+    """A property of the table by its name; any other by its position: keys can be PII."""
+    return f"property {key!r}" if key in ALL_PROPERTIES else f"property #{position}"
 
 
 def _is_property_value(value: object) -> bool:

@@ -4,8 +4,10 @@ Accepted forms:
 - RFC 3339 text with any offset (`Z`, `z`, `+02:00`, `-0530`), `T`/`t`/space between date and
   time, seconds optional, any number of fraction digits (beyond microseconds is truncated).
   Text without an offset is read as UTC and reported with the warning `assumed_utc`.
-- epoch milliseconds or seconds, as a number or a numeric string. Told apart by magnitude:
-  below 1e11 it is seconds (1e11 s is the year 5138; 1e11 ms is March 1973).
+- epoch seconds, milliseconds, microseconds or nanoseconds, as a number or a numeric string.
+  Told apart by magnitude: below 1e11 seconds, below 1e14 milliseconds, below 1e17
+  microseconds, else nanoseconds. Each unit's range spans March 1973 to the year 5138, so any
+  time from 2000 on has exactly one reading. Sub-millisecond digits are cut, as for text.
 Times before 2000-01-01 are rejected as `invalid_event_time`: for a conversion they can only be a
 unit mistake or an unset field.
 """
@@ -18,33 +20,35 @@ import time
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from connector.transform.normalize import DECIMAL
 from connector.transform.problems import Invalid, type_name
 
 MIN_EVENT_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
-_SECONDS_BELOW = 1e11
+_SECONDS_BELOW = 10**11
+_MILLIS_BELOW = 10**14
+_MICROS_BELOW = 10**17
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _RFC3339 = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?([Zz]|[+-]\d{2}:?\d{2})?"
 )
-_NUMERIC = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def parse_event_time(value: object) -> tuple[int, bool]:
     """(epoch ms, whether UTC was assumed) or raise Invalid. The value is never quoted."""
-    if type(value) is int and value >= _SECONDS_BELOW:  # epoch ms, the common case
+    if type(value) is int and _SECONDS_BELOW <= value < _MILLIS_BELOW:  # epoch ms, the common case
         return value, False
     if isinstance(value, bool):
-        raise Invalid("invalid_event_time", "expected RFC 3339 text or epoch ms/s, got bool")
+        raise Invalid("invalid_event_time", "expected RFC 3339 text or an epoch number, got bool")
     if isinstance(value, int | float):
         return _from_number(value), False
     if isinstance(value, str):
         text = value.strip()
-        if _NUMERIC.fullmatch(text) is not None:
+        if DECIMAL.fullmatch(text) is not None:
             return _from_number(_number(text)), False
         return _from_text(text)
     raise Invalid(
-        "invalid_event_time", f"expected RFC 3339 text or epoch ms/s, got {type_name(value)}"
+        "invalid_event_time", f"expected RFC 3339 text or an epoch number, got {type_name(value)}"
     )
 
 
@@ -56,10 +60,18 @@ def _number(text: str) -> int | float:
 
 
 def _from_number(number: int | float) -> int:
-    scaled = number if abs(number) >= _SECONDS_BELOW else number * 1000
-    if not math.isfinite(scaled):
+    """Epoch s/ms/µs/ns by magnitude → ms. Integers stay exact (nanoseconds exceed 2^53)."""
+    if isinstance(number, float) and not math.isfinite(number):
         raise Invalid("invalid_event_time", "the epoch number is not finite")
-    return round(scaled)
+    magnitude = abs(number)
+    if magnitude < _SECONDS_BELOW:
+        return round(number * 1000)
+    if magnitude < _MILLIS_BELOW:
+        return round(number)
+    divisor = 1000 if magnitude < _MICROS_BELOW else 1_000_000
+    if isinstance(number, int):
+        return number // divisor
+    return math.floor(number / divisor)
 
 
 def _from_text(text: str) -> tuple[int, bool]:

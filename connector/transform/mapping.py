@@ -2,7 +2,7 @@
 
 The transformer reads these names and nothing else from the property bag; other properties are
 ignored. Kinds of user-data values: `text` is sent as given (trimmed), `ip` is validated and sent
-raw, and email/phone/gender have their own rules in the transformer.
+raw, and device id/email/phone/gender have their own rules (user_data.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ EVENT_TIME = "$event_time"
 EMAIL = "email"  # → hashed_emails (list of SHA-256)
 PHONE = "phone"  # → hashed_phone_number (SHA-256 of E.164)
 GENDER = "gender"  # → gender (MALE / FEMALE)
+DEVICE_ID = "$device_id"  # → device_id (raw; placeholders refused)
 
 # User data: (property, UserData attribute)
 USER_IP_FIELDS: tuple[tuple[str, str], ...] = (
@@ -27,7 +28,6 @@ USER_IP_FIELDS: tuple[tuple[str, str], ...] = (
     ("event_ip_address", "event_ip_address"),
 )
 USER_TEXT_FIELDS: tuple[tuple[str, str], ...] = (
-    ("$device_id", "device_id"),
     ("$user_agent", "user_agent"),
     ("platform_id", "platform_id"),
     ("session_id", "session_id"),
@@ -58,6 +58,7 @@ ALL_PROPERTIES: tuple[str, ...] = (
     EMAIL,
     PHONE,
     GENDER,
+    DEVICE_ID,
     *(name for name, _ in USER_IP_FIELDS),
     *(name for name, _ in USER_TEXT_FIELDS),
     AMOUNT,

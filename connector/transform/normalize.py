@@ -9,13 +9,12 @@ from __future__ import annotations
 import math
 import re
 import socket
+import unicodedata
 from collections.abc import Callable
 from functools import cache
-from hashlib import sha256
 
 import pycountry
 
-from connector.transform.hashing import is_sha256_hex
 from connector.transform.problems import Invalid, type_name
 
 Normaliser = Callable[[object], str | None]
@@ -30,7 +29,21 @@ _FALSE = frozenset({"false", "0", "no"})
 _inet_pton = socket.inet_pton
 _AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
 _URL = re.compile(r"(?i:https?)://[^\s\x00-\x1f\x7f/?#][^\s\x00-\x1f\x7f]*")
-_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# A decimal number as text (`12`, `-1.5`, `.5`, `1e9`): amounts and epoch times.
+DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+# What tracking tools send for "no value". In an identifier it identifies no one, so it is
+# dropped with this warning and does not count as the event's identifier.
+PLACEHOLDER = "placeholder_identifier"
+PLACEHOLDER_WORDS = frozenset({"undefined", "null", "none", "nil", "n/a", "unknown", "nan"})
+_LONGEST_WORD = max(map(len, PLACEHOLDER_WORDS))
+# Text made only of these is a placeholder: empty, `0`, the all-zero UUID / IDFA / AAID,
+# the unspecified IPs `0.0.0.0` and `::`.
+_ZERO_TEXT = "0-:. "
+# Zero-width space, non-joiner and joiner, word joiner, BOM, no-break space, soft hyphen:
+# invisible in a form or a spreadsheet, yet they change a hash.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00a0\u00ad"))
+_EXACT_FLOAT_LIMIT = 2**53
 
 
 def text(value: object) -> str | None:
@@ -44,11 +57,52 @@ def text(value: object) -> str | None:
     raise Invalid("invalid_type", f"expected a string, got {type_name(value)}")
 
 
-def ip_address(value: object) -> str | None:
-    """An IPv4 (dotted quad) or IPv6 address, validated and sent as given (trimmed)."""
+def capped_text(value: object, limit: int) -> str | None:
+    """`text`, refused (`too_long`) above `limit` characters."""
+    raw = text(value)
+    if raw is not None and len(raw) > limit:
+        raise _too_long(limit)
+    return raw
+
+
+def _too_long(limit: int) -> Invalid:
+    return Invalid("too_long", f"longer than its limit of {limit} characters")
+
+
+def _placeholder() -> Invalid:
+    return Invalid(PLACEHOLDER, "a placeholder, not an identifier")
+
+
+def is_placeholder(trimmed: str) -> bool:
+    """True for a stand-in for "no value" (`undefined`, `null`, `0`, all zeros, `::`, empty)."""
+    return not trimmed.strip(_ZERO_TEXT) or (
+        len(trimmed) <= _LONGEST_WORD and trimmed.lower() in PLACEHOLDER_WORDS
+    )
+
+
+def visible(text: str) -> str:
+    """Invisible characters out, then Unicode NFC (one code point sequence per character)."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFC", text.translate(_INVISIBLE))
+
+
+def device_id(value: object, limit: int) -> str | None:
+    """A device or advertising id, sent raw (trimmed); a placeholder is refused."""
     raw = value.strip() if type(value) is str else text(value)
-    if not raw:
-        return None
+    if raw is None or is_placeholder(raw):
+        raise _placeholder()
+    if len(raw) > limit:
+        raise _too_long(limit)
+    return raw
+
+
+def ip_address(value: object) -> str | None:
+    """An IPv4 (dotted quad) or IPv6 address, validated and sent as given (trimmed); a
+    placeholder (`0.0.0.0`, `::`, `undefined`, empty) is refused."""
+    raw = value.strip() if type(value) is str else text(value)
+    if raw is None or is_placeholder(raw):
+        raise _placeholder()
     if not is_ip_address(raw):
         raise Invalid("invalid_ip_address", "not an IPv4 or IPv6 address")
     return raw
@@ -61,44 +115,6 @@ def is_ip_address(raw: str) -> bool:
     except (OSError, ValueError):  # ValueError: an embedded NUL
         return False
     return True
-
-
-def email_hashes(value: object) -> tuple[list[str], int]:
-    """(hashes in first-seen order without repeats, number of entries dropped as invalid).
-
-    Trim and lower-case only: no dot or plus-tag removal (the contract's decision). A list, or
-    text with commas, holds several addresses. An entry needs text on both sides of an `@`.
-    """
-    entries: list[str] | list[object]
-    if type(value) is str:
-        entries = value.split(",")
-    elif isinstance(value, list):
-        entries = value
-    elif value is None:
-        return [], 0
-    else:
-        raise Invalid("invalid_type", f"expected a string or a list, got {type_name(value)}")
-    hashes: list[str] = []
-    dropped = 0
-    for entry in entries:
-        if not isinstance(entry, str):
-            dropped += 1
-            continue
-        address = entry.strip().lower()
-        if not address:
-            continue
-        if len(address) == 64 and is_sha256_hex(address):  # hashed by the sender already
-            digest = address
-        else:
-            local, at, domain = address.rpartition("@")
-            if not (at and local and domain):
-                dropped += 1
-                continue
-            digest = sha256(address.encode()).hexdigest()  # = sha256_hex, inline: hot path
-        hashes.append(digest)
-    if len(hashes) > 1:
-        hashes = list(dict.fromkeys(hashes))  # repeats out, first-seen order kept
-    return hashes, dropped
 
 
 def gender(value: object) -> str | None:
@@ -139,12 +155,14 @@ def flag(value: object) -> bool | None:
     raise Invalid("invalid_opt_out_targeting", "expected a boolean, 0/1 or true/false")
 
 
-def url(value: object) -> str | None:
-    """An absolute http(s) URL without whitespace or control characters; the scheme is
-    lower-cased."""
+def url(value: object, limit: int) -> str | None:
+    """An absolute http(s) URL without whitespace or control characters, at most `limit`
+    characters; the scheme is lower-cased."""
     raw = value.strip() if type(value) is str else text(value)
     if not raw:
         return None
+    if len(raw) > limit:
+        raise _too_long(limit)
     if _URL.fullmatch(raw) is None:
         raise Invalid("invalid_url", "expected an http:// or https:// URL")
     if raw.startswith(("https://", "http://")):
@@ -165,7 +183,7 @@ def amount(value: object) -> float | None:
         stripped = value.strip()
         if not stripped:
             return None
-        if _DECIMAL.fullmatch(stripped) is None:
+        if DECIMAL.fullmatch(stripped) is None:
             raise Invalid("invalid_amount", "expected a number or numeric text")
         number = float(stripped)
     else:
@@ -193,17 +211,26 @@ def iso_currency_codes() -> frozenset[str]:
     return frozenset(currency.alpha_3 for currency in pycountry.currencies)
 
 
-def event_id(value: object) -> str | None:
-    """The sender's event id: text, or a number turned into text (`12.0` → `12`)."""
-    if type(value) is str:
-        return value.strip() or None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, float) and math.isfinite(value):
-        return repr(value)
+def event_id(value: object, limit: int) -> str | None:
+    """The sender's event id: text, or an integer as its decimal text. A float must be an exact
+    integer up to 2^53 (`12.0` → `12`): past that a double has lost digits, and two events
+    could share an id. Too long: `event_id_too_long`. Both refusals reject the event."""
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and abs(value) <= _EXACT_FLOAT_LIMIT:
+            return str(int(value))
+        raise Invalid(
+            "invalid_event_id",
+            "a number that is not an exact integer within 2^53 (digits would be lost); "
+            "send the event id as text",
+        )
     try:
-        return text(value)
+        raw = text(value)
     except Invalid:
         raise Invalid(
             "invalid_event_id", f"expected a string or a number, got {type_name(value)}"
         ) from None
+    if raw is not None and len(raw) > limit:
+        raise Invalid(
+            "event_id_too_long", "the event id is longer than transform.max_length.event_id"
+        )
+    return raw

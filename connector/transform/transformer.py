@@ -1,15 +1,15 @@
 """TrackingEvent → SpotifyEvent, or a typed rejection. Pure: no I/O, no clock, never raises.
 
-Decisions where the issue leaves room (also in the project report):
-- event_name: `spotify_event_name` when present (any case; spaces and hyphens become `_`); a
-  present but unknown value is rejected as `invalid_event_name`, not silently replaced. Then the
-  configured `event_name_mapping` (exact key, else a case-insensitive trimmed match), then the
-  event's own name when it normalises to a Spotify name. The mapping is consulted before the own
-  name so that a configured entry always takes effect (`{"View": "PRODUCT"}` must not be shadowed
-  by `View` being a Spotify name); for names that are not mapped the order is the issue's.
+Decisions where the issue leaves room (also in docs/decisions.md):
+- event_name: `spotify_event_name`, then `event_name_mapping`, then the own name or a built-in
+  alias (`event_names.py`); a present but unknown `spotify_event_name` is `invalid_event_name`.
   Nothing fits: `unknown_event_name`.
-- event_id: `$event_id` text or number; absent or unusable: derived from the source coordinates
-  (see `event_id.py`), so redeliveries keep their id. An unusable one also warns.
+- event_id: `$event_id` text or number; absent or of a wrong type: derived from the source
+  coordinates (see `event_id.py`), so redeliveries keep their id, with a warning for a wrong
+  type. Refused, rejecting the event: a float that is not an exact integer within 2^53
+  (`invalid_event_id`) and text over `max_length.event_id` (`event_id_too_long`).
+- content_category: a Google Product Taxonomy id (`taxonomy.py`); else left out with the
+  warning `unknown_content_category`.
 - event_time: `$event_time`, else the record's `timestamp`, else the Kafka timestamp (values
   ≤ 0 mean "none" there), else now. Up to `max_future_skew_s` ahead: sent as now with the warning
   `event_time_adjusted`; further ahead: `event_time_in_future`. Older than `max_event_age_s`:
@@ -17,7 +17,8 @@ Decisions where the issue leaves room (also in the project report):
 - opt_out_targeting: an unusable value falls back to the setting's default (true), with a
   warning; omitting it would let Spotify use its own default, which may allow retargeting.
 - Other optional fields (action_source, event_source_url, user data, content_*) that are
-  unusable are omitted with a warning `TransformWarning(code, property)`.
+  unusable are omitted with a warning `TransformWarning(code, property)`; text over its
+  `transform.max_length` with `too_long`.
 - user_data needs ip_address, device_id, hashed_emails or hashed_phone_number (the contract's
   list; clickID and the other ids do not count): else `no_user_identifier`.
 - PURCHASE needs amount and currency: `missing_amount`, `invalid_amount`, `missing_currency`,
@@ -31,10 +32,10 @@ Decisions where the issue leaves room (also in the project report):
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import partial
 from typing import TypeVar
 
-from connector.config import SPOTIFY_EVENT_NAMES, TransformSettings
+from connector.config import TransformSettings
 from connector.models import (
     Accepted,
     EventDetails,
@@ -51,12 +52,15 @@ from connector.models import (
 from connector.transform import mapping as m
 from connector.transform import normalize
 from connector.transform.event_id import derive_event_id
+from connector.transform.event_names import EventNames, explicit_name
 from connector.transform.event_time import MIN_EVENT_TIME_MS, format_utc_ms, parse_event_time
-from connector.transform.problems import Invalid, type_name
+from connector.transform.problems import Invalid
+from connector.transform.taxonomy import CategoryResolver
 from connector.transform.user_data import UserDataBuilder
 
-_NAME_SEPARATORS = str.maketrans(" -", "__")
 T = TypeVar("T")
+# A refused $event_id rejects the event: the sender meant an id that cannot be sent as meant.
+_REFUSED_EVENT_ID = frozenset({"event_id_too_long"})
 
 
 class _Reject(Exception):  # control flow inside this module only
@@ -69,14 +73,15 @@ class Transformer:
     """Built once from the settings; `transform` is then a pure function of its arguments."""
 
     def __init__(self, settings: TransformSettings) -> None:
-        self._mapping = dict(settings.event_name_mapping)
-        self._folded_mapping = {
-            key.strip().casefold(): name for key, name in settings.event_name_mapping.items()
-        }
-        # A stream has few distinct event names: resolve each once (bounded, for odd streams).
-        self._own_name = lru_cache(maxsize=4096)(self._resolve_own_name)
+        self._event_names = EventNames(settings.event_name_mapping, settings.event_name_aliases)
+        self._categories = CategoryResolver(settings.content_category_mapping)
+        limits = settings.max_length
+        self._max_event_id = limits.event_id
+        self._url = partial(normalize.url, limit=limits.event_source_url)
+        self._content_name = partial(normalize.capped_text, limit=limits.content_name)
+        self._max_category = limits.content_category
         self._user_data = UserDataBuilder(
-            settings.default_phone_region, settings.phone_format == "e164_digits"
+            settings.default_phone_region, settings.phone_format == "e164_digits", limits
         )
         self._default_opt_out = settings.default_opt_out_targeting
         self._max_future_skew_ms = round(settings.max_future_skew_s * 1000)
@@ -103,10 +108,12 @@ class Transformer:
                 user_data=user_data,
                 action_source=_optional(normalize.action_source, props, m.ACTION_SOURCE, warnings),
                 opt_out_targeting=self._opt_out(props, warnings),
-                event_source_url=_optional(normalize.url, props, m.EVENT_SOURCE_URL, warnings),
-                event_details=_event_details(props, event_name == "PURCHASE", warnings),
+                event_source_url=_optional(self._url, props, m.EVENT_SOURCE_URL, warnings),
+                event_details=self._event_details(props, event_name == "PURCHASE", warnings),
             )
         except _Reject as reject:
+            if event_id is None:  # $event_id itself was refused: results key on the derived id
+                event_id = derive_event_id(coordinates)
             return Rejected(reject.rejection, event_id, event_name, _unique(warnings))
         except Exception as exc:  # the safety net: a bug must not stop the pipeline
             rejection = Rejection(
@@ -118,51 +125,39 @@ class Transformer:
     def _event_name(self, own_name: object, props: dict[str, PropertyValue]) -> str:
         explicit = props.get(m.SPOTIFY_EVENT_NAME)
         if explicit is not None:
-            if not isinstance(explicit, str):
-                raise _Reject(
-                    "invalid_event_name",
-                    m.SPOTIFY_EVENT_NAME,
-                    f"expected a string, got {type_name(explicit)}",
-                )
-            if explicit.strip():
-                name = explicit.strip().upper().translate(_NAME_SEPARATORS)
-                if name not in SPOTIFY_EVENT_NAMES:
-                    raise _Reject(
-                        "invalid_event_name", m.SPOTIFY_EVENT_NAME, "not a Spotify event name"
-                    )
+            try:
+                name = explicit_name(explicit)
+            except Invalid as problem:
+                raise _Reject(problem.code, m.SPOTIFY_EVENT_NAME, problem.message) from None
+            if name is not None:
                 return name
-        resolved = self._own_name(own_name) if isinstance(own_name, str) else None
+        resolved = self._event_names.resolve(own_name) if isinstance(own_name, str) else None
         if resolved is not None:
             return resolved
         raise _Reject(
             "unknown_event_name",
             "event_name",
-            "the event name is not a Spotify name, is not mapped in "
+            "the event name is not a Spotify name or a known alias, is not mapped in "
             "transform.event_name_mapping, and spotify_event_name is not set",
         )
 
-    def _resolve_own_name(self, own_name: str) -> str | None:
-        """The configured mapping first (exact, then trimmed and case-folded), then the name
-        itself when it is a Spotify name once upper-cased with `_` for spaces and hyphens."""
-        mapped = self._mapping.get(own_name) or self._folded_mapping.get(
-            own_name.strip().casefold()
-        )
-        if mapped is not None:
-            return mapped
-        name = own_name.strip().upper().translate(_NAME_SEPARATORS)
-        return name if name in SPOTIFY_EVENT_NAMES else None
-
-    @staticmethod
     def _event_id(
+        self,
         props: dict[str, PropertyValue],
         coordinates: SourceCoordinates,
         warnings: list[TransformWarning],
     ) -> str:
         own = props.get(m.EVENT_ID)
-        if type(own) is str and (stripped := own.strip()):  # the common case
-            return stripped
-        own = _optional(normalize.event_id, props, m.EVENT_ID, warnings)
-        return own if own is not None else derive_event_id(coordinates)
+        if type(own) is str and 0 < len(stripped := own.strip()) <= self._max_event_id:
+            return stripped  # the common case
+        try:
+            event_id = normalize.event_id(own, self._max_event_id)
+        except Invalid as problem:
+            if isinstance(own, float) or problem.code in _REFUSED_EVENT_ID:
+                raise _Reject(problem.code, m.EVENT_ID, problem.message) from None
+            warnings.append(TransformWarning(problem.code, m.EVENT_ID))
+            event_id = None
+        return event_id if event_id is not None else derive_event_id(coordinates)
 
     def _event_time(
         self,
@@ -194,6 +189,35 @@ class Transformer:
             return value
         flag = _optional(normalize.flag, props, m.OPT_OUT_TARGETING, warnings)
         return self._default_opt_out if flag is None else flag
+
+    def _event_details(
+        self, props: dict[str, PropertyValue], purchase: bool, warnings: list[TransformWarning]
+    ) -> EventDetails | None:
+        amount: float | None
+        currency: str | None
+        if purchase:
+            amount = _required(normalize.amount, props, m.AMOUNT)
+            currency = _required(normalize.currency, props, m.CURRENCY)
+        else:
+            amount = _optional(normalize.amount, props, m.AMOUNT, warnings)
+            currency = _optional(normalize.currency, props, m.CURRENCY, warnings)
+        content_name = _optional(self._content_name, props, m.CONTENT_NAME, warnings)
+        content_category = _optional(self._category, props, m.CONTENT_CATEGORY, warnings)
+        if (
+            amount is None
+            and currency is None
+            and content_name is None
+            and content_category is None
+        ):
+            return None
+        return EventDetails(amount, currency, content_name, content_category)
+
+    def _category(self, value: object) -> str | None:
+        """A Google Product Taxonomy id, or raise Invalid (`unknown_content_category`)."""
+        category = normalize.capped_text(value, self._max_category) if type(value) is str else value
+        if category is None:
+            return None
+        return self._categories.resolve(category)
 
 
 def _event_time_source(
@@ -239,24 +263,6 @@ def _with_identifier(user_data: UserData) -> UserData:
     return user_data
 
 
-def _event_details(
-    props: dict[str, PropertyValue], purchase: bool, warnings: list[TransformWarning]
-) -> EventDetails | None:
-    amount: float | None
-    currency: str | None
-    if purchase:
-        amount = _required(normalize.amount, props, m.AMOUNT)
-        currency = _required(normalize.currency, props, m.CURRENCY)
-    else:
-        amount = _optional(normalize.amount, props, m.AMOUNT, warnings)
-        currency = _optional(normalize.currency, props, m.CURRENCY, warnings)
-    content_name = _text(props, m.CONTENT_NAME, warnings)
-    content_category = _text(props, m.CONTENT_CATEGORY, warnings)
-    if amount is None and currency is None and content_name is None and content_category is None:
-        return None
-    return EventDetails(amount, currency, content_name, content_category)
-
-
 def _optional(
     normalise: Callable[[PropertyValue], T | None],
     props: dict[str, PropertyValue],
@@ -272,16 +278,6 @@ def _optional(
     except Invalid as problem:
         warnings.append(TransformWarning(problem.code, prop))
         return None
-
-
-def _text(
-    props: dict[str, PropertyValue], prop: str, warnings: list[TransformWarning]
-) -> str | None:
-    """An optional text field; plain strings take the short way."""
-    value = props.get(prop)
-    if type(value) is str:
-        return value.strip() or None
-    return _optional(normalize.text, props, prop, warnings)
 
 
 def _required(

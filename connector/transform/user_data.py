@@ -1,40 +1,74 @@
 """The property bag → `user_data`: identifiers validated, emails and phone hashed.
 
 An unusable value is dropped with a `TransformWarning(code, property)`; it never rejects the event
-by itself (the transformer rejects when no identifier is left). This is the hottest loop of the
-connector, so plain text values are handled inline and each normaliser is called directly.
+by itself (the transformer rejects when no identifier is left). A placeholder (`undefined`,
+`null`, `0`, empty, all zeros, `0.0.0.0`, `::`) in `$device_id`, an IP field, `email` or
+`phone` is dropped with `placeholder_identifier`. Text above its `transform.max_length` is
+dropped with `too_long`. This is the hottest loop of the connector, so plain text values are
+handled inline and each normaliser is called directly.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from connector.config import TextLimits
 from connector.models import PropertyValue, TransformWarning, UserData
 from connector.transform import mapping as m
 from connector.transform import normalize
+from connector.transform.emails import email_hashes
 from connector.transform.hashing import is_sha256_hex, sha256_hex
 from connector.transform.phone import to_e164
 from connector.transform.problems import Invalid
 
+_NOT_AN_IP = "0:."  # stripped of these, an unspecified address (`0.0.0.0`, `::`) is empty
+
 
 class UserDataBuilder:
-    def __init__(self, default_phone_region: str, phone_digits_only: bool) -> None:
+    def __init__(
+        self, default_phone_region: str, phone_digits_only: bool, limits: TextLimits
+    ) -> None:
         self._region = default_phone_region.upper()
         self._phone_digits_only = phone_digits_only
+        self._device_id_limit = limits.device_id
+        self._device_id = partial(normalize.device_id, limit=limits.device_id)
+        self._text_fields = tuple(
+            (
+                prop,
+                attribute,
+                getattr(limits, attribute),
+                partial(normalize.capped_text, limit=getattr(limits, attribute)),
+            )
+            for prop, attribute in m.USER_TEXT_FIELDS
+        )
 
     def build(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> UserData:
         fields: dict[str, Any] = {}
         get = props.get
-        for prop, attribute in m.USER_TEXT_FIELDS:
+        value = get(m.DEVICE_ID)
+        if (
+            type(value) is str
+            and len(stripped := value.strip()) <= self._device_id_limit
+            and not normalize.is_placeholder(stripped)
+        ):  # the common case, inline
+            fields["device_id"] = stripped
+        elif value is not None:
+            fields["device_id"] = _checked(self._device_id, value, m.DEVICE_ID, warnings)
+        for prop, attribute, limit, normalise in self._text_fields:
             value = get(prop)
-            if type(value) is str:  # the common case, inline
-                fields[attribute] = value.strip() or None
+            if type(value) is str and len(stripped := value.strip()) <= limit:  # inline
+                fields[attribute] = stripped or None
             elif value is not None:
-                fields[attribute] = _checked(normalize.text, value, prop, warnings)
+                fields[attribute] = _checked(normalise, value, prop, warnings)
         for prop, attribute in m.USER_IP_FIELDS:
             value = get(prop)
-            if type(value) is str and normalize.is_ip_address(stripped := value.strip()):
-                fields[attribute] = stripped  # the common case, inline
+            if (
+                type(value) is str
+                and (stripped := value.strip()).strip(_NOT_AN_IP)
+                and normalize.is_ip_address(stripped)
+            ):  # the common case, inline
+                fields[attribute] = stripped
             elif value is not None:
                 fields[attribute] = _checked(normalize.ip_address, value, prop, warnings)
         value = get(m.EMAIL)
@@ -62,22 +96,21 @@ class UserDataBuilder:
 
     def _hashed_phone(self, value: object) -> str | None:
         raw = value.strip() if type(value) is str else normalize.text(value)  # int: its digits
-        if not raw:
-            return None
+        if raw is None or normalize.is_placeholder(raw):
+            raise Invalid(normalize.PLACEHOLDER, "a placeholder, not a phone number")
         if len(raw) == 64 and is_sha256_hex(raw):  # hashed by the sender already
             return raw.lower()
-        e164 = to_e164(raw, self._region)
+        e164 = to_e164(normalize.visible(raw), self._region)
         return sha256_hex(e164[1:] if self._phone_digits_only else e164)
 
 
 def _emails(value: PropertyValue, warnings: list[TransformWarning]) -> tuple[str, ...]:
     try:
-        hashes, dropped = normalize.email_hashes(value)
+        hashes, problems = email_hashes(value)
     except Invalid as problem:
         warnings.append(TransformWarning(problem.code, m.EMAIL))
         return ()
-    if dropped:
-        warnings.append(TransformWarning("invalid_email", m.EMAIL))
+    warnings.extend(TransformWarning(code, m.EMAIL) for code in problems)
     return tuple(hashes)
 
 

@@ -75,8 +75,8 @@ def test_file_in_one_line_out_per_event(
             "error": {
                 "reason": "unknown_event_name",
                 "field": "event_name",
-                "message": "the event name is not a Spotify name, is not mapped in "
-                "transform.event_name_mapping, and spotify_event_name is not set",
+                "message": "the event name is not a Spotify name or a known alias, is not "
+                "mapped in transform.event_name_mapping, and spotify_event_name is not set",
             }
         },
     ]
@@ -104,12 +104,13 @@ def test_stdin_uses_the_topic_stdin(
         (b"[1, 2]", "line 2: expected a JSON object"),
         (b'{"properties": {}}', "line 2: 'event' must be a string"),
         (b'{"event": "view", "properties": []}', "line 2: 'properties' must be an object"),
-        (b'{"event": "view", "properties": {"a": {"b": 1}}}', "line 2: property 'a' must be"),
-        (b'{"event": "view", "properties": {"a": [1]}}', "line 2: property 'a' must be"),
+        (b'{"event": "view", "properties": {"a": {"b": 1}}}', "line 2: property #1 must be"),
+        (b'{"event": "view", "properties": {"a": 1, "b": [1]}}', "line 2: property #2 must be"),
+        (b'{"event": "view", "properties": {"email": [1]}}', "line 2: property 'email' must be"),
         (b'{"event": "view", "properties": {}, "timestamp": "x"}', "line 2: 'timestamp' must be"),
         (b'{"event": "view", "properties": {}, "timestamp": 1.5}', "line 2: 'timestamp' must be"),
         (b'{"event": "view", "user_id": 5}', "line 2: 'user_id' must be a string"),
-        (b'{"event": "view", "properties": {"a": 9223372036854775808}}', "line 2: property 'a'"),
+        (b'{"event": "view", "properties": {"a": 9223372036854775808}}', "line 2: property #1"),
         (b'{"event": "\xff"}', "line 2: not valid JSON"),
     ],
 )
@@ -122,6 +123,48 @@ def test_unreadable_line_exits_2_naming_the_line(
     captured = capsys.readouterr()
     assert f"spotify-capi-connector transform: {message}" in captured.err
     assert len(_outputs(captured.out)) == 1  # the good first line was written
+
+
+def test_a_property_key_is_never_echoed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Keys can be PII: a property outside the table is named by its position only."""
+    secret = "secret.person@example.com"
+    line = {"event": "view", "properties": {"$device_id": "d-1", secret: {"nested": 1}}}
+    events = tmp_path / "pii.jsonl"
+    events.write_text(_jsonl(line))
+    assert main(["transform", str(events), "--now", NOW]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "spotify-capi-connector transform: line 1: property #2 must be null, a boolean, "
+        "a number, a string or a list of strings\n"
+    )
+    assert secret not in captured.out + captured.err
+
+
+def test_warnings_name_contract_fields_never_keys_or_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "secret.person@example.com"
+    line = {
+        "event": "view",
+        "properties": {
+            "$device_id": "d-1",
+            secret: secret,
+            "email": f"Secret Person <{secret}>; {secret} x",
+            "content_category": secret,
+        },
+    }
+    events = tmp_path / "pii.jsonl"
+    events.write_text(_jsonl(line))
+    assert main(["transform", str(events), "--now", NOW]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "line 1: warning invalid_email (email)\n"
+        "line 1: warning unknown_content_category (content_category)\n"
+    )
+    assert secret not in captured.err
+    assert _outputs(captured.out)[0]["user_data"]["hashed_emails"] == [
+        hashlib.sha256(secret.encode()).hexdigest()
+    ]
 
 
 def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -96,7 +96,7 @@ def test_mapping_wins_over_an_own_name_that_is_a_spotify_name() -> None:
 
 
 def test_unknown_event_name_rejects() -> None:
-    outcome = rejected(IDENTIFIED, "Order Completed")
+    outcome = rejected(IDENTIFIED, "Wishlist Shared")
     assert (outcome.rejection.reason, outcome.rejection.field) == (
         "unknown_event_name",
         "event_name",
@@ -115,7 +115,8 @@ def test_unknown_event_name_rejects() -> None:
         ("  order-0001 ", "order-0001"),
         (12345, "12345"),
         (12345.0, "12345"),
-        (12.5, "12.5"),
+        (-7.0, "-7"),
+        (9_007_199_254_740_992.0, "9007199254740992"),
     ],
 )
 def test_event_id_from_the_property(value: PropertyValue, expected: str) -> None:
@@ -140,7 +141,7 @@ def test_derived_event_id_is_stable_and_differs_per_record() -> None:
         assert derive_event_id(coordinates) == str(uuid.uuid5(EVENT_ID_NAMESPACE, f"t:1:{offset}"))
 
 
-@pytest.mark.parametrize("value", [True, ["a"], float("nan"), "   "])
+@pytest.mark.parametrize("value", [True, ["a"], "   "])
 def test_unusable_event_id_is_derived(value: PropertyValue) -> None:
     outcome = accepted({"$event_id": value, **IDENTIFIED})
     assert outcome.event.event_id == derive_event_id(COORDS)
@@ -309,10 +310,7 @@ def test_content_fields_and_no_details_when_empty() -> None:
         "content_category": "Apparel & Accessories > Shoes",
         **IDENTIFIED,
     }
-    assert wire(props)["event_details"] == {
-        "content_name": "Shoes",
-        "content_category": "Apparel & Accessories > Shoes",
-    }
+    assert wire(props)["event_details"] == {"content_name": "Shoes", "content_category": "187"}
     assert "event_details" not in wire(IDENTIFIED)
     assert accepted(IDENTIFIED).event.event_details is None
 
@@ -359,7 +357,7 @@ def test_golden_purchase_event() -> None:
             "amount": 100.0,
             "currency": "USD",
             "content_name": "Shoes",
-            "content_category": "Apparel & Accessories",
+            "content_category": "166",
         },
     }
 
