@@ -46,7 +46,8 @@ class Taxonomy:
         if found is not None:
             return found
         if text.isascii() and text.isdigit():  # `0166` is 166; no name is a number
-            return self.paths_by_id.get(str(int(text)))
+            category_id = str(int(text))
+            return category_id if category_id in self.paths_by_id else None
         return self._folded.get(fold(text))
 
 

@@ -162,3 +162,52 @@ def test_parse_error_message_does_not_quote_the_value() -> None:
 )
 def test_format_is_utc_with_three_fraction_digits(epoch_ms: int, text: str) -> None:
     assert format_utc_ms(epoch_ms) == text
+
+
+# --- epoch units by magnitude ----------------------------------------------------------------
+
+TEN_AM = "2026-01-23T10:00:00.123Z"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1_769_162_400.123,  # seconds
+        1_769_162_400_123,  # milliseconds
+        1_769_162_400_123_456,  # microseconds
+        1_769_162_400_123_999_999,  # nanoseconds: sub-millisecond digits are cut
+        "1769162400.123",
+        "1769162400123",
+        "1769162400123456",
+        "1769162400123456789",
+        1_769_162_400_123_456.0,
+        1.769162400123456e18,
+    ],
+)
+def test_epoch_seconds_millis_micros_and_nanos_are_told_apart(value: PropertyValue) -> None:
+    outcome = accepted({"$event_time": value, **IDENTIFIED})
+    assert outcome.event.event_time == TEN_AM
+    assert outcome.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "epoch_ms"),
+    [
+        (99_999_999_999, 99_999_999_999_000),  # just below 1e11: seconds (year 5138)
+        (100_000_000_000, 100_000_000_000),  # 1e11: milliseconds (March 1973)
+        (99_999_999_999_999, 99_999_999_999_999),  # just below 1e14: milliseconds
+        (100_000_000_000_000, 100_000_000_000),  # 1e14: microseconds
+        (99_999_999_999_999_999, 99_999_999_999_999),  # just below 1e17: microseconds
+        (100_000_000_000_000_000, 100_000_000_000),  # 1e17: nanoseconds
+        (2**63 - 1, 9_223_372_036_854),  # the largest long, as nanoseconds (year 2262)
+    ],
+)
+def test_unit_boundaries(value: int, epoch_ms: int) -> None:
+    assert parse_event_time(value) == (epoch_ms, False)
+
+
+def test_microseconds_are_no_longer_an_event_in_the_future() -> None:
+    now_us = NOW_MS * 1000
+    assert accepted({"$event_time": now_us - 5_000_000, **IDENTIFIED}).event_time_ms == (
+        NOW_MS - 5_000
+    )

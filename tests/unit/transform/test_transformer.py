@@ -423,3 +423,91 @@ def test_malformed_event_objects_do_not_raise() -> None:
     with_time = transformer.transform(odd_time, COORDS, NOW_MS)
     assert isinstance(with_time, Accepted)
     assert with_time.event.event_time == "2026-01-23T12:34:56.000Z"
+
+
+# --- a refused event id ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        12.5,  # not an integer
+        9_007_199_254_740_994.0,  # 2^53 + 2: a double has lost the digit below it
+        1e300,
+        float("nan"),
+        float("inf"),
+    ],
+)
+def test_a_float_event_id_that_is_not_an_exact_integer_rejects_the_event(value: float) -> None:
+    outcome = rejected({"$event_id": value, **IDENTIFIED})
+    assert (outcome.rejection.reason, outcome.rejection.field) == ("invalid_event_id", "$event_id")
+    assert "2^53" in outcome.rejection.message
+    assert outcome.event_id == derive_event_id(COORDS)  # the result is keyed by the derived id
+
+
+# --- caps ------------------------------------------------------------------------------------
+
+
+def test_an_event_id_over_its_cap_rejects_the_event() -> None:
+    assert accepted({"$event_id": "e" * 256, **IDENTIFIED}).event.event_id == "e" * 256
+    outcome = rejected({"$event_id": "e" * 257, **IDENTIFIED})
+    assert (outcome.rejection.reason, outcome.rejection.field) == (
+        "event_id_too_long",
+        "$event_id",
+    )
+    assert outcome.event_id == derive_event_id(COORDS)
+    assert "e" * 257 not in outcome.rejection.message
+
+
+def test_the_event_id_cap_is_a_setting() -> None:
+    limits = {"event_id": 8}
+    assert accepted({"$event_id": "12345678", **IDENTIFIED}, max_length=limits).event.event_id == (
+        "12345678"
+    )
+    outcome = rejected({"$event_id": 123456789, **IDENTIFIED}, max_length=limits)
+    assert outcome.rejection.reason == "event_id_too_long"
+
+
+@pytest.mark.parametrize(
+    ("prop", "cap", "field"),
+    [
+        ("content_name", 1024, "content_name"),
+        ("$user_agent", 1024, "user_agent"),
+        ("$device_id", 256, "device_id"),
+        ("platform_id", 256, "platform_id"),
+        ("session_id", 256, "session_id"),
+        ("alias_id", 256, "alias_id"),
+        ("cookie1", 1024, "cookie1"),
+        ("page_id", 256, "page_id"),
+        ("connection_type", 64, "connection_type"),
+        ("age_group", 64, "age_group"),
+        ("$spclid", 512, "clickID"),
+    ],
+)
+def test_optional_text_over_its_cap_is_dropped_with_a_warning(
+    prop: str, cap: int, field: str
+) -> None:
+    props: dict[str, PropertyValue] = {"$ip": "203.0.113.9"}
+    at_cap = accepted({**props, prop: "x" * cap}).event.to_wire()
+    assert (at_cap.get("event_details") or at_cap["user_data"])[field] == "x" * cap
+    outcome = accepted({**props, prop: " " + "x" * (cap + 1) + " "})
+    wire = outcome.event.to_wire()
+    assert field not in wire["user_data"]
+    assert "event_details" not in wire
+    assert outcome.warnings == (TransformWarning("too_long", prop),)
+
+
+def test_a_url_over_its_cap_is_dropped_with_a_warning() -> None:
+    url = "https://shop.example/" + "p" * (2048 - 21)
+    assert wire({"event_source_url": url, **IDENTIFIED})["event_source_url"] == url
+    outcome = accepted({"event_source_url": url + "p", **IDENTIFIED})
+    assert "event_source_url" not in outcome.event.to_wire()
+    assert outcome.warnings == (TransformWarning("too_long", "event_source_url"),)
+
+
+def test_caps_are_settings_with_defaults_kept_for_the_rest() -> None:
+    settings = TransformSettings.model_validate({"max_length": {"content_name": 5}})
+    assert settings.max_length.content_name == 5
+    assert settings.max_length.event_source_url == 2048
+    outcome = accepted({"content_name": "Boots!", **IDENTIFIED}, max_length={"content_name": 5})
+    assert outcome.warnings == (TransformWarning("too_long", "content_name"),)
