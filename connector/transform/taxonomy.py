@@ -15,10 +15,11 @@ process, on first use.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache, lru_cache
 from importlib import resources
 
+from connector.transform.normalize import too_long
 from connector.transform.problems import Invalid, type_name
 
 TAXONOMY_FILE = "google-product-taxonomy-with-ids.en-US.txt"
@@ -71,13 +72,17 @@ def google_taxonomy() -> Taxonomy:
 
 
 class CategoryResolver:
-    """A property value → the taxonomy id to send, or raise Invalid (`unknown_content_category`).
+    """A property value → the taxonomy id to send, or raise Invalid (`unknown_content_category`;
+    `too_long` above `max_length` characters, which are never looked up nor cached).
 
     `mapping` is the shop's own names → an id, path or name of the taxonomy; a target that does
     not resolve is a ValueError here (the settings turn it into a ConfigError at load).
     """
 
-    def __init__(self, mapping: Mapping[str, str], taxonomy: Taxonomy | None = None) -> None:
+    def __init__(
+        self, mapping: Mapping[str, str], max_length: int = 256, taxonomy: Taxonomy | None = None
+    ) -> None:
+        self._max_length = max_length
         self._taxonomy = taxonomy or google_taxonomy()
         self._mapping: dict[str, str] = {}
         self._folded_mapping: dict[str, str] = {}
@@ -94,13 +99,19 @@ class CategoryResolver:
                 "content_category_mapping: these entries map to no Google Product Taxonomy id, "
                 f"path or category name: {sorted(unresolved)}"
             )
-        # A stream has few distinct categories: resolve each spelling once (bounded).
-        self._find = lru_cache(maxsize=4096)(self._find_uncached)
+        # The id of a text up to `max_length` characters, or None: the hot path's short way
+        # (blank, unknown, too long are `resolve`'s to report). A stream has few distinct
+        # categories: each spelling is resolved once (bounded).
+        self.known: Callable[[str], str | None] = lru_cache(maxsize=4096)(self._find_uncached)
 
-    def resolve(self, value: object) -> str:
-        """Text → id; an integral number → its id. The value is never quoted in a message."""
+    def resolve(self, value: object) -> str | None:
+        """Text → id; an integral number → its id; blank → None. Never quotes the value."""
         if type(value) is str:
             text = value.strip()
+            if not text:
+                return None
+            if len(text) > self._max_length:
+                raise too_long(self._max_length)
         elif isinstance(value, int) and not isinstance(value, bool):
             text = str(value)
         elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
@@ -109,7 +120,7 @@ class CategoryResolver:
             raise Invalid(UNKNOWN, "a number that is not a Google Product Taxonomy id")
         else:
             raise Invalid("invalid_type", f"expected a string or a number, got {type_name(value)}")
-        found = self._find(text)
+        found = self.known(text)
         if found is None:
             raise Invalid(
                 UNKNOWN,
@@ -118,8 +129,9 @@ class CategoryResolver:
             )
         return found
 
-    def _find_uncached(self, text: str) -> str | None:
+    def _find_uncached(self, raw: str) -> str | None:
         """The shop's mapping first (exact, then folded), then the taxonomy."""
+        text = raw.strip()
         return (
             self._mapping.get(text)
             or self._folded_mapping.get(fold(text))

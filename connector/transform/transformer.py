@@ -74,12 +74,15 @@ class Transformer:
 
     def __init__(self, settings: TransformSettings) -> None:
         self._event_names = EventNames(settings.event_name_mapping, settings.event_name_aliases)
-        self._categories = CategoryResolver(settings.content_category_mapping)
         limits = settings.max_length
+        self._categories = CategoryResolver(
+            settings.content_category_mapping, limits.content_category
+        )
         self._max_event_id = limits.event_id
-        self._url = partial(normalize.url, limit=limits.event_source_url)
-        self._content_name = partial(normalize.capped_text, limit=limits.content_name)
+        self._max_url = limits.event_source_url
         self._max_category = limits.content_category
+        self._max_content_name = limits.content_name
+        self._content_name = partial(normalize.capped_text, limit=limits.content_name)
         self._user_data = UserDataBuilder(
             settings.default_phone_region, settings.phone_format == "e164_digits", limits
         )
@@ -108,7 +111,7 @@ class Transformer:
                 user_data=user_data,
                 action_source=_optional(normalize.action_source, props, m.ACTION_SOURCE, warnings),
                 opt_out_targeting=self._opt_out(props, warnings),
-                event_source_url=_optional(self._url, props, m.EVENT_SOURCE_URL, warnings),
+                event_source_url=self._url(props, warnings),
                 event_details=self._event_details(props, event_name == "PURCHASE", warnings),
             )
         except _Reject as reject:
@@ -190,6 +193,13 @@ class Transformer:
         flag = _optional(normalize.flag, props, m.OPT_OUT_TARGETING, warnings)
         return self._default_opt_out if flag is None else flag
 
+    def _url(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> str | None:
+        url = _optional(normalize.url, props, m.EVENT_SOURCE_URL, warnings)
+        if url is not None and len(url) > self._max_url:
+            warnings.append(TransformWarning("too_long", m.EVENT_SOURCE_URL))
+            return None
+        return url
+
     def _event_details(
         self, props: dict[str, PropertyValue], purchase: bool, warnings: list[TransformWarning]
     ) -> EventDetails | None:
@@ -201,8 +211,20 @@ class Transformer:
         else:
             amount = _optional(normalize.amount, props, m.AMOUNT, warnings)
             currency = _optional(normalize.currency, props, m.CURRENCY, warnings)
-        content_name = _optional(self._content_name, props, m.CONTENT_NAME, warnings)
-        content_category = _optional(self._category, props, m.CONTENT_CATEGORY, warnings)
+        value = props.get(m.CONTENT_NAME)
+        if type(value) is str and len(stripped := value.strip()) <= self._max_content_name:
+            content_name = stripped or None  # the common case, inline
+        else:
+            content_name = _optional(self._content_name, props, m.CONTENT_NAME, warnings)
+        value = props.get(m.CONTENT_CATEGORY)
+        if type(value) is str and len(value) <= self._max_category:
+            content_category = self._categories.known(value)  # the common case: seen before
+        else:
+            content_category = None
+        if content_category is None and value is not None:
+            content_category = _optional(
+                self._categories.resolve, props, m.CONTENT_CATEGORY, warnings
+            )
         if (
             amount is None
             and currency is None
@@ -211,13 +233,6 @@ class Transformer:
         ):
             return None
         return EventDetails(amount, currency, content_name, content_category)
-
-    def _category(self, value: object) -> str | None:
-        """A Google Product Taxonomy id, or raise Invalid (`unknown_content_category`)."""
-        category = normalize.capped_text(value, self._max_category) if type(value) is str else value
-        if category is None:
-            return None
-        return self._categories.resolve(category)
 
 
 def _event_time_source(

@@ -23,6 +23,8 @@ from connector.transform.phone import to_e164
 from connector.transform.problems import Invalid
 
 _NOT_AN_IP = "0:."  # stripped of these, an unspecified address (`0.0.0.0`, `::`) is empty
+_ZERO_TEXT = normalize.ZERO_TEXT
+_LONGEST_PLACEHOLDER = normalize.LONGEST_PLACEHOLDER_WORD
 
 
 class UserDataBuilder:
@@ -49,9 +51,9 @@ class UserDataBuilder:
         value = get(m.DEVICE_ID)
         if (
             type(value) is str
-            and len(stripped := value.strip()) <= self._device_id_limit
-            and not normalize.is_placeholder(stripped)
-        ):  # the common case, inline
+            and _LONGEST_PLACEHOLDER < len(stripped := value.strip()) <= self._device_id_limit
+            and stripped.strip(_ZERO_TEXT)
+        ):  # the common case, inline: longer than any placeholder word, not all zeros
             fields["device_id"] = stripped
         elif value is not None:
             fields["device_id"] = _checked(self._device_id, value, m.DEVICE_ID, warnings)
@@ -100,7 +102,7 @@ class UserDataBuilder:
             raise Invalid(normalize.PLACEHOLDER, "a placeholder, not a phone number")
         if len(raw) == 64 and is_sha256_hex(raw):  # hashed by the sender already
             return raw.lower()
-        e164 = to_e164(normalize.visible(raw), self._region)
+        e164 = to_e164(raw if raw.isascii() else normalize.visible(raw), self._region)
         return sha256_hex(e164[1:] if self._phone_digits_only else e164)
 
 
@@ -110,7 +112,8 @@ def _emails(value: PropertyValue, warnings: list[TransformWarning]) -> tuple[str
     except Invalid as problem:
         warnings.append(TransformWarning(problem.code, m.EMAIL))
         return ()
-    warnings.extend(TransformWarning(code, m.EMAIL) for code in problems)
+    if problems:
+        warnings.extend(TransformWarning(code, m.EMAIL) for code in problems)
     return tuple(hashes)
 
 
