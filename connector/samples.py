@@ -18,7 +18,16 @@ EVENT_MIX: tuple[tuple[str, str | None, float], ...] = (
     ("Lead Captured", "LEAD", 0.05),
 )
 DEMO_EVENT_NAME_MAPPING = {"Order Completed": "PURCHASE"}
-_CATEGORIES = ("Apparel & Accessories", "Electronics", "Home & Garden", "Health & Beauty")
+# content_category as shops write it: Google Product Taxonomy paths, category names and ids
+# (the transform sends the id: 187, 223, 2271, 638, 2915, 166).
+_CATEGORIES = (
+    "Apparel & Accessories > Shoes",
+    "Electronics > Audio",
+    "Dresses",
+    "Kitchen & Dining",
+    "2915",
+    166,
+)
 _PHONES = (
     "+1 (415) 555-{n:04d}",
     "+44 20 7946 {n:04d}",
