@@ -38,6 +38,8 @@ SAMPLE_OVERRIDES: dict[tuple[str, str], Any] = {
     ("decode", "schema_registry_url"): "https://registry.example.test:8081",
     ("transform", "event_name_mapping"): {"Order Completed": "PURCHASE", "Signed Up": "SIGN_UP"},
     ("transform", "default_phone_region"): "GB",
+    ("transform", "content_category_mapping"): {"Sneakers": "Apparel & Accessories > Shoes"},
+    ("transform", "max_length"): {"event_id": 128, "click_id": 1024},
     ("kafka", "client_properties"): {"client.rack": "zone-a", "fetch.max.bytes": "1048576"},
     ("pipeline", "max_unsettled"): 5_000_000.0,  # a whole float must not render as 5e+06
     ("sink", "backoff_initial_s"): 0.00005,  # rendered as 5e-05, which YAML reads as text
