@@ -157,7 +157,7 @@ def flag(value: object) -> bool | None:
 
 def url(value: object) -> str | None:
     """An absolute http(s) URL without whitespace or control characters; the scheme is
-    lower-cased. (Its length cap is the caller's: a partial here costs a tenth of the call.)"""
+    lower-cased. The caller applies its length cap."""
     raw = value.strip() if type(value) is str else text(value)
     if not raw:
         return None

@@ -59,8 +59,6 @@ from connector.transform.taxonomy import CategoryResolver
 from connector.transform.user_data import UserDataBuilder
 
 T = TypeVar("T")
-# A refused $event_id rejects the event: the sender meant an id that cannot be sent as meant.
-_REFUSED_EVENT_ID = frozenset({"event_id_too_long"})
 
 
 class _Reject(Exception):  # control flow inside this module only
@@ -156,7 +154,9 @@ class Transformer:
         try:
             event_id = normalize.event_id(own, self._max_event_id)
         except Invalid as problem:
-            if isinstance(own, float) or problem.code in _REFUSED_EVENT_ID:
+            # An inexact float or an overlong id was meant as the id: it cannot be sent as meant,
+            # and a derived one would defeat Spotify's deduplication with the Pixel.
+            if isinstance(own, float) or problem.code == "event_id_too_long":
                 raise _Reject(problem.code, m.EVENT_ID, problem.message) from None
             warnings.append(TransformWarning(problem.code, m.EVENT_ID))
             event_id = None
