@@ -7,6 +7,8 @@ import hashlib
 import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connector.models import PropertyValue, TransformWarning
 from connector.transform.emails import email_hashes
@@ -110,6 +112,18 @@ def test_the_plain_fast_path_gives_the_general_paths_answer() -> None:
     one. Both must give the same hash."""
     for raw in ("John.Doe+tag@Example.com", "o'brien@example.ie", "a@b", "x_y-z@sub.example.co"):
         assert email_hashes(raw) == email_hashes([raw]) == ([sha(raw.lower())], ())
+
+
+@given(address=st.emails().map(str))
+def test_any_plain_address_hashes_alike_on_both_paths(address: str) -> None:
+    assert email_hashes(address) == email_hashes([address]) == ([sha(address.lower())], ())
+
+
+@given(value=st.one_of(st.text(max_size=60), st.lists(st.text(max_size=30), max_size=4)))
+def test_any_text_gives_hashes_or_warnings_never_an_error(value: PropertyValue) -> None:
+    hashes, problems = email_hashes(value)
+    assert all(len(digest) == 64 for digest in hashes)
+    assert set(problems) <= {"invalid_email", "placeholder_identifier"}
 
 
 # --- placeholders ----------------------------------------------------------------------------
