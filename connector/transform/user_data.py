@@ -36,13 +36,7 @@ class UserDataBuilder:
         self._device_id_limit = limits.device_id
         self._device_id = partial(normalize.device_id, limit=limits.device_id)
         self._text_fields = tuple(
-            (
-                prop,
-                attribute,
-                getattr(limits, attribute),
-                partial(normalize.capped_text, limit=getattr(limits, attribute)),
-            )
-            for prop, attribute in m.USER_TEXT_FIELDS
+            (prop, attribute, getattr(limits, attribute)) for prop, attribute in m.USER_TEXT_FIELDS
         )
 
     def build(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> UserData:
@@ -57,12 +51,13 @@ class UserDataBuilder:
             fields["device_id"] = stripped
         elif value is not None:
             fields["device_id"] = _checked(self._device_id, value, m.DEVICE_ID, warnings)
-        for prop, attribute, limit, normalise in self._text_fields:
+        for prop, attribute, limit in self._text_fields:
             value = get(prop)
             if type(value) is str and len(stripped := value.strip()) <= limit:  # inline
                 fields[attribute] = stripped or None
             elif value is not None:
-                fields[attribute] = _checked(normalise, value, prop, warnings)
+                capped = partial(normalize.capped_text, limit=limit)
+                fields[attribute] = _checked(capped, value, prop, warnings)
         for prop, attribute in m.USER_IP_FIELDS:
             value = get(prop)
             if (
