@@ -195,6 +195,9 @@ class SinkSettings(_Section):
     backoff_initial_s: float = Field(default=0.2, gt=0)
     backoff_max_s: float = Field(default=30.0, gt=0)
     auth_retry_interval_s: float = Field(default=30.0, gt=0)
+    # A lone event refused with 400 is sent again with less (connector/sink/heal.py) before it
+    # is dead-lettered; false: dead-letter it at once.
+    heal_rejected: bool = True
 
 
 class PipelineSettings(_Section):

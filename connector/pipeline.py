@@ -296,7 +296,7 @@ class Pipeline:
                     error_message=outcome.error_message,
                     attempts=outcome.attempts,
                     sp_trace_id=outcome.sp_trace_id,
-                    warnings=ready.warnings,
+                    warnings=ready.warnings + outcome.warnings,
                 )
                 self._write(result, pending.envelope, pending.offsets, "spotify")
 

@@ -18,6 +18,7 @@ EVENT_MIX: tuple[tuple[str, str | None, float], ...] = (
     ("Lead Captured", "LEAD", 0.05),
 )
 DEMO_EVENT_NAME_MAPPING = {"Order Completed": "PURCHASE"}
+CLICK_THROUGH_EVERY = 10  # one visit in ten arrives from a Spotify ad click and carries $spclid
 # content_category as shops write it: Google Product Taxonomy paths, category names and ids
 # (the transform sends the id: 187, 223, 2271, 638, 2915, 166).
 _CATEGORIES = (
@@ -39,7 +40,8 @@ _PHONES = (
 def sample_events(
     count: int, seed: int = 7, start_ms: int = 1_767_225_600_000
 ) -> Iterator[dict[str, Any]]:
-    """`count` valid events with every property of the Freshpaint table set."""
+    """`count` valid events with every property of the Freshpaint table set ($spclid on
+    click-through visits only)."""
     rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
     names = [name for name, _, _ in EVENT_MIX]
     weights = [weight for _, _, weight in EVENT_MIX]
@@ -67,12 +69,13 @@ def sample_events(
             "page_id": f"page-{index % 300}",
             "connection_type": "wifi",
             "age_group": "25-34",
-            "$spclid": f"spclid-{index:x}",
             "amount": round(rng.uniform(5, 400), 2),
             "currency": rng.choice(("USD", "eur", "GBP")),
             "content_name": f"Product {index % 500}",
             "content_category": rng.choice(_CATEGORIES),
         }
+        if index % CLICK_THROUGH_EVERY == 0:
+            properties["$spclid"] = f"spclid-{index:x}"
         if spotify_names[name]:
             properties["spotify_event_name"] = spotify_names[name]
         yield {"event": name, "properties": properties, "timestamp": start_ms + index * 10}

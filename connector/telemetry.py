@@ -152,6 +152,11 @@ class Telemetry:
         self.auth_failures = meter.create_counter(
             "spotify_capi.auth.failures", "{failure}", "Times Spotify began refusing the token"
         )
+        self.fields_removed = meter.create_counter(
+            "spotify_capi.fields.removed",
+            "{field}",
+            "Fields removed from events Spotify refused with 400 and then accepted without them",
+        )
         self.request_duration = meter.create_histogram(
             "http.client.request.duration",
             "s",
@@ -382,6 +387,10 @@ class SinkMetrics:
     def on_auth_state(self, failing: bool) -> None:
         if failing:
             self._t.auth_failures.add(1)
+
+    def on_field_removed(self, field: str) -> None:
+        # A contract path from a fixed list (connector/sink/heal.py): a bounded label.
+        self._t.fields_removed.add(1, {"spotify_capi.field": _label(field)})
 
 
 def _tracer_provider(

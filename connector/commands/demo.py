@@ -2,7 +2,9 @@
 
 Starts a real Kafka broker (jars from Maven Central) and the local Spotify sandbox, creates the
 topics, produces sample events (most valid, some not), runs the connector until every record is
-settled, prints what became of them, and stops everything.
+settled, prints what became of them, and stops everything. The sandbox refuses `clickID`, as a
+Spotify that will not take a field would, so the summary shows events healed: sent again
+without the refused field and delivered.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 # librdkafka logs errors only: a broker just started makes clients warn while its coordinators
 # load ("retrying"), which would only clutter the demo's output.
 QUIET = {"log_level": 3}
+REFUSED_KEYS = ("clickID",)  # the sample events carry it on click-through visits
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,13 +43,21 @@ def run(args: argparse.Namespace) -> int:
     from connector.localinfra import KafkaBroker
     from connector.pipeline import Pipeline
     from connector.samples import DEMO_EVENT_NAME_MAPPING
-    from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxThread
+    from connector.sandbox import (
+        DEFAULT_CONNECTION_ID,
+        DEFAULT_TOKEN,
+        FaultSettings,
+        SandboxSettings,
+        SandboxThread,
+    )
 
     say = _Printer()
     say.step("starting a local Kafka broker (first run fetches its jars with Maven)")
-    with KafkaBroker() as broker, SandboxThread() as sandbox:
+    refusing = SandboxSettings(faults=FaultSettings(refuse_user_data_keys=REFUSED_KEYS))
+    with KafkaBroker() as broker, SandboxThread(refusing) as sandbox:
         say.done(
             f"broker {broker.bootstrap} in {broker.start_seconds:.1f} s; sandbox {sandbox.url}"
+            f" (refusing user_data {', '.join(REFUSED_KEYS)})"
         )
         kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, group_id="demo")
         admin = AdminClient({"bootstrap.servers": broker.bootstrap, **QUIET})
@@ -137,8 +148,26 @@ def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> No
     print()
     for (status, code), count in sorted(failures.items()):
         print(f"  dead-lettered: {status} / {code} x{count}")
+    print(_healed_line(typed))
     print(f"  events accepted by the Spotify sandbox: {accepted}")
     print()
+
+
+def _healed_line(results: Sequence[DeliveryResult]) -> str:
+    """How many delivered events were sent again without a field Spotify refused, and which."""
+    from connector.sink.heal import WARNING_CODE
+
+    prefix = f"{WARNING_CODE}:"
+    removed = [
+        [warning.removeprefix(prefix) for warning in r.warnings if warning.startswith(prefix)]
+        for r in results
+    ]
+    healed = sum(1 for fields in removed if fields)
+    by_field = Counter(field for fields in removed for field in fields)
+    fields = ", ".join(f"{field} x{count}" for field, count in sorted(by_field.items()))
+    return f"  healed (delivered without a field Spotify refused): {healed}" + (
+        f"; removed {fields}" if fields else ""
+    )
 
 
 class _Printer:

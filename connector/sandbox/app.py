@@ -3,9 +3,12 @@
 Answers, where Spotify publishes nothing (see /work/shared/spotify-capi.md, "Not published"):
 - Success is exactly `{"message": "SUCCESS"}`. Every answer carries the trace id in the
   `sp-trace-id` header; error bodies also carry it as `sp_trace_id`, as the Ads API's do.
-- An error body is `{"message": <CODE>, "errors": [{"index", "field", "code", "message"}],
-  "sp_trace_id": ...}`; `index` is the event's place in `events` (null for the envelope).
-  Nothing in it quotes the token or a submitted value.
+- An error body is, by default, the Ads API's published ErrorResponse: `{"sp_trace_id",
+  "messages": ["events[1].event_details.amount: amount must be a number", ...],
+  "error_codes": ["NOT_A_NUMBER", ...]}`, one message and code per problem (or the answer's own
+  code when it lists none). `error_body: detailed` sends `{"message": <CODE>, "errors":
+  [{"index", "field", "code", "message"}], "sp_trace_id"}` instead; `index` is the event's place
+  in `events` (null for the envelope). Nothing in either quotes the token or a submitted value.
 - Order of checks: outage, faults (rate limit, random shares), latency, then the request:
   token (401), body size (413), JSON and envelope (400), connection id (403), event count
   (413), every event (400). Only a 200 records anything as accepted.
@@ -137,7 +140,7 @@ def _check_batch(envelope: Envelope, runtime: SandboxRuntime) -> Refusal | None:
         problems = check_light(events)
     else:
         rules = TimeRules(time.time(), settings.max_clock_skew_s, settings.max_event_age_s)
-        problems = check_events(events, rules)
+        problems = check_events(events, rules, runtime.refused_user_data)
     return Refusal(400, "INVALID_REQUEST", problems) if problems else None
 
 
@@ -184,14 +187,43 @@ def _error(
     problems: list[Problem] | None = None,
 ) -> web.Response:
     runtime.state.record_response(status)
-    body: dict[str, Any] = {
-        "message": message,
-        "errors": [problem.to_wire() for problem in problems or ()],
-        "sp_trace_id": trace_id,
-    }
+    if runtime.settings.error_body == "detailed":
+        body = _detailed_body(message, trace_id, problems or [])
+    else:
+        body = _error_response(message, trace_id, problems or [])
     headers = {TRACE_ID_HEADER: trace_id}
     if retry_after_s is not None:
         headers["Retry-After"] = str(retry_after_s)
     return web.Response(
         body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
     )
+
+
+def _detailed_body(message: str, trace_id: str, problems: list[Problem]) -> dict[str, Any]:
+    return {
+        "message": message,
+        "errors": [problem.to_wire() for problem in problems],
+        "sp_trace_id": trace_id,
+    }
+
+
+def _error_response(code: str, trace_id: str, problems: list[Problem]) -> dict[str, Any]:
+    """The Ads API's ErrorResponse: messages and error codes, one of each per problem."""
+    if not problems:
+        return {
+            "sp_trace_id": trace_id,
+            "messages": [code.replace("_", " ").lower()],
+            "error_codes": [code],
+        }
+    return {
+        "sp_trace_id": trace_id,
+        "messages": [f"{_where(problem)}: {problem.message}" for problem in problems],
+        "error_codes": [problem.code for problem in problems],
+    }
+
+
+def _where(problem: Problem) -> str:
+    if problem.index is None:
+        return problem.field
+    event = f"events[{problem.index}]"
+    return f"{event}.{problem.field}" if problem.field else event

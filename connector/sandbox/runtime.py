@@ -44,6 +44,7 @@ class SandboxRuntime:
     def _apply(self, settings: SandboxSettings) -> None:
         self.tokens = settings.token_values()
         self.connection_ids = frozenset(settings.connection_ids)
+        self.refused_user_data = frozenset(settings.faults.refuse_user_data_keys)
         self.state.keep_bodies = settings.keep_bodies
         self.state.max_kept_bodies = settings.max_kept_bodies
 

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from connector.sandbox.validation import USER_DATA_KEYS
+
 # The credentials the demo and the tests use unless they configure others.
 DEFAULT_TOKEN = "sandbox-capi-token-not-a-secret"  # noqa: S105 - a well-known test credential
 DEFAULT_CONNECTION_ID = "5f0c6d2e-8b1a-4c3e-9d7f-2a6b4e8c1d90"
@@ -23,6 +25,10 @@ DEFAULT_MAX_CLOCK_SKEW_S = 300.0  # same allowance as the transform's max_future
 LatencyDistribution = Literal["fixed", "uniform", "normal"]
 OutageMode = Literal["refuse", "503"]
 ValidationLevel = Literal["full", "light"]
+# `error_response`: the Ads API's published ErrorResponse `{"sp_trace_id", "messages",
+# "error_codes"}`; `detailed`: `{"message", "errors": [{"index", "field", "code", "message"}],
+# "sp_trace_id"}`, which names each problem's event and field.
+ErrorBody = Literal["error_response", "detailed"]
 
 
 class _Model(BaseModel):
@@ -42,6 +48,17 @@ class FaultSettings(_Model):
     share_drop: float = Field(default=0.0, ge=0, le=1)  # close the connection, no response
     retry_after_s: int | None = Field(default=1, ge=0)  # on 429 and 503; None: no header
     rps_limit: float | None = Field(default=None, gt=0)  # requests/s above which 429 answers
+    # `user_data` keys answered with 400 (full validation), e.g. ["clickID"]: a Spotify that
+    # refuses a field, for the sink's healing.
+    refuse_user_data_keys: tuple[str, ...] = ()
+
+    @field_validator("refuse_user_data_keys")
+    @classmethod
+    def _known_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(keys) - USER_DATA_KEYS)
+        if unknown:
+            raise ValueError(f"not user_data keys of the contract: {', '.join(unknown)}")
+        return keys
 
     @model_validator(mode="after")
     def _shares_fit(self) -> FaultSettings:
@@ -68,6 +85,7 @@ class SandboxSettings(_Model):
     # A 400 lists each problem (event index, field). Spotify's own 400 may not: switch this off
     # to prove the client copes with a bare 400.
     detailed_errors: bool = True
+    error_body: ErrorBody = "error_response"
     keep_bodies: bool = True  # keep the last accepted body of each event id, for assertions
     max_kept_bodies: int | None = Field(default=None, ge=0)  # bound memory: forget the oldest
     faults: FaultSettings = FaultSettings()

@@ -5,7 +5,10 @@ rule that was broken and never quote the value. Where Spotify publishes nothing 
 chooses, and says so here:
 - `event_time` must end in `Z` (UTC); fractions of a second are optional, offsets refused.
 - IP addresses, `device_id` and the other `user_data` strings are only checked to be strings.
-- `content_category` must be a non-empty string; the Google Product Taxonomy is not embedded.
+- `content_category` must be a Google Product Taxonomy id as a string ("187"), as Spotify's
+  guide says ("free-form strings are rejected with a 400 error"); see `taxonomy.py`.
+- `refused_user_data` (the fault `refuse_user_data_keys`) refuses chosen `user_data` keys, as a
+  Spotify that will not take a field would; it exercises the sink's healing.
 - `amount` may be any finite number (refunds may be negative).
 """
 
@@ -20,6 +23,7 @@ from typing import Any
 import pycountry
 
 from connector.config import SPOTIFY_EVENT_NAMES
+from connector.sandbox.taxonomy import is_taxonomy_id, taxonomy_ids
 
 ACTION_SOURCES = frozenset({"WEB", "APP", "OFFLINE"})
 GENDERS = frozenset({"MALE", "FEMALE"})
@@ -140,18 +144,22 @@ def check_light(events: list[Any]) -> list[Problem]:
     return problems
 
 
-def check_events(events: list[Any], time_rules: TimeRules) -> list[Problem]:
+def check_events(
+    events: list[Any], time_rules: TimeRules, refused_user_data: frozenset[str] = frozenset()
+) -> list[Problem]:
     """The `full` level: every rule of the contract, for every event."""
     problems: list[Problem] = []
     for index, event in enumerate(events):
         if isinstance(event, dict):
-            _check_event(index, event, time_rules, problems)
+            _check_event(index, event, time_rules, refused_user_data, problems)
         else:
             problems.append(Problem(index, "", "NOT_AN_OBJECT", "an event must be an object"))
     return problems
 
 
-def _check_event(i: int, event: dict[str, Any], rules: TimeRules, out: list[Problem]) -> None:
+def _check_event(
+    i: int, event: dict[str, Any], rules: TimeRules, refused: frozenset[str], out: list[Problem]
+) -> None:
     out += _unknown_keys(i, "", event, EVENT_KEYS)
     if not _non_empty_string(event.get("event_id")):
         out.append(Problem(i, "event_id", "MISSING", "event_id must be a non-empty string"))
@@ -182,6 +190,7 @@ def _check_event(i: int, event: dict[str, Any], rules: TimeRules, out: list[Prob
             )
         )
     _check_user_data(i, event.get("user_data"), out)
+    _check_refused(i, event.get("user_data"), refused, out)
     _check_event_details(i, event.get("event_details"), name == "PURCHASE", out)
 
 
@@ -259,6 +268,14 @@ def _check_user_data(i: int, user_data: Any, out: list[Problem]) -> None:
         )
 
 
+def _check_refused(i: int, user_data: Any, refused: frozenset[str], out: list[Problem]) -> None:
+    if refused and isinstance(user_data, dict):
+        out += [
+            Problem(i, f"user_data.{key}", "REFUSED", f"{key} is not accepted")
+            for key in sorted(refused.intersection(user_data))
+        ]
+
+
 def _check_event_details(i: int, details: Any, purchase: bool, out: list[Problem]) -> None:
     if details is None:
         if purchase:
@@ -293,6 +310,16 @@ def _check_event_details(i: int, details: Any, purchase: bool, out: list[Problem
                     i, f"event_details.{key}", "NOT_A_STRING", f"{key} must be a non-empty string"
                 )
             )
+    category = details.get("content_category")
+    if isinstance(category, str) and category and not is_taxonomy_id(category, taxonomy_ids()):
+        out.append(
+            Problem(
+                i,
+                "event_details.content_category",
+                "NOT_A_TAXONOMY_ID",
+                "content_category must be a Google Product Taxonomy id",
+            )
+        )
 
 
 def _unknown_keys(

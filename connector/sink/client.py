@@ -5,6 +5,8 @@ How a batch travels:
   ready → one task per request, at most `limit` at once (AIMD below max_in_flight)
   answer → outcomes (2xx, single-event 400/413, other 4xx, retries exhausted)
          → halves at the front of the ready queue (400/413 of several events)
+         → a smaller copy at the front (400 of one event: connector/sink/heal.py), until
+           accepted or there is nothing left to remove
          → back to the front of the ready queue after a backoff sleep (429, 5xx, transport)
          → held while the token is refused (401/403); one prober resends the first held batch
            every auth_retry_interval_s, and its acceptance releases everything
@@ -31,6 +33,7 @@ from connector.config import SinkSettings, SpotifySettings
 from connector.errors import ConfigError
 from connector.sink.concurrency import AdaptiveLimit
 from connector.sink.encoding import BodyEncoder
+from connector.sink.heal import Healing, next_step
 from connector.sink.model import (
     NullObserver,
     SendOutcome,
@@ -59,6 +62,7 @@ class _Batch:
     body: bytes
     requests: int = 0  # every POST of this body, auth probes included (reported as attempts)
     failures: int = 0  # retriable failures, counted against max_attempts
+    healing: Healing | None = None  # a lone event sent again with less after a 400
 
 
 def tls_context(spotify: SpotifySettings) -> ssl.SSLContext:
@@ -309,12 +313,7 @@ class SpotifySink:
         verdict = classify_status(result.status)
         if verdict is Verdict.DELIVERED:
             self._limit.on_success()
-            self._emit(
-                batch,
-                SendStatus.DELIVERED,
-                http_status=result.status,
-                sp_trace_id=result.sp_trace_id,
-            )
+            self._deliver(batch, result)
         elif verdict is Verdict.AUTH:
             self._hold(batch, result.status)
         elif verdict is Verdict.BISECT:
@@ -364,20 +363,50 @@ class SpotifySink:
 
     def _split_or_reject(self, batch: _Batch, answer: Answer, code: str) -> None:
         if len(batch.items) == 1:
-            self._reject(batch, answer, code)
+            if not (code == "spotify_400" and self._heal(batch, answer)):
+                self._reject(batch, answer, code)
             return
         middle = len(batch.items) // 2
         # Each half is a new request with its own attempts; both go first, in order.
         self._ready.appendleft(self._new_batch(batch.items[middle:]))
         self._ready.appendleft(self._new_batch(batch.items[:middle]))
 
+    def _heal(self, batch: _Batch, answer: Answer) -> bool:
+        """Send a lone refused event again with less; False when there is nothing to try."""
+        if not self._settings.heal_rejected:
+            return False
+        healing = batch.healing or Healing(answer.message)
+        (item,) = batch.items
+        step = next_step(item.payload, answer.named_fields, healing)
+        if step is None:
+            return False
+        smaller = self._new_batch([item._replace(payload=step.payload)])
+        smaller.requests = batch.requests  # attempts count every request for this event
+        smaller.healing = step.healing
+        self._ready.appendleft(smaller)
+        return True
+
+    def _deliver(self, batch: _Batch, answer: Answer) -> None:
+        healing = batch.healing
+        if healing is not None:
+            for field in healing.removed:
+                self._observer.on_field_removed(field)
+        self._emit(
+            batch,
+            SendStatus.DELIVERED,
+            http_status=answer.status,
+            sp_trace_id=answer.sp_trace_id,
+            warnings=() if healing is None else healing.warnings(),
+        )
+
     def _reject(self, batch: _Batch, answer: Answer, code: str) -> None:
+        healing = batch.healing
         self._emit(
             batch,
             SendStatus.REJECTED,
             http_status=answer.status,
             error_code=code,
-            error_message=answer.message,
+            error_message=answer.message if healing is None else healing.refused(answer.message),
             sp_trace_id=answer.sp_trace_id,
         )
 
@@ -390,6 +419,7 @@ class SpotifySink:
         error_code: str | None = None,
         error_message: str | None = None,
         sp_trace_id: str | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         now = self._clock_ms()
         outcomes = [
@@ -402,6 +432,7 @@ class SpotifySink:
                 attempts=batch.requests,
                 sp_trace_id=sp_trace_id,
                 acknowledged_at_ms=now,
+                warnings=warnings,
             )
             for item in batch.items
         ]

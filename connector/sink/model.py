@@ -35,6 +35,7 @@ class SendOutcome(NamedTuple):
     attempts: int  # requests sent for the batch that settled this item
     sp_trace_id: str | None
     acknowledged_at_ms: int
+    warnings: tuple[str, ...] = ()  # `spotify_400_removed:<field>` for each field healing removed
 
 
 class SinkObserver(Protocol):
@@ -45,6 +46,9 @@ class SinkObserver(Protocol):
     def on_retry(self, cause: str) -> None: ...
 
     def on_auth_state(self, failing: bool) -> None: ...
+
+    def on_field_removed(self, field: str) -> None:
+        """A healed event was accepted without `field` (a contract path)."""
 
 
 class NullObserver:
@@ -57,6 +61,9 @@ class NullObserver:
         pass
 
     def on_auth_state(self, failing: bool) -> None:
+        pass
+
+    def on_field_removed(self, field: str) -> None:
         pass
 
 

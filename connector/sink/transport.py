@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 
+from connector.sink.heal import named_fields
+
 MAX_MESSAGE_CHARS = 1000
 _MAX_READ_BYTES = 64 * 1024  # Spotify's answers are small; do not buffer a runaway body
 # Spotify's error bodies carry `sp_trace_id` (Ads API ErrorResponse); no header name is
@@ -26,6 +28,7 @@ class Answer:
     message: str  # the body as text, trimmed and redacted
     retry_after: str | None
     sp_trace_id: str | None
+    named_fields: tuple[str, ...] = ()  # contract fields a 400 names (see connector.sink.heal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +51,13 @@ async def post_batch(
         data = io.BytesIO(body)
         async with session.post(url, data=data, headers=headers, allow_redirects=False) as resp:
             raw = await resp.content.read(_MAX_READ_BYTES)
+            parsed = _json(raw)
             return Answer(
                 status=resp.status,
                 message=trim(redact(raw.decode("utf-8", errors="replace"))),
                 retry_after=resp.headers.get("Retry-After"),
-                sp_trace_id=_trace_id(raw, resp.headers),
+                sp_trace_id=_trace_id(parsed, resp.headers),
+                named_fields=named_fields(parsed) if resp.status == 400 else (),
             )
     except TimeoutError:  # aiohttp's timeouts are TimeoutError subclasses
         return TransportFailure("timeout", f"no answer within {timeout_s:g}s")
@@ -66,16 +71,21 @@ def trim(text: str) -> str:
     return text[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
-def _trace_id(raw: bytes, headers: Mapping[str, str]) -> str | None:
-    if raw.lstrip().startswith(b"{"):
-        try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            value = parsed.get("sp_trace_id")
-            if isinstance(value, str) and value:
-                return value[:200]
+def _json(raw: bytes) -> object:
+    """The body as JSON when it is an object (Spotify's error bodies are); else None."""
+    if not raw.lstrip().startswith(b"{"):
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _trace_id(body: object, headers: Mapping[str, str]) -> str | None:
+    if isinstance(body, dict):
+        value = body.get("sp_trace_id")
+        if isinstance(value, str) and value:
+            return value[:200]
     for name in _TRACE_HEADERS:
         value = headers.get(name)
         if value:

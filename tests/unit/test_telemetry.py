@@ -99,6 +99,9 @@ def test_sink_observer_records_requests_batches_retries_and_auth() -> None:
     observer.on_retry("timeout")
     observer.on_auth_state(True)
     observer.on_auth_state(False)
+    observer.on_field_removed("user_data.clickID")
+    observer.on_field_removed("user_data.clickID")
+    observer.on_field_removed("event_details.content_category")
     s = samples(t.scrape())
     duration = "http_client_request_duration_seconds"
     ok = {"http_request_method": "POST", "http_response_status_code": "200"}
@@ -116,6 +119,9 @@ def test_sink_observer_records_requests_batches_retries_and_auth() -> None:
     assert value(s, "spotify_capi_requests_retried_total", error_type="timeout") == 2
     assert value(s, "spotify_capi_requests_retried_total", error_type="http_503") == 1
     assert value(s, "spotify_capi_auth_failures_total") == 1
+    removed = "spotify_capi_fields_removed_total"
+    assert value(s, removed, spotify_capi_field="user_data.clickID") == 2
+    assert value(s, removed, spotify_capi_field="event_details.content_category") == 1
 
 
 def test_gauges_read_the_pipeline_status_at_scrape_time() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,7 @@ CONTRACT_EXAMPLE: dict[str, Any] = {
                     "amount": 100.0,
                     "currency": "USD",
                     "content_name": "Shoes",
-                    "content_category": "Apparel & Accessories",
+                    "content_category": "166",  # Apparel & Accessories
                 },
             }
         ],
@@ -66,6 +67,27 @@ def envelope(events: list[Any], connection_id: str = DEFAULT_CONNECTION_ID) -> d
 
 def contract_example() -> dict[str, Any]:
     return copy.deepcopy(CONTRACT_EXAMPLE)
+
+
+BOTH_ERROR_BODIES = pytest.mark.parametrize(
+    "settings",
+    [SandboxSettings(), SandboxSettings(error_body="detailed")],
+    ids=["error_response", "detailed"],
+)
+_WHERE = re.compile(r"(?:events\[(\d+)\]\.?)?([^:\s]*): ")
+
+
+def problems(body: dict[str, Any]) -> list[tuple[int | None, str, str]]:
+    """(event index, field, code) of each problem an error body lists, in either form."""
+    if "errors" in body:
+        return [(e["index"], e["field"], e["code"]) for e in body["errors"]]
+    found = []
+    for message, code in zip(body["messages"], body["error_codes"], strict=True):
+        where = _WHERE.match(message)
+        if where is not None:
+            index = None if where[1] is None else int(where[1])
+            found.append((index, where[2], code))
+    return found
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def test_admin_changes_behaviour_at_run_time(sandbox: SandboxThread, admin: Sand
 
     admin.configure(faults={"share_503": 1.0, "retry_after_s": 2})
     status, body, _ = _post(sandbox.url, envelope([good_event()]), token="rotated")
-    assert (status, body["message"]) == (503, "SERVICE_UNAVAILABLE")
+    assert (status, body["error_codes"]) == (503, ["SERVICE_UNAVAILABLE"])
     assert admin.config()["faults"]["seed"] == 9  # the fault section merges key by key
 
 
@@ -119,6 +119,7 @@ def test_admin_changes_behaviour_at_run_time(sandbox: SandboxThread, admin: Sand
         ({"port": 1}, "cannot change while running: port"),
         ({"validation": "sloppy"}, "validation"),
         ({"faults": {"share_500": 2}}, "faults.share_500"),
+        ({"faults": {"refuse_user_data_keys": ["clickId"]}}, "not user_data keys of the contract"),
     ],
 )
 def test_admin_refuses_invalid_changes(

@@ -12,12 +12,14 @@ import pytest
 from connector.config import SPOTIFY_EVENT_NAMES
 from connector.sandbox import TRACE_ID_HEADER, SandboxServer, SandboxSettings
 from tests.unit.sandbox.conftest import (
+    BOTH_ERROR_BODIES,
     EMAIL_HASH,
     PHONE_HASH,
     Post,
     contract_example,
     envelope,
     good_event,
+    problems,
 )
 
 
@@ -232,6 +234,18 @@ BROKEN = [
         "NOT_A_STRING",
     ),
     (
+        "content_category free text",
+        _set("event_details.content_category", "Shoes"),
+        "event_details.content_category",
+        "NOT_A_TAXONOMY_ID",
+    ),
+    (
+        "content_category a taxonomy path",
+        _set("event_details.content_category", "Apparel & Accessories > Shoes"),
+        "event_details.content_category",
+        "NOT_A_TAXONOMY_ID",
+    ),
+    (
         "content_name a number",
         _set("event_details.content_name", 3),
         "event_details.content_name",
@@ -240,6 +254,7 @@ BROKEN = [
 ]
 
 
+@BOTH_ERROR_BODIES
 @pytest.mark.parametrize(
     ("mutate", "field", "code"),
     [pytest.param(m, f, c, id=name) for name, m, f, c in BROKEN],
@@ -255,11 +270,8 @@ async def test_each_broken_rule_is_a_400_naming_the_event_and_field(
     answer = await post(payload)
 
     assert answer.status == 400
-    assert answer.body["message"] == "INVALID_REQUEST"
-    assert {"index": 1, "field": field, "code": code} in [
-        {k: e[k] for k in ("index", "field", "code")} for e in answer.body["errors"]
-    ]
-    assert all(error["index"] == 1 for error in answer.body["errors"])
+    assert (1, field, code) in problems(answer.body)
+    assert {index for index, _, _ in problems(answer.body)} == {1}
     assert answer.body["sp_trace_id"] == answer.headers[TRACE_ID_HEADER]
     assert sandbox.state.stats().events_accepted == 0  # one bad event refuses the whole request
 
@@ -268,7 +280,7 @@ async def test_amount_and_currency_are_checked_on_other_events_too(post: Post) -
     event = good_event(event_details={"amount": "ten", "currency": "EURO"})
     answer = await post(envelope([event]))
     assert answer.status == 400
-    assert sorted(e["code"] for e in answer.body["errors"]) == ["BAD_CURRENCY", "NOT_A_NUMBER"]
+    assert sorted(code for _, _, code in problems(answer.body)) == ["BAD_CURRENCY", "NOT_A_NUMBER"]
 
 
 async def test_problems_never_quote_the_submitted_value(post: Post) -> None:
@@ -300,13 +312,13 @@ async def test_problems_never_quote_the_submitted_value(post: Post) -> None:
 async def test_broken_envelope_is_a_400(post: Post, payload: Any, field: str, code: str) -> None:
     answer = await post(payload)
     assert answer.status == 400
-    assert (field, code) in [(e["field"], e["code"]) for e in answer.body["errors"]]
+    assert (field, code) in [(field, code) for _, field, code in problems(answer.body)]
 
 
 async def test_body_that_is_not_json_is_a_400(post: Post) -> None:
     answer = await post(None, raw=b"{not json")
     assert answer.status == 400
-    assert answer.body["errors"][0]["code"] == "INVALID_JSON"
+    assert problems(answer.body) == [(None, "body", "INVALID_JSON")]
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token", ""])
@@ -315,7 +327,7 @@ async def test_missing_or_unknown_token_is_a_401_that_does_not_echo_it(
 ) -> None:
     answer = await post(contract_example(), token=token)
     assert answer.status == 401
-    assert answer.body["message"] == "UNAUTHORIZED"
+    assert problems(answer.body) == [(None, "Authorization", "BAD_TOKEN")]
     assert "wrong-token" not in str(answer.body)
     assert answer.body["sp_trace_id"] == answer.headers[TRACE_ID_HEADER]
     assert sandbox.state.accepted_ids() == {}
@@ -324,7 +336,9 @@ async def test_missing_or_unknown_token_is_a_401_that_does_not_echo_it(
 async def test_unknown_connection_is_a_403(post: Post) -> None:
     answer = await post(envelope([good_event()], connection_id="0000-other"))
     assert answer.status == 403
-    assert answer.body["errors"][0]["code"] == "UNKNOWN_CONNECTION"
+    assert problems(answer.body) == [
+        (None, "conversion_events.capi_connection_id", "UNKNOWN_CONNECTION")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -349,7 +363,7 @@ async def test_more_events_than_the_maximum_is_a_413(post: Post) -> None:
     events = [good_event(f"e{n}") for n in range(4)]
     answer = await post(envelope(events))
     assert answer.status == 413
-    assert answer.body["errors"][0]["code"] == "TOO_MANY_EVENTS"
+    assert problems(answer.body) == [(None, "conversion_events.events", "TOO_MANY_EVENTS")]
     assert (await post(envelope(events[:3]))).status == 200
 
 
@@ -364,7 +378,7 @@ async def test_body_over_the_size_limit_is_a_413(post: Post, sandbox: SandboxSer
     padded = good_event(user_data={"device_id": "x" * 2000})
     answer = await post(envelope([padded]))
     assert answer.status == 413
-    assert answer.body["errors"][0]["code"] == "BODY_TOO_LARGE"
+    assert problems(answer.body) == [(None, "body", "BODY_TOO_LARGE")]
     assert sandbox.state.stats().requests_by_status == {"413": 1}
 
 
@@ -377,14 +391,19 @@ async def test_default_size_limit_is_one_mebibyte(post: Post) -> None:
 async def test_without_detailed_errors_a_400_lists_nothing(post: Post) -> None:
     answer = await post(envelope([good_event(event_name="nope")]))
     assert answer.status == 400
-    assert answer.body["errors"] == []
+    assert answer.body == {
+        "sp_trace_id": answer.headers[TRACE_ID_HEADER],
+        "messages": ["invalid request"],
+        "error_codes": ["INVALID_REQUEST"],
+    }
+    assert problems(answer.body) == []
 
 
 @pytest.mark.parametrize("settings", [SandboxSettings(max_event_age_s=3600)])
 async def test_events_older_than_the_maximum_age_are_refused(post: Post) -> None:
     answer = await post(envelope([good_event()]))  # January 2026
     assert answer.status == 400
-    assert answer.body["errors"][0]["code"] == "TOO_OLD"
+    assert problems(answer.body) == [(0, "event_time", "TOO_OLD")]
     recent = _iso(datetime.now(UTC) - timedelta(minutes=5))
     assert (await post(envelope([good_event(event_time=recent)]))).status == 200
 
@@ -398,7 +417,7 @@ async def test_light_validation_checks_only_the_envelope_and_ids(
     assert sandbox.state.accepted_ids() == {"x-1": 2}
     answer = await post(envelope([{"event_name": "VIEW"}]))
     assert answer.status == 400
-    assert answer.body["errors"][0]["field"] == "event_id"
+    assert problems(answer.body) == [(0, "event_id", "MISSING")]
 
 
 @pytest.mark.parametrize(

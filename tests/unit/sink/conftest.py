@@ -123,6 +123,7 @@ class RecordingObserver:
         self.requests: list[tuple[int | None, int]] = []
         self.retries: list[str] = []
         self.auth_states: list[bool] = []
+        self.removed_fields: list[str] = []
 
     def on_request(self, status: int | None, events: int, seconds: float) -> None:
         assert seconds >= 0
@@ -133,6 +134,9 @@ class RecordingObserver:
 
     def on_auth_state(self, failing: bool) -> None:
         self.auth_states.append(failing)
+
+    def on_field_removed(self, field: str) -> None:
+        self.removed_fields.append(field)
 
 
 class Harness:
