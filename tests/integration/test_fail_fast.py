@@ -33,7 +33,9 @@ class BrokenMetrics(NullObserver):
         raise RuntimeError("a bug in the metrics")
 
 
-def _run_in_thread(pipeline: Pipeline, stop: threading.Event) -> tuple[threading.Thread, list]:
+def _run_in_thread(
+    pipeline: Pipeline, stop: threading.Event
+) -> tuple[threading.Thread, list[BaseException]]:
     errors: list[BaseException] = []
 
     def run() -> None:
