@@ -13,6 +13,7 @@ committed only up to the first unsettled record of each partition (connector.off
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -399,7 +400,7 @@ class Pipeline:
         if any(p.unsettled for p in partitions):
             log.warning("revoked with records in flight; the next owner will redeliver them")
 
-    def _remaining_s(self, limit_s: float) -> float:
+    def _remaining_s(self, limit_s: float = math.inf) -> float:
         """`limit_s`, cut to what is left of the stop's budget once stopping."""
         if self._stop_by is None:
             return limit_s
@@ -409,11 +410,11 @@ class Pipeline:
         """Wait for in-flight requests and their outcome records, within the stop's budget."""
         self._take_prepared(keep=0)
         if self._sink is not None:
-            drained = self._http.run(self._sink.flush(self._remaining_s(float("inf"))))
+            drained = self._http.run(self._sink.flush(self._remaining_s()))
             if not drained:
                 log.warning("drain timed out; unsettled records will be redelivered")
         self._collect_outcomes()
-        self._writer.flush(self._remaining_s(float("inf")))
+        self._writer.flush(self._remaining_s())
         self._writer.poll()
 
     # --- rebalance callbacks (run inside poll, on the Kafka thread) ----------------------------
