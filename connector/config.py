@@ -391,7 +391,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
         settings = Settings(**file_values)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
-    from connector.kafka_client import check_client_properties  # librdkafka is the judge
+    from connector.kafka.client import check_client_properties  # librdkafka is the judge
 
     check_client_properties(settings.kafka)
     return settings

@@ -1,30 +1,28 @@
 """Kafka record bytes → TrackingEvent: schemaless Avro, or the Confluent wire format.
 
 A record that cannot be decoded raises DecodeError with a reason code; the pipeline dead-letters it.
-The Schema Registry answer for an id is cached for the life of the process (ids are immutable).
+The Schema Registry answer for an id is cached for the life of the process (ids are immutable);
+the registry and its retry policy are `connector.kafka.registry`.
 """
 
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
 import fastavro
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from connector import avro, tracking_reader
 from connector.config import DecodeSettings
-from connector.errors import DecodeError, SchemaRegistryUnavailable
+from connector.errors import DecodeError
+from connector.kafka.registry import Registry
 from connector.models import PropertyValue, TrackingEvent
 
 MAX_RECORD_BYTES = 1_000_000  # a tracking event is a few KB; larger is not one of ours
 _MAGIC = 0
-_REGISTRY_ATTEMPTS = 5
 
 
 class Decoder(Protocol):
@@ -108,7 +106,7 @@ class SchemalessDecoder:
 class ConfluentDecoder:
     """Magic byte 0, a 4-byte big-endian schema id, then Avro binary; the id is looked up once."""
 
-    def __init__(self, registry: SchemaRegistryClient) -> None:
+    def __init__(self, registry: Registry) -> None:
         self._registry = registry
         self._readers: dict[int, RecordReader] = {}
 
@@ -126,29 +124,11 @@ class ConfluentDecoder:
         cached = self._readers.get(schema_id)
         if cached is not None:
             return cached
-        for attempt in range(_REGISTRY_ATTEMPTS):
-            try:
-                schema = self._registry.get_schema(schema_id)
-                break
-            except SchemaRegistryError as exc:
-                if exc.http_status_code == 404:
-                    raise DecodeError(
-                        "unknown_schema_id", f"schema id {schema_id} is not in the registry"
-                    ) from None
-                if attempt == _REGISTRY_ATTEMPTS - 1:
-                    raise SchemaRegistryUnavailable(
-                        f"the Schema Registry answered {exc.http_status_code}"
-                    ) from None
-            except Exception as exc:  # connection errors come as many types
-                if attempt == _REGISTRY_ATTEMPTS - 1:
-                    raise SchemaRegistryUnavailable(
-                        f"the Schema Registry is unreachable: {type(exc).__name__}"
-                    ) from None
-            time.sleep(0.2 * 2**attempt)
+        schema = self._registry.schema(schema_id)
         if schema.schema_type not in (None, "AVRO"):
             raise DecodeError("not_avro", f"schema id {schema_id} is {schema.schema_type}")
         try:
-            writer = avro.reading_schema_from_text(schema.schema_str or "")
+            writer = avro.reading_schema_from_text(schema.text)
         except (ValueError, fastavro.schema.SchemaParseException):
             raise DecodeError("invalid_schema", f"schema id {schema_id} does not parse") from None
         self._readers[schema_id] = read = record_reader(writer)
@@ -157,11 +137,7 @@ class ConfluentDecoder:
 
 def build_decoder(settings: DecodeSettings) -> Decoder:
     if settings.format == "confluent":
-        # A registry that stops answering must not hang the Kafka thread: time out and retry.
-        conf: dict[str, str | int] = {"url": str(settings.schema_registry_url), "timeout": 10}
-        if settings.schema_registry_basic_auth is not None:
-            conf["basic.auth.user.info"] = settings.schema_registry_basic_auth.get_secret_value()
-        return ConfluentDecoder(SchemaRegistryClient(conf))
+        return ConfluentDecoder(Registry.for_settings(settings))
     writer = (
         avro.reading_schema_from_file(settings.writer_schema_path)
         if settings.writer_schema_path

@@ -1,9 +1,9 @@
-"""The one place where the stages meet: source → decode → transform → sink → outcome → commit.
+"""The one place where the stages meet: source → decode → transform → sink → result → commit.
 
-Two threads. The Kafka thread (the caller's) polls, writes outcome records and commits; it
+Two threads. The Kafka thread (the caller's) polls, writes result records and commits; it
 decodes and transforms too, or hands that to worker processes (`pipeline.prepare_processes`) and
-takes their batches back in order. The HTTP thread runs the sink's event loop. Sink outcomes
-cross back through a queue.
+takes their batches back in order. The HTTP thread runs the sink's event loop. The sink's
+answers cross back through a queue.
 
 A record is *settled* when Spotify acknowledged it and its result record is acknowledged by the
 broker, or when its failure (result and dead letter) is acknowledged by the broker. Offsets are
@@ -19,41 +19,21 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
-import aiohttp
-from confluent_kafka import KafkaError
-
 from connector.config import Settings
+from connector.delivery import failed_result, sent_result
 from connector.errors import InternalFailure
-from connector.kafka_client import log_client_error
 from connector.loop_thread import LoopThread
-from connector.models import (
-    DeliveryResult,
-    DeliveryStatus,
-    Envelope,
-    SourceCoordinates,
-)
+from connector.models import DeliveryResult, Envelope, SourceCoordinates
 from connector.offsets import Commit, OffsetBook, PartitionOffsets
-from connector.outcome import OutcomeWriter
-from connector.prepare import Batch, Prepared, PreparePool, Preparer, Ready, Undecodable
-from connector.sink import (
-    NullObserver,
-    SendOutcome,
-    SendStatus,
-    SinkItem,
-    SinkObserver,
-    SpotifySink,
-)
-from connector.source import Source
+from connector.ports import Partitions, RecordSource, ResultStore, Sink, SinkFactory
+from connector.prepare import Preparation, Prepared, PreparePool, Preparer, Ready
+from connector.sink import SendOutcome, SinkItem
 
 log = logging.getLogger(__name__)
 
-_SEND_STATUS = {
-    SendStatus.DELIVERED: DeliveryStatus.DELIVERED,
-    SendStatus.REJECTED: DeliveryStatus.REJECTED_SPOTIFY,
-    SendStatus.RETRY_EXHAUSTED: DeliveryStatus.RETRY_EXHAUSTED,
-}
 _POLL_TIMEOUT_S = 0.05
 _POLL_TIMEOUT_PREPARING_S = 0.005  # batches are in the workers: come back for them soon
 
@@ -88,44 +68,45 @@ class PipelineStatus:
 
 
 class Pipeline:
+    """Runs records from `source` through the preparer and the sink made by `sink_factory`, and
+    their results into `writer`. It is the source's listener (`connector.ports.SourceEvents`).
+
+    `connector.assemble.build_pipeline` wires the real parts; tests may give in-memory ones.
+    """
+
     def __init__(
         self,
         settings: Settings,
         *,
-        sink_observer: SinkObserver | None = None,
+        source: RecordSource,
+        writer: ResultStore,
+        sink_factory: SinkFactory,
         on_result: Callable[[DeliveryResult], None] | None = None,
         record_filter: Callable[[Envelope], bool] | None = None,
         coordinates_for: Callable[[Envelope], SourceCoordinates] | None = None,
-        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
-        settings.require_delivery()
         self.settings = settings
         self.status = PipelineStatus()
         self._preparer: Preparer | PreparePool | None = None  # opened by run()
         # Batches handed to the preparer, oldest first, with the records they came from.
-        self._preparing: deque[tuple[Batch, list[tuple[Envelope, PartitionOffsets]]]] = deque()
+        self._preparing: deque[tuple[Preparation, list[tuple[Envelope, PartitionOffsets]]]] = (
+            deque()
+        )
         # Two batches a worker keep each busy; in the Kafka thread every batch is done at once.
         self._max_preparing = max(1, 2 * settings.pipeline.prepare_processes)
         self._book = OffsetBook()
         self._outcomes: queue.SimpleQueue[Sequence[SendOutcome]] = queue.SimpleQueue()
-        self._sink_observer = sink_observer or NullObserver()
         self._on_result = on_result
         self._record_filter = record_filter  # records it refuses are skipped (settled, no result)
         # The identity of a record for its event id and result: replay gives the original
         # coordinates of a dead letter, so a replayed event keeps its derived event id.
         self._coordinates_for = coordinates_for
-        self._trace_configs = trace_configs
-        self._writer = OutcomeWriter(settings.kafka)
-        self._source = Source(
-            settings.kafka,
-            on_assign=self._assigned,
-            on_revoke=self._revoked,
-            on_lost=self._lost,
-            on_committed=self._committed,
-            on_error=self._kafka_error,
-        )
+        self._writer = writer
+        self._source = source
+        self._sink_factory = sink_factory
+        self._sink_context: AbstractAsyncContextManager[Sink] | None = None
         self._http = LoopThread()
-        self._sink: SpotifySink | None = None
+        self._sink: Sink | None = None
         self._backpressure = False
         self._stop_by: float | None = None  # monotonic deadline of the stop, once stopping
 
@@ -142,7 +123,7 @@ class Pipeline:
             self._sink = self._http.run(self._open_sink())
             preparer = self._preparer = self._open_preparer()
             try:
-                self._source.start()
+                self._source.start(self)
                 last_commit = time.monotonic()
                 while not stop.is_set():
                     self._step()
@@ -169,19 +150,13 @@ class Pipeline:
             return Preparer(s.decode, s.transform)
         return PreparePool(s.decode, s.transform, s.pipeline.prepare_processes)
 
-    async def _open_sink(self) -> SpotifySink:
-        sink = SpotifySink(
-            self.settings.spotify,
-            self.settings.sink,
-            self._outcomes.put,
-            observer=self._sink_observer,
-            trace_configs=self._trace_configs,
-        )
-        return await sink.__aenter__()
+    async def _open_sink(self) -> Sink:
+        context = self._sink_context = self._sink_factory(self._outcomes.put)
+        return await context.__aenter__()
 
     async def _close_sink(self) -> None:
-        if self._sink is not None:
-            await self._sink.__aexit__(None, None, None)
+        if self._sink_context is not None:
+            await self._sink_context.__aexit__(None, None, None)
 
     def _step(self) -> None:
         self._raise_internal_failure()
@@ -196,6 +171,7 @@ class Pipeline:
         self._collect_outcomes()
         self._writer.poll()
         self._apply_backpressure()
+        self._update_status()
 
     def _raise_internal_failure(self) -> None:
         """Without its HTTP thread or with a failed sink task, nothing settles: stop, loudly."""
@@ -249,53 +225,14 @@ class Pipeline:
         if isinstance(prepared, Ready):
             pending = Pending(envelope, offsets, prepared)
             return SinkItem(ref=pending, event_id=prepared.event_id, payload=prepared.payload)
-        if isinstance(prepared, Undecodable):
-            self._fail(
-                envelope,
-                offsets,
-                DeliveryStatus.UNDECODABLE,
-                stage="decode",
-                error_code=prepared.reason,
-                error_message=prepared.message,
-            )
-            return None
-        r = prepared.rejection
-        self._fail(
-            envelope,
-            offsets,
-            DeliveryStatus.REJECTED_TRANSFORM,
-            stage="transform",
-            error_code=r.reason,
-            error_field=r.field,
-            error_message=r.message,
-            event_id=prepared.event_id,
-            event_name=prepared.event_name,
-            warnings=tuple(str(w) for w in prepared.warnings),
-        )
+        result, stage = failed_result(self._identity(envelope), envelope, prepared, now_ms())
+        self._write(result, envelope, offsets, stage)
         return None
 
     def _identity(self, envelope: Envelope) -> SourceCoordinates:
         if self._coordinates_for is None:
             return envelope.coordinates
         return self._coordinates_for(envelope)
-
-    def _fail(
-        self,
-        envelope: Envelope,
-        offsets: PartitionOffsets,
-        status: DeliveryStatus,
-        *,
-        stage: str,
-        **details: object,
-    ) -> None:
-        result = DeliveryResult(
-            coordinates=self._identity(envelope),
-            status=status,
-            received_at_ms=envelope.received_at_ms,
-            settled_at_ms=now_ms(),
-            **details,  # type: ignore[arg-type]
-        )
-        self._write(result, envelope, offsets, stage)
 
     def _collect_outcomes(self) -> None:
         while True:
@@ -304,25 +241,14 @@ class Pipeline:
             except queue.Empty:
                 return
             for outcome in outcomes:
-                pending = outcome.item.ref
-                assert isinstance(pending, Pending)  # noqa: S101 - our own handle
-                ready = pending.ready
-                result = DeliveryResult(
-                    coordinates=self._identity(pending.envelope),
-                    status=_SEND_STATUS[outcome.status],
-                    received_at_ms=pending.envelope.received_at_ms,
-                    settled_at_ms=outcome.acknowledged_at_ms,
-                    event_id=outcome.item.event_id,
-                    event_name=ready.event_name,
-                    event_time_ms=ready.event_time_ms,
-                    http_status=outcome.http_status,
-                    error_code=outcome.error_code,
-                    error_message=outcome.error_message,
-                    attempts=outcome.attempts,
-                    sp_trace_id=outcome.sp_trace_id,
-                    warnings=ready.warnings + outcome.warnings,
-                )
-                self._write(result, pending.envelope, pending.offsets, "spotify")
+                self._record_sent(outcome)
+
+    def _record_sent(self, outcome: SendOutcome) -> None:
+        pending = outcome.item.ref
+        assert isinstance(pending, Pending)  # noqa: S101 - our own handle
+        envelope = pending.envelope
+        result = sent_result(self._identity(envelope), envelope, pending.ready, outcome)
+        self._write(result, envelope, pending.offsets, "spotify")
 
     def _write(
         self, result: DeliveryResult, envelope: Envelope, offsets: PartitionOffsets, stage: str
@@ -341,8 +267,8 @@ class Pipeline:
     # --- flow control and commits -----------------------------------------------------------
 
     def _apply_backpressure(self) -> None:
-        sink = self._sink
-        auth_failing = sink is not None and sink.auth_failing
+        """Pause every partition while too much is unsettled or the token is refused."""
+        auth_failing = self._auth_failing()
         unsettled = self._book.unsettled
         limit = self.settings.pipeline.max_unsettled
         if unsettled >= limit:
@@ -357,19 +283,24 @@ class Pipeline:
         elif self._source.paused:
             log.info("resuming partitions", extra={"unsettled": unsettled})
             self._source.resume(partitions)
+
+    def _auth_failing(self) -> bool:
+        return self._sink is not None and self._sink.auth_failing
+
+    def _update_status(self) -> None:
         status = self.status
-        status.unsettled = unsettled
-        status.auth_failing = auth_failing
+        status.unsettled = self._book.unsettled
+        status.auth_failing = self._auth_failing()
         status.paused = len(self._source.paused)
-        status.assigned = len(partitions)
-        if unsettled == 0:
+        status.assigned = sum(1 for _ in self._book)
+        if status.unsettled == 0:
             status.last_progress_ms = now_ms()
 
     def _commit(self, *, wait: bool, partitions: Sequence[PartitionOffsets] | None = None) -> None:
         chosen = list(self._book) if partitions is None else partitions
         self._source.commit([c for p in chosen if (c := p.next_commit()) is not None], wait=wait)
 
-    def _committed(self, commits: list[Commit]) -> None:
+    def committed(self, commits: list[Commit]) -> None:
         """The broker acknowledged these commits (called inside poll or a blocking commit)."""
         for commit in commits:
             offsets = self._book.get(commit.topic, commit.partition)
@@ -417,16 +348,16 @@ class Pipeline:
         self._writer.flush(self._remaining_s())
         self._writer.poll()
 
-    # --- rebalance callbacks (run inside poll, on the Kafka thread) ----------------------------
+    # --- source events (inside poll or commit, on the Kafka thread) -------------------------------
 
-    def _assigned(self, partitions: list[tuple[str, int]]) -> None:
+    def assigned(self, partitions: Partitions) -> None:
         self.status.broker_down = False
         for topic, partition in partitions:
             if self._book.get(topic, partition) is None:  # incremental: keep what we track
                 self._book.assign(topic, partition)
         log.info("partitions assigned", extra={"partitions": partitions})
 
-    def _revoked(self, partitions: list[tuple[str, int]]) -> None:
+    def revoked(self, partitions: Partitions) -> None:
         owned = [p for tp in partitions if (p := self._book.get(*tp)) is not None]
         self._await_settled(owned, self._remaining_s(self.settings.pipeline.revoke_timeout_s))
         self._commit(wait=True, partitions=owned)
@@ -434,17 +365,15 @@ class Pipeline:
             self._book.revoke(topic, partition)
         log.info("partitions revoked", extra={"partitions": partitions})
 
-    def _lost(self, partitions: list[tuple[str, int]]) -> None:
+    def lost(self, partitions: Partitions) -> None:
         for topic, partition in partitions:
             self._book.revoke(topic, partition)
         log.warning("partitions lost", extra={"partitions": partitions})
 
-    def _kafka_error(self, error: KafkaError) -> None:
-        if error.code() == KafkaError._ALL_BROKERS_DOWN:
-            self.status.broker_down = True
-        log_client_error(error.str())
+    def brokers_down(self) -> None:
+        self.status.broker_down = True
 
 
-def _add_all(sink: SpotifySink, items: list[SinkItem]) -> None:
+def _add_all(sink: Sink, items: list[SinkItem]) -> None:
     for item in items:
         sink.add(item)

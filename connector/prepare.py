@@ -24,7 +24,7 @@ import orjson
 from connector.config import DecodeSettings, TransformSettings
 from connector.decode import build_decoder
 from connector.errors import DecodeError, PrepareWorkerLost
-from connector.heap import tune_for_streaming
+from connector.gc_tuning import tune_for_streaming
 from connector.lifetime import die_with_parent
 from connector.models import Rejected, SourceCoordinates
 from connector.transform import Transformer
@@ -52,7 +52,7 @@ class Undecodable(NamedTuple):
 Prepared: TypeAlias = Ready | Undecodable | Rejected
 
 
-class Batch(Protocol):
+class Preparation(Protocol):
     """A batch being prepared."""
 
     def done(self) -> bool: ...
@@ -95,7 +95,7 @@ class Preparer:
             )
         return prepared
 
-    def submit(self, records: Sequence[Record], now_ms: int) -> Batch:
+    def submit(self, records: Sequence[Record], now_ms: int) -> Preparation:
         return _DoneBatch(self.prepare(records, now_ms))
 
     def close(self) -> None:
@@ -119,7 +119,7 @@ class PreparePool:
         for future in warm:
             future.result()
 
-    def submit(self, records: Sequence[Record], now_ms: int) -> Batch:
+    def submit(self, records: Sequence[Record], now_ms: int) -> Preparation:
         shipped = [(v, c.topic, c.partition, c.offset, c.timestamp_ms) for v, c in records]
         try:
             return _PoolBatch(self._executor.submit(_prepare_in_worker, shipped, now_ms))

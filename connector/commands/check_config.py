@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from connector.config import Settings, SpotifySettings, display_url, load_settings
 from connector.errors import KafkaUnavailable
-from connector.kafka_checks import check_topics
+from connector.kafka.admin import check_topics
 from connector.sink.client import tls_context
 from connector.sink.headers import request_headers
 
@@ -83,14 +83,12 @@ def describe_decode(settings: Settings) -> str:
 
 
 def registry_subjects(settings: Settings) -> int:
-    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from connector.kafka.registry import Registry
 
     decode = settings.decode
-    conf: dict[str, str | int] = {"url": str(decode.schema_registry_url), "timeout": 10}
-    if decode.schema_registry_basic_auth is not None:
-        conf["basic.auth.user.info"] = decode.schema_registry_basic_auth.get_secret_value()
+    registry = Registry.for_settings(decode)
     try:
-        return len(SchemaRegistryClient(conf).get_subjects())
+        return registry.subject_count()
     except Exception as exc:  # transport errors come as many types; say which, not the auth
         raise SchemaRegistryUnreachable(
             f"cannot reach the Schema Registry at {display_url(str(decode.schema_registry_url))}: "

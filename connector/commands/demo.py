@@ -39,9 +39,9 @@ REFUSED_KEYS = ("clickID",)  # the sample events carry it on click-through visit
 def run(args: argparse.Namespace) -> int:
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+    from connector.assemble import build_pipeline
     from connector.config import KafkaSettings, Settings, SpotifySettings, TransformSettings
     from connector.localinfra import KafkaBroker
-    from connector.pipeline import Pipeline
     from connector.samples import DEMO_EVENT_NAME_MAPPING
     from connector.sandbox import (
         DEFAULT_CONNECTION_ID,
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
         say.step("running the connector until every record is settled")
         began = time.monotonic()
-        pipeline = Pipeline(settings, on_result=on_result)
+        pipeline = build_pipeline(settings, on_result=on_result)
         watchdog = threading.Timer(300, stop.set)
         watchdog.start()
         pipeline.run(stop)

@@ -26,9 +26,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connector.commands.report import add_time_range, topic_ranges
+from connector.commands.report import add_time_range
 from connector.config import KafkaSettings, Settings, load_settings
-from connector.errors import InputError, KafkaUnavailable
+from connector.errors import InputError
 from connector.logs import configure_logging
 from connector.models import DeliveryResult, DeliveryStatus, Envelope, SourceCoordinates
 
@@ -134,29 +134,9 @@ class ReplayScope:
         until_ms: int | None,
     ) -> ReplayScope:
         """Read the DLQ's offsets now, and point the replay group at the start offsets."""
-        from confluent_kafka import Consumer, KafkaException, TopicPartition
+        from connector.kafka.admin import start_group_at
 
-        from connector.kafka_client import client_config
-
-        consumer = Consumer(
-            {
-                **client_config(kafka),
-                "group.id": kafka.group_id,
-                "enable.auto.commit": False,
-                "log_level": 0,
-            }
-        )
-        try:
-            ranges = topic_ranges(consumer, kafka.input_topic, since_ms)
-            starts = [TopicPartition(kafka.input_topic, p, s) for p, (s, _) in ranges.items()]
-            consumer.commit(offsets=starts, asynchronous=False)
-        except KafkaException as exc:
-            raise KafkaUnavailable(
-                f"cannot prepare group {kafka.group_id} on {kafka.input_topic} "
-                f"(is another replay running?): {exc}"
-            ) from None
-        finally:
-            consumer.close()
+        ranges = start_group_at(kafka, since_ms)
         return cls(ranges, reasons, since_ms, until_ms)
 
     def selects(self, envelope: Envelope) -> bool:
@@ -209,7 +189,7 @@ def replay(settings: Settings, scope: ReplayScope, stop: threading.Event) -> Rep
     """Run the pipeline over the DLQ until the scope is complete (or `stop` is set)."""
     from tqdm import tqdm
 
-    from connector.pipeline import Pipeline
+    from connector.assemble import build_pipeline
 
     outcome = ReplayOutcome(scope)
     bar = tqdm(total=scope.total, unit="records", file=sys.stderr, disable=not sys.stderr.isatty())
@@ -233,7 +213,7 @@ def replay(settings: Settings, scope: ReplayScope, stop: threading.Event) -> Rep
             advance()  # the pipeline settles a refused record right after this returns
         return wanted
 
-    pipeline = Pipeline(
+    pipeline = build_pipeline(
         settings,
         on_result=on_result,
         record_filter=record_filter,

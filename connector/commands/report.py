@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from connector.config import KafkaSettings, load_settings
-from connector.errors import InputError, KafkaUnavailable
+from connector.errors import InputError
 
 NAME = "report"
 HELP = "summarise delivery results from the results topic (counts, errors, latency, problems)"
@@ -88,83 +88,30 @@ def run(args: argparse.Namespace) -> int:
 
 def read_results(kafka: KafkaSettings, since_ms: int | None) -> Iterator[dict[str, Any]]:
     """Decoded result records up to the end offsets at start; a progress bar on a terminal."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
     from tqdm import tqdm
 
     from connector import avro
-    from connector.kafka_client import client_config
+    from connector.kafka.admin import read_range
 
     schema = avro.bundled_schema(avro.DELIVERY_RESULT)
-    consumer = Consumer(
-        {
-            **client_config(kafka),
-            "group.id": f"{kafka.group_id}-report-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-            "log_level": 0,
-        }
-    )
-    try:
-        try:
-            ranges = topic_ranges(consumer, kafka.results_topic, since_ms, _SEEK_MARGIN_MS)
-        except KafkaException as exc:
-            raise KafkaUnavailable(f"cannot read {kafka.results_topic}: {exc}") from None
-        remaining = {p: end for p, (start, end) in ranges.items() if start < end}
-        total = sum(end - start for start, end in ranges.values())
-        if not remaining:
-            return
-        consumer.assign(
-            [TopicPartition(kafka.results_topic, p, ranges[p][0]) for p in sorted(remaining)]
+    group = f"{kafka.group_id}-report-{uuid.uuid4().hex[:8]}"
+    with tqdm(unit="results", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+
+        def start(total: int) -> None:
+            bar.total = total
+            bar.refresh()
+
+        read = read_range(
+            kafka,
+            kafka.results_topic,
+            group,
+            since_ms=since_ms,
+            margin_ms=_SEEK_MARGIN_MS,
+            on_start=start,
+            on_read=bar.update,
         )
-        with tqdm(
-            total=total, unit="results", file=sys.stderr, disable=not sys.stderr.isatty()
-        ) as bar:
-            while remaining:
-                messages = consumer.consume(1000, timeout=1.0)
-                for message in messages:
-                    if message.error() is not None:
-                        continue
-                    partition, offset = message.partition() or 0, message.offset() or 0
-                    end = remaining.get(partition)
-                    if end is None or offset >= end:
-                        continue
-                    yield avro.decode(schema, message.value() or b"")
-                bar.update(len(messages))
-                _drop_finished(consumer, kafka.results_topic, remaining)
-    finally:
-        consumer.close()
-
-
-def _drop_finished(consumer: Any, topic: str, remaining: dict[int, int]) -> None:
-    """Forget partitions whose read position reached their end offset (gaps included)."""
-    from confluent_kafka import TopicPartition
-
-    positions = consumer.position([TopicPartition(topic, p) for p in remaining])
-    for tp in positions:
-        if tp.offset >= remaining[tp.partition]:
-            del remaining[tp.partition]
-
-
-def topic_ranges(
-    consumer: Any, topic: str, since_ms: int | None, margin_ms: int = 0
-) -> dict[int, tuple[int, int]]:
-    """Per partition: (first offset to read, end offset now). Raises KafkaException."""
-    from confluent_kafka import TopicPartition
-
-    metadata = consumer.list_topics(topic, timeout=30)
-    described = metadata.topics.get(topic)
-    if described is None or described.error is not None:
-        raise KafkaUnavailable(f"topic {topic} does not exist")
-    ranges = {}
-    for partition in sorted(described.partitions):
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-        ranges[partition] = (low, high)
-    if since_ms is not None:
-        wanted = [TopicPartition(topic, p, max(0, since_ms - margin_ms)) for p in ranges]
-        for found in consumer.offsets_for_times(wanted, timeout=30):
-            low, high = ranges[found.partition]
-            ranges[found.partition] = (high if found.offset < 0 else max(low, found.offset), high)
-    return ranges
+        for value in read:
+            yield avro.decode(schema, value)
 
 
 # --- counting ------------------------------------------------------------------------------------

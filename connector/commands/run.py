@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from connector.config import display_url, load_settings
 from connector.errors import ConfigError
-from connector.heap import tune_for_streaming
-from connector.kafka_checks import check_topics
+from connector.gc_tuning import tune_for_streaming
+from connector.kafka.admin import check_topics
 from connector.logs import configure_logging
 from connector.sink.headers import request_headers
 
@@ -89,9 +89,9 @@ def consume(
 ) -> None:
     """Check the topics, then run the pipeline with metrics and readiness until `stop`."""
     partitions = check_topics(settings.kafka)
-    from connector.pipeline import Pipeline
+    from connector.assemble import build_pipeline
 
-    pipeline = Pipeline(
+    pipeline = build_pipeline(
         settings,
         sink_observer=telemetry.sink_observer,
         on_result=telemetry.on_result,

@@ -17,6 +17,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from connector.config import DecodeSettings, Settings
 from connector.decode import ConfluentDecoder
 from connector.errors import DecodeError
+from connector.kafka.registry import Registry
 from connector.sandbox import SandboxThread
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
@@ -92,7 +93,7 @@ def test_the_decoder_looks_each_schema_id_up_once(schema_registry: str) -> None:
         return real_get_schema(schema_id, *args, **kwargs)
 
     client.get_schema = counting_get_schema  # type: ignore[method-assign]
-    decoder = ConfluentDecoder(client)
+    decoder = ConfluentDecoder(Registry(client))
     try:
         events = [decoder.decode(p) for p in payloads]
         with pytest.raises(DecodeError) as raised:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from connector.assemble import build_pipeline
 from connector.config import KafkaSettings, PipelineSettings, SinkSettings
 from connector.logs import configure_logging
 from connector.pipeline import Pipeline
@@ -59,7 +60,7 @@ def test_a_failed_sink_task_stops_the_pipeline_within_seconds(kafka_bootstrap: s
             sandbox.url,
             pipeline=PipelineSettings(drain_timeout_s=60, revoke_timeout_s=60),
         )
-        pipeline = Pipeline(settings, sink_observer=BrokenMetrics())
+        pipeline = build_pipeline(settings, sink_observer=BrokenMetrics())
         stop = threading.Event()  # never set: the failure alone must end the run
         started = time.monotonic()
         thread, errors = _run_in_thread(pipeline, stop)
@@ -136,7 +137,7 @@ def test_librdkafka_logs_are_json_and_repeated_errors_collapse(
             "client_properties": {"client.id": client_id, "reconnect.backoff.max.ms": "100"},
         }
     )
-    pipeline = Pipeline(settings.model_copy(update={"kafka": kafka}))
+    pipeline = build_pipeline(settings.model_copy(update={"kafka": kafka}))
     stop = threading.Event()
     capfd.readouterr()
     with json_logs():

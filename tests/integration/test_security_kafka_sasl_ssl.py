@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from connector.config import KafkaSettings, Settings
 from connector.errors import KafkaUnavailable
-from connector.kafka_checks import check_topics
+from connector.kafka.admin import check_topics
 from connector.localinfra.kafka import SCRAM_MECHANISM, KafkaBroker, SaslSsl, free_port
 from connector.logs import JsonFormatter
 from connector.sandbox import SandboxSettings, SandboxThread

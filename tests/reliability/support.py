@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from connector import avro
-from connector.outcome import VALUE_OMITTED_HEADER
+from connector.kafka.results import VALUE_OMITTED_HEADER
 from connector.sandbox import SandboxThread
 from tests.support.kafka import committed_and_end_offsets, header_map
 

@@ -8,6 +8,7 @@ import uuid
 
 from pydantic import SecretStr
 
+from connector.assemble import build_pipeline
 from connector.config import (
     KafkaSettings,
     PipelineSettings,
@@ -16,7 +17,6 @@ from connector.config import (
     SpotifySettings,
 )
 from connector.models import DeliveryResult
-from connector.pipeline import Pipeline
 from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
 from connector.service import Service
 
@@ -53,7 +53,7 @@ class ConnectorThread(Service):
     def __init__(self, settings: Settings) -> None:
         self.results: list[DeliveryResult] = []
         self._lock = threading.Lock()
-        self.pipeline = Pipeline(settings, on_result=self._record)
+        self.pipeline = build_pipeline(settings, on_result=self._record)
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="connector", daemon=True)

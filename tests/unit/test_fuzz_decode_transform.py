@@ -23,6 +23,7 @@ from connector import avro
 from connector.config import SPOTIFY_EVENT_NAMES, TransformSettings
 from connector.decode import ConfluentDecoder, Decoder, SchemalessDecoder
 from connector.errors import DecodeError
+from connector.kafka.registry import Registry
 from connector.models import Accepted, PropertyValue, Rejected, SourceCoordinates, TrackingEvent
 from connector.sandbox.validation import TimeRules, check_events
 from connector.transform import Transformer
@@ -85,7 +86,7 @@ class FakeRegistry:
 
 
 SCHEMALESS = SchemalessDecoder()
-CONFLUENT = ConfluentDecoder(cast(SchemaRegistryClient, FakeRegistry()))
+CONFLUENT = ConfluentDecoder(Registry(cast(SchemaRegistryClient, FakeRegistry())))
 
 
 def settle(decoder: Decoder, value: bytes) -> str:

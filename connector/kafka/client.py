@@ -1,8 +1,9 @@
-"""What every confluent-kafka client of the connector shares.
+"""What every confluent-kafka client of the connector shares, built here once.
 
-The settings' properties; librdkafka's own log lines routed through the connector's logging (so
-they are JSON like the rest, not raw `%3|…` lines on stderr), with identical lines collapsed
-while a broker is down; and librdkafka as the judge of `kafka.client_properties`.
+The settings' properties; the consumer and producer configurations; librdkafka's own log lines
+routed through the connector's logging (so they are JSON like the rest, not raw `%3|…` lines on
+stderr), with identical lines collapsed while a broker is down; and librdkafka as the judge of
+`kafka.client_properties`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,44 @@ KAFKA_LOG.addFilter(RepeatFilter(REPEAT_WINDOW_S))
 def client_config(settings: KafkaSettings) -> dict[str, Any]:
     """The properties every consumer, producer and admin client starts from."""
     return {**settings.client_config(), "logger": KAFKA_LOG}
+
+
+def consumer_config(settings: KafkaSettings, *, group_id: str | None = None) -> dict[str, Any]:
+    """A consumer with manual commits; the connector's group unless `group_id` names another."""
+    return {
+        **client_config(settings),
+        "group.id": settings.group_id if group_id is None else group_id,
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+    }
+
+
+def streaming_consumer_config(settings: KafkaSettings) -> dict[str, Any]:
+    """The source's consumer: offsets stored only by explicit commits, cooperative rebalancing."""
+    return {
+        **consumer_config(settings),
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": settings.auto_offset_reset,
+        "partition.assignment.strategy": "cooperative-sticky",
+        "queued.max.messages.kbytes": 16384,  # bounds the client's prefetch memory
+    }
+
+
+def tool_consumer_config(settings: KafkaSettings, group_id: str) -> dict[str, Any]:
+    """A short-lived consumer of a command (report, replay): its own group, librdkafka quiet."""
+    return {**consumer_config(settings, group_id=group_id), "log_level": 0}
+
+
+def producer_config(settings: KafkaSettings) -> dict[str, Any]:
+    """Idempotent, acks=all: a record acknowledged is durable and written once."""
+    return {
+        **client_config(settings),
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 20,
+        "compression.type": "lz4",
+        "delivery.timeout.ms": 120_000,
+    }
 
 
 def check_client_properties(settings: KafkaSettings) -> None:

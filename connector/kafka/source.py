@@ -1,67 +1,41 @@
 """Kafka in: a confluent-kafka consumer with manual commits and cooperative rebalancing.
 
-The source turns messages into Envelopes and forwards rebalance events; it decides nothing about
-which offsets are safe (that is the pipeline's offset book).
+The source turns messages into Envelopes and tells its listener (`connector.ports.SourceEvents`)
+of rebalances, acknowledged commits and "all brokers down"; it decides nothing about which
+offsets are safe (that is the pipeline's offset book).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from connector.config import KafkaSettings
-from connector.kafka_client import client_config
+from connector.kafka.client import log_client_error, streaming_consumer_config
 from connector.models import Envelope, SourceCoordinates
 from connector.offsets import Commit
+from connector.ports import SourceEvents
 
 log = logging.getLogger(__name__)
 
-PartitionsCallback = Callable[[list[tuple[str, int]]], None]
 
-
-def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        **client_config(settings),
-        "group.id": settings.group_id,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": settings.auto_offset_reset,
-        "partition.assignment.strategy": "cooperative-sticky",
-        "enable.partition.eof": False,
-        "queued.max.messages.kbytes": 16384,  # bounds the client's prefetch memory
-    }
-    return config
-
-
-class Source:
-    def __init__(
-        self,
-        settings: KafkaSettings,
-        *,
-        on_assign: PartitionsCallback,
-        on_revoke: PartitionsCallback,
-        on_lost: PartitionsCallback,
-        on_committed: Callable[[list[Commit]], None],
-        on_error: Callable[[KafkaError], None] | None = None,
-    ) -> None:
+class KafkaSource:
+    def __init__(self, settings: KafkaSettings) -> None:
         self._topic = settings.input_topic
-        self._on_assign = on_assign
-        self._on_revoke = on_revoke
-        self._on_lost = on_lost
-        self._on_committed = on_committed
-        config = consumer_config(settings)
+        self._events: SourceEvents | None = None  # set by start()
+        config = streaming_consumer_config(settings)
         config["on_commit"] = self._acknowledged
-        if on_error is not None:
-            config["error_cb"] = on_error
+        config["error_cb"] = self._client_error
         self._consumer = Consumer(config)
         self._paused: set[tuple[str, int]] = set()
         self._fresh: list[tuple[str, int]] = []  # assigned in the last poll
 
-    def start(self) -> None:
+    def start(self, events: SourceEvents) -> None:
+        """Subscribe; `events` hears of rebalances and commits inside `poll` and `commit`."""
+        self._events = events
         self._consumer.subscribe(
             [self._topic],
             on_assign=self._assigned,
@@ -130,8 +104,13 @@ class Source:
             for tp in partitions
             if tp.error is None and tp.offset >= 0
         ]
-        if done:
-            self._on_committed(done)
+        if done and self._events is not None:
+            self._events.committed(done)
+
+    def _client_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN and self._events is not None:
+            self._events.brokers_down()
+        log_client_error(error.str())
 
     def lag(self, positions: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
         """High watermark minus position per partition (from the client's cached watermarks)."""
@@ -157,19 +136,23 @@ class Source:
     def close(self) -> None:
         self._consumer.close()
 
+    def _listener(self) -> SourceEvents:
+        assert self._events is not None  # noqa: S101 - rebalances follow start()
+        return self._events
+
     def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assigned = [(tp.topic, tp.partition) for tp in partitions]
         self._fresh.extend(assigned)
-        self._on_assign(assigned)
+        self._listener().assigned(assigned)
 
     def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = [(tp.topic, tp.partition) for tp in partitions]
-        self._on_revoke(revoked)
+        self._listener().revoked(revoked)
         self._paused.difference_update(revoked)
 
     def _lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         lost = [(tp.topic, tp.partition) for tp in partitions]
-        self._on_lost(lost)
+        self._listener().lost(lost)
         self._paused.difference_update(lost)
 
 

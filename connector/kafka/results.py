@@ -7,14 +7,12 @@ A record counts as settled only when every record written for it was acknowledge
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from connector import __version__
 from connector.config import KafkaSettings
 from connector.errors import ConnectorError
-from connector.kafka_client import client_config
+from connector.kafka.client import producer_config
 from connector.models import DeliveryResult, Envelope
 from connector.result_codec import encode_result
 
@@ -23,43 +21,8 @@ _RESULT_HEADERS: list[tuple[str, str | bytes | None]] = [("content-type", RESULT
 VALUE_OMITTED_HEADER = "capi.value.omitted"  # on a dead letter whose value was too large
 
 
-class OutcomeWriteError(ConnectorError):
+class ResultWriteError(ConnectorError):
     """The broker refused a result or dead-letter record after the producer's own retries."""
-
-
-def producer_config(settings: KafkaSettings) -> dict[str, Any]:
-    return {
-        **client_config(settings),
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 20,
-        "compression.type": "lz4",
-        "delivery.timeout.ms": 120_000,
-    }
-
-
-def result_record(result: DeliveryResult) -> dict[str, object]:
-    c = result.coordinates
-    return {
-        "source_topic": c.topic,
-        "source_partition": c.partition,
-        "source_offset": c.offset,
-        "event_id": result.event_id,
-        "event_name": result.event_name,
-        "status": result.status.value,
-        "http_status": result.http_status,
-        "error_code": result.error_code,
-        "error_field": result.error_field,
-        "error_message": result.error_message,
-        "attempts": result.attempts,
-        "received_at": result.received_at_ms,
-        "settled_at": result.settled_at_ms,
-        "event_time": result.event_time_ms,
-        "latency_ms": max(0, result.settled_at_ms - result.received_at_ms),
-        "sp_trace_id": result.sp_trace_id,
-        "warnings": list(result.warnings),
-        "connector_version": __version__,
-    }
 
 
 def dead_letter_headers(result: DeliveryResult, stage: str) -> list[tuple[str, bytes]]:
@@ -82,7 +45,7 @@ def dead_letter_headers(result: DeliveryResult, stage: str) -> list[tuple[str, b
     return [(k, v.encode("utf-8")) for k, v in headers.items()]
 
 
-class OutcomeWriter:
+class ResultWriter:
     def __init__(self, settings: KafkaSettings) -> None:
         self._results_topic = settings.results_topic
         self._dlq_topic = settings.dlq_topic
@@ -95,7 +58,7 @@ class OutcomeWriter:
         envelope: Envelope,
         on_durable: Callable[[], None],
         *,
-        stage: str | None = None,
+        stage: str,
     ) -> None:
         """Write the result (and, for a failure, the dead letter); then call `on_durable`."""
         outstanding = 2 if result.is_failure else 1
@@ -114,7 +77,7 @@ class OutcomeWriter:
         if result.is_failure:
             headers: list[tuple[str, str | bytes | None]] = [
                 *envelope.headers,
-                *dead_letter_headers(result, stage or "spotify"),
+                *dead_letter_headers(result, stage),
             ]
             try:
                 self._produce(self._dlq_topic, envelope.value, envelope.key, headers, acked)
@@ -160,4 +123,6 @@ class OutcomeWriter:
 
     def _raise_on_failure(self) -> None:
         if self._failure is not None:
-            raise OutcomeWriteError(f"could not write an outcome record: {self._failure.str()}")
+            raise ResultWriteError(
+                f"could not write a result or dead-letter record: {self._failure.str()}"
+            )

@@ -1,0 +1,77 @@
+"""The DeliveryResult of a record, from what became of it: pure functions, the only builders.
+
+A record fails before the sink (`failed_result`: undecodable, or refused by the transform) or
+Spotify answers for it (`sent_result`). Each also names the stage a dead letter reports.
+"""
+
+from __future__ import annotations
+
+from connector.models import (
+    DeliveryResult,
+    DeliveryStatus,
+    Envelope,
+    Rejected,
+    SourceCoordinates,
+)
+from connector.prepare import Ready, Undecodable
+from connector.sink import SendOutcome, SendStatus
+
+_SEND_STATUS = {
+    SendStatus.DELIVERED: DeliveryStatus.DELIVERED,
+    SendStatus.REJECTED: DeliveryStatus.REJECTED_SPOTIFY,
+    SendStatus.RETRY_EXHAUSTED: DeliveryStatus.RETRY_EXHAUSTED,
+}
+
+
+def failed_result(
+    identity: SourceCoordinates,
+    envelope: Envelope,
+    failure: Undecodable | Rejected,
+    settled_at_ms: int,
+) -> tuple[DeliveryResult, str]:
+    """The result of a record that never reached the sink, and its stage."""
+    if isinstance(failure, Undecodable):
+        result = DeliveryResult(
+            coordinates=identity,
+            status=DeliveryStatus.UNDECODABLE,
+            received_at_ms=envelope.received_at_ms,
+            settled_at_ms=settled_at_ms,
+            error_code=failure.reason,
+            error_message=failure.message,
+        )
+        return result, "decode"
+    r = failure.rejection
+    result = DeliveryResult(
+        coordinates=identity,
+        status=DeliveryStatus.REJECTED_TRANSFORM,
+        received_at_ms=envelope.received_at_ms,
+        settled_at_ms=settled_at_ms,
+        event_id=failure.event_id,
+        event_name=failure.event_name,
+        error_code=r.reason,
+        error_field=r.field,
+        error_message=r.message,
+        warnings=tuple(str(w) for w in failure.warnings),
+    )
+    return result, "transform"
+
+
+def sent_result(
+    identity: SourceCoordinates, envelope: Envelope, ready: Ready, outcome: SendOutcome
+) -> DeliveryResult:
+    """The result of a record Spotify answered for (delivered, rejected or retried out)."""
+    return DeliveryResult(
+        coordinates=identity,
+        status=_SEND_STATUS[outcome.status],
+        received_at_ms=envelope.received_at_ms,
+        settled_at_ms=outcome.acknowledged_at_ms,
+        event_id=outcome.item.event_id,
+        event_name=ready.event_name,
+        event_time_ms=ready.event_time_ms,
+        http_status=outcome.http_status,
+        error_code=outcome.error_code,
+        error_message=outcome.error_message,
+        attempts=outcome.attempts,
+        sp_trace_id=outcome.sp_trace_id,
+        warnings=ready.warnings + outcome.warnings,
+    )

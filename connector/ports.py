@@ -1,0 +1,91 @@
+"""What the pipeline needs of its parts, and what it offers them: the seams between the stages.
+
+The real parts are `connector.kafka.KafkaSource`, `connector.kafka.ResultWriter` and
+`connector.sink.SpotifySink`; unit tests give the pipeline in-memory ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from connector.models import DeliveryResult, Envelope
+from connector.offsets import Commit
+from connector.sink import SendOutcome, SinkItem
+
+Partitions = list[tuple[str, int]]
+
+
+class SourceEvents(Protocol):
+    """What a source tells its owner; called on the owner's thread, inside `poll` or `commit`."""
+
+    def assigned(self, partitions: Partitions) -> None: ...
+
+    def revoked(self, partitions: Partitions) -> None: ...
+
+    def lost(self, partitions: Partitions) -> None: ...
+
+    def committed(self, commits: list[Commit]) -> None: ...
+
+    def brokers_down(self) -> None: ...
+
+
+class RecordSource(Protocol):
+    def start(self, events: SourceEvents) -> None: ...
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Envelope]: ...
+
+    def pause(self, partitions: Sequence[tuple[str, int]]) -> None: ...
+
+    def resume(self, partitions: Sequence[tuple[str, int]]) -> None: ...
+
+    @property
+    def paused(self) -> frozenset[tuple[str, int]]: ...
+
+    def commit(self, commits: Sequence[Commit], *, wait: bool) -> None: ...
+
+    def lag(self, positions: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]: ...
+
+    def reachable(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class ResultStore(Protocol):
+    """Where results (and dead letters) go; `on_durable` runs once all of a record's are stored."""
+
+    def write(
+        self,
+        result: DeliveryResult,
+        envelope: Envelope,
+        on_durable: Callable[[], None],
+        *,
+        stage: str,
+    ) -> None: ...
+
+    def poll(self, timeout_s: float = 0.0) -> None: ...
+
+    def flush(self, timeout_s: float) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class Sink(Protocol):
+    """The HTTP side, used on its own event loop (`connector.loop_thread`)."""
+
+    @property
+    def auth_failing(self) -> bool: ...
+
+    def add(self, item: SinkItem) -> None: ...
+
+    async def flush(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 - the sink's
+        ...
+
+    def raise_if_failed(self) -> None: ...
+
+
+OutcomesCallback = Callable[[Sequence[SendOutcome]], None]
+# A sink not yet opened; the pipeline enters it on the HTTP thread's loop. It answers through the
+# callback, one outcome an item.
+SinkFactory = Callable[[OutcomesCallback], AbstractAsyncContextManager[Sink]]
