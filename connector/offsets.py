@@ -107,6 +107,3 @@ class OffsetBook:
     @property
     def unsettled(self) -> int:
         return sum(p.unsettled for p in self._partitions.values())
-
-    def pending_commits(self) -> list[Commit]:
-        return [c for p in self._partitions.values() if (c := p.next_commit()) is not None]

@@ -292,7 +292,7 @@ class Pipeline:
         status.unsettled = self._book.unsettled
         status.auth_failing = self._auth_failing()
         status.paused = len(self._source.paused)
-        status.assigned = sum(1 for _ in self._book)
+        status.assigned = len(self._book)
         if status.unsettled == 0:
             status.last_progress_ms = now_ms()
 

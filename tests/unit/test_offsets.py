@@ -93,7 +93,7 @@ def test_book_counts_unsettled_across_partitions_and_forgets_revoked() -> None:
         b.track(offset + 100)
     a.settle(0)
     assert book.unsettled == 5
-    assert book.pending_commits() == [Commit("t", 0, 1), Commit("t", 1, 100)]
+    assert [p.next_commit() for p in book] == [Commit("t", 0, 1), Commit("t", 1, 100)]
     assert book.revoke("t", 1) is b
     assert book.revoke("t", 1) is None
     assert book.unsettled == 2
