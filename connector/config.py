@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import ssl
 import unicodedata
 from collections.abc import Mapping
@@ -57,6 +58,9 @@ SPOTIFY_EVENT_NAMES = frozenset(
 # Unicode categories no setting may hold: control characters (a newline, a tab, DEL) and the
 # surrogates a non-UTF-8 environment value decodes to. Either would make a request unsendable.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
+# RFC 6750's b64token, widened to every visible ASCII character: what a header can carry as one
+# credential without quoting.
+_SENDABLE_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
 def _trimmed(value: object) -> object:
@@ -174,6 +178,20 @@ class SpotifySettings(_Section):
             except OSError as exc:
                 raise ValueError(f"cannot be read ({exc.strerror})") from None
         return path
+
+    def bearer_token(self) -> str:
+        """The token, or ConfigError if it is unset or could not travel in an HTTP header (a
+        newline, a space, a non-ASCII character would fail inside the HTTP library on every
+        request; here it is a setting error at start instead)."""
+        token = "" if self.token is None else self.token.get_secret_value()
+        if not token:
+            raise ConfigError("spotify.token is not set (SPOTIFY_CAPI_TOKEN or its _FILE)")
+        if not _SENDABLE_TOKEN.fullmatch(token):
+            raise ConfigError(
+                "spotify.token cannot be sent in an HTTP header (only visible ASCII characters, "
+                "no spaces)"
+            )
+        return token
 
     @model_validator(mode="after")
     def _url_is_safe(self) -> SpotifySettings:
@@ -305,8 +323,7 @@ class Settings(BaseSettings):
 
     def require_delivery(self) -> None:
         """Settings `run` needs beyond those a dry run needs."""
-        if self.spotify.token is None or not self.spotify.token.get_secret_value():
-            raise ConfigError("spotify.token is not set (SPOTIFY_CAPI_TOKEN or its _FILE)")
+        self.spotify.bearer_token()
         if not self.spotify.connection_id:
             raise ConfigError("spotify.connection_id is not set (SPOTIFY_CAPI_CONNECTION_ID)")
 

@@ -2,8 +2,8 @@
 
 They are immutable and already valid when built, so nothing re-validates them downstream.
 The ones built for every record (coordinates, envelope, tracking event, Spotify event and its
-parts, transform outcome, delivery result) are NamedTuples: a frozen dataclass spends ~0.25 µs a
-field on construction, over ten microseconds a record in all. The rest, built only when something
+parts, transform outcome, delivery result) are NamedTuples: a frozen dataclass is several times
+dearer to construct, field by field (bench/README.md). The rest, built only when something
 goes wrong, are frozen dataclasses with slots.
 """
 

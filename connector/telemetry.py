@@ -123,8 +123,8 @@ class Telemetry:
     # --- instruments --------------------------------------------------------------------------
 
     def _define(self, meter: Meter) -> None:
-        # Per-record counts are kept in plain counters (well under a microsecond on the Kafka
-        # thread; an SDK `add` costs 10-17 µs) and read by observable counters at scrape time.
+        # Per-record counts are kept in plain counters (an SDK `add` is far dearer on the Kafka
+        # thread; bench/README.md) and read by observable counters at scrape time.
         meter.create_observable_counter(
             "spotify_capi.events.delivered",
             [self._observe(self._delivered, ("spotify_capi.event_name",))],
@@ -319,7 +319,7 @@ class Telemetry:
 class Buckets:
     """A cumulative histogram for per-record values: a bisect and three additions per value.
 
-    The SDK's Histogram.record costs about 10 µs, too much once per record on the Kafka thread;
+    The SDK's Histogram.record is too dear once per record on the Kafka thread (bench/README.md);
     these two per-record histograms are exposed by `HistogramCollector` in the same registry,
     named as the OpenTelemetry exporter would name them.
     """

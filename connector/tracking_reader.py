@@ -1,8 +1,8 @@
 """A reader for Avro written with exactly the bundled tracking-event schema.
 
 fastavro's compiled reader calls the file object's read() for every primitive, which makes a
-property bag cost ~2.5 µs a value; reading the bytes directly, with the layout known in advance,
-takes about 0.6 times fastavro's time for a full event. It is used only when the writer schema
+property bag costly; reading the bytes directly, with the layout known in advance, is markedly
+faster (figures in bench/README.md). It is used only when the writer schema
 has the bundled layout (`has_bundled_layout`); every other writer schema goes through fastavro's
 schema resolution. It returns what fastavro returns for the same bytes, and rejects some
 malformed input fastavro lets through (a boolean byte other than 0/1, an over-long varint, a

@@ -20,7 +20,6 @@ from connector.errors import ConfigError
 from connector.gc_tuning import tune_for_streaming
 from connector.kafka.admin import check_topics
 from connector.logs import configure_logging
-from connector.sink.headers import request_headers
 
 if TYPE_CHECKING:
     from connector.config import Settings
@@ -45,8 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    settings.require_delivery()
-    request_headers(settings.spotify)  # a token no header can carry is a setting error, exit 2
+    settings.require_delivery()  # a token no header can carry is a setting error too, exit 2
     configure_logging(settings.telemetry.log_level, settings.telemetry.log_format)
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")

@@ -116,7 +116,7 @@ class SpotifySink:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sending = 0  # requests in flight, the auth probe excluded
         self._backing_off = 0  # batches sleeping before their next attempt
-        self._unsettled = 0  # items added without an outcome yet
+        self._unanswered = 0  # items added without an outcome yet
         self._auth_failing = False
         self._probing = False  # the auth probe's request is in flight
         self._progress = asyncio.Event()
@@ -124,7 +124,7 @@ class SpotifySink:
 
     def __repr__(self) -> str:
         return (
-            f"SpotifySink(url={self._spotify.url!r}, in_flight_events={self._unsettled}, "
+            f"SpotifySink(url={self._spotify.url!r}, in_flight_events={self._unanswered}, "
             f"auth_failing={self._auth_failing})"
         )
 
@@ -165,7 +165,7 @@ class SpotifySink:
     @property
     def in_flight_events(self) -> int:
         """Items added but without an outcome yet (pending, sending, backing off or held)."""
-        return self._unsettled
+        return self._unanswered
 
     @property
     def auth_failing(self) -> bool:
@@ -191,7 +191,7 @@ class SpotifySink:
         if self._session is None:
             raise RuntimeError("SpotifySink.add() outside 'async with'")
         self._pending.append(item)
-        self._unsettled += 1
+        self._unanswered += 1
         if len(self._pending) >= self._batch_size:
             self._cut(everything=False)
         elif self._linger is None:
@@ -210,7 +210,7 @@ class SpotifySink:
         deadline = None if timeout is None else loop.time() + timeout
         while True:
             self._raise_failures()
-            if self._unsettled == 0:
+            if self._unanswered == 0:
                 return True
             if self._auth_failing and not (self._sending or self._backing_off or self._probing):
                 return False
@@ -276,7 +276,7 @@ class SpotifySink:
             result = await self._post(batch)
         finally:
             self._sending -= 1
-        await self._settle(batch, result, generation)
+        await self._act_on(batch, result, generation)
 
     async def _post(self, batch: _Batch) -> Result:
         session = self._session
@@ -299,7 +299,7 @@ class SpotifySink:
 
     # --- what an answer does -------------------------------------------------------------
 
-    async def _settle(self, batch: _Batch, result: Result, generation: int) -> None:
+    async def _act_on(self, batch: _Batch, result: Result, generation: int) -> None:
         """Act on one answer; sleeps here (holding no request slot) when it must retry."""
         delay = self._decide(batch, result, generation)
         if delay is not None:
@@ -442,12 +442,12 @@ class SpotifySink:
             )
             for item in batch.items
         ]
-        self._unsettled -= len(outcomes)
+        self._unanswered -= len(outcomes)
         self._progress.set()
         try:
             self._on_outcomes(outcomes)
         except Exception as exc:
-            # The items are settled for the sink but the caller may have lost them: make it loud.
+            # The items are answered for the sink but the caller may have lost them: make it loud.
             log.exception("on_outcomes callback failed for %d outcomes", len(outcomes))
             self._failures.append(exc)
 
@@ -484,7 +484,7 @@ class SpotifySink:
                 continue  # still refused, or unknown: wait another interval
             self._held.popleft()
             self._end_auth_failure()
-            await self._settle(batch, result, generation)
+            await self._act_on(batch, result, generation)
             return
 
     def _end_auth_failure(self) -> None:

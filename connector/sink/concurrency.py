@@ -25,10 +25,6 @@ class AdaptiveLimit:
         return self._limit
 
     @property
-    def ceiling(self) -> int:
-        return self._ceiling
-
-    @property
     def generation(self) -> int:
         """Changes at every decrease; give it back to `on_throttled`."""
         return self._generation

@@ -32,7 +32,7 @@ class SendOutcome(NamedTuple):
     http_status: int | None
     error_code: str | None  # "spotify_400", "too_large", "spotify_422", "retry_exhausted"
     error_message: str | None  # Spotify's answer (trimmed) or the last failure
-    attempts: int  # requests sent for the batch that settled this item
+    attempts: int  # requests sent for the batch that answered this item
     sp_trace_id: str | None
     acknowledged_at_ms: int
     warnings: tuple[str, ...] = ()  # `spotify_400_removed:<field>` for each field healing removed

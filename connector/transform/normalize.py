@@ -109,7 +109,7 @@ def ip_address(value: object) -> str | None:
 
 
 def is_ip_address(raw: str) -> bool:
-    """Strict: no leading zeros, no zone id. inet_pton is a pure conversion, no I/O, ~0.3 µs."""
+    """Strict: no leading zeros, no zone id. inet_pton is a pure conversion, no I/O."""
     try:
         _inet_pton(_AF_INET6 if ":" in raw else _AF_INET, raw)
     except (OSError, ValueError):  # ValueError: an embedded NUL

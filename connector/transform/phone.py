@@ -4,21 +4,21 @@ Validity rule (one rule, whatever way the number was written): after parsing, th
 significant number must fit its country's numbering plan as the `phonenumbers` metadata describes
 it — the general national-number pattern and one of the possible lengths. That is
 libphonenumber's own plan check minus the split into number types (fixed line, mobile, ...):
-the type check costs ~40 µs per number in pure Python and rejects numbers in ranges newer than
+the type check is slow in pure Python (bench/README.md) and rejects numbers in ranges newer than
 the installed metadata, while a number in an unassigned range only yields a hash Spotify does
 not match (harmless). So `+1 555 123 4567` is accepted, `+1 123 456 7890` is not.
 
 Three paths, fastest first; each fast path either gives phonenumbers' answer or steps aside
 (tests/unit/transform/test_phone.py checks them against phonenumbers.parse):
 - E.164: text that is `+` and digits once spaces, dashes, dots and parentheses are removed is
-  checked against the metadata directly, a few µs, no parsing;
+  checked against the metadata directly, no parsing;
 - national: digits only, in a default region whose national-prefix rule neither rewrites the
   number nor carries a carrier code (US, CA, GB, DE, FR, IN, IT, ES, NL, MX and most others;
   not BR, AR, AU, JP): the national prefix is stripped the way phonenumbers strips it (only when
   what remains fits the plan) and the country code put in front;
 - anything else (`00`/`011` prefixes, `(0)` trunk digits, letters, extensions, other regions)
-  goes through `phonenumbers.parse` (~60 µs), cached per (text, region) in a bounded LRU cache
-  because tracking streams repeat the same user's number often.
+  goes through `phonenumbers.parse` (the slow path), cached per (text, region) in a bounded LRU
+  cache because tracking streams repeat the same user's number often.
 """
 
 from __future__ import annotations

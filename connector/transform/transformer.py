@@ -262,14 +262,9 @@ def _event_time_source(
 
 
 def _with_identifier(user_data: UserData) -> UserData:
-    """The contract: at least one of ip_address, device_id, hashed_emails, hashed_phone_number
-    (mapping.IDENTIFIER_FIELDS; clickID, cookie1 and the other ids do not count)."""
-    if not (
-        user_data.ip_address
-        or user_data.device_id
-        or user_data.hashed_emails
-        or user_data.hashed_phone_number
-    ):
+    """The contract: at least one of m.IDENTIFIER_FIELDS (clickID, cookie1 and the other
+    ids do not count)."""
+    if not any(getattr(user_data, name) for name in m.IDENTIFIER_FIELDS):
         raise _Reject(
             "no_user_identifier",
             "user_data",
