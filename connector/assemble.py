@@ -9,7 +9,7 @@ import aiohttp
 from connector.config import Settings
 from connector.kafka.results import ResultWriter
 from connector.kafka.source import KafkaSource
-from connector.models import DeliveryResult, Envelope, SourceCoordinates
+from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
 from connector.pipeline import Pipeline
 from connector.ports import OutcomesCallback
 from connector.sink import NullObserver, SinkObserver, SpotifySink
@@ -20,8 +20,8 @@ def build_pipeline(
     *,
     sink_observer: SinkObserver | None = None,
     on_result: Callable[[DeliveryResult], None] | None = None,
-    record_filter: Callable[[Envelope], bool] | None = None,
-    coordinates_for: Callable[[Envelope], SourceCoordinates] | None = None,
+    record_filter: Callable[[SourceRecord], bool] | None = None,
+    coordinates_for: Callable[[SourceRecord], SourceCoordinates] | None = None,
     trace_configs: Sequence[aiohttp.TraceConfig] = (),
 ) -> Pipeline:
     """A pipeline over the input topic, the Spotify endpoint and the results and DLQ topics."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 from connector.models import (
     DeliveryResult,
     DeliveryStatus,
-    Envelope,
     Rejected,
     SourceCoordinates,
+    SourceRecord,
 )
 from connector.prepare import Ready, Undecodable
 from connector.sink import SendOutcome, SendStatus
@@ -25,7 +25,7 @@ _SEND_STATUS = {
 
 def failed_result(
     identity: SourceCoordinates,
-    envelope: Envelope,
+    envelope: SourceRecord,
     failure: Undecodable | Rejected,
     settled_at_ms: int,
 ) -> tuple[DeliveryResult, str]:
@@ -57,7 +57,7 @@ def failed_result(
 
 
 def sent_result(
-    identity: SourceCoordinates, envelope: Envelope, ready: Ready, outcome: SendOutcome
+    identity: SourceCoordinates, envelope: SourceRecord, ready: Ready, outcome: SendOutcome
 ) -> DeliveryResult:
     """The result of a record Spotify answered for (delivered, rejected or retried out)."""
     return DeliveryResult(

@@ -25,7 +25,7 @@ class SourceCoordinates(NamedTuple):
     timestamp_ms: int | None = None  # the Kafka record timestamp, when the broker gave one
 
 
-class Envelope(NamedTuple):
+class SourceRecord(NamedTuple):
     """A raw Kafka record: coordinates plus the bytes, before decoding."""
 
     coordinates: SourceCoordinates

@@ -26,7 +26,7 @@ from connector.config import Settings
 from connector.delivery import failed_result, sent_result
 from connector.errors import InternalFailure
 from connector.loop_thread import LoopThread
-from connector.models import DeliveryResult, Envelope, SourceCoordinates
+from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
 from connector.offsets import Commit, OffsetBook, PartitionOffsets
 from connector.ports import Partitions, RecordSource, ResultStore, Sink, SinkFactory
 from connector.prepare import Preparation, Prepared, PreparePool, Preparer, Ready
@@ -46,7 +46,7 @@ def now_ms() -> int:
 class Pending:
     """A record handed to the sink: what its result needs once Spotify answers."""
 
-    envelope: Envelope
+    envelope: SourceRecord
     offsets: PartitionOffsets
     ready: Ready
 
@@ -82,14 +82,14 @@ class Pipeline:
         writer: ResultStore,
         sink_factory: SinkFactory,
         on_result: Callable[[DeliveryResult], None] | None = None,
-        record_filter: Callable[[Envelope], bool] | None = None,
-        coordinates_for: Callable[[Envelope], SourceCoordinates] | None = None,
+        record_filter: Callable[[SourceRecord], bool] | None = None,
+        coordinates_for: Callable[[SourceRecord], SourceCoordinates] | None = None,
     ) -> None:
         self.settings = settings
         self.status = PipelineStatus()
         self._preparer: Preparer | PreparePool | None = None  # opened by run()
         # Batches handed to the preparer, oldest first, with the records they came from.
-        self._preparing: deque[tuple[Preparation, list[tuple[Envelope, PartitionOffsets]]]] = (
+        self._preparing: deque[tuple[Preparation, list[tuple[SourceRecord, PartitionOffsets]]]] = (
             deque()
         )
         # Two batches a worker keep each busy; in the Kafka thread every batch is done at once.
@@ -185,8 +185,8 @@ class Pipeline:
 
     # --- records --------------------------------------------------------------------------
 
-    def _handle(self, envelopes: list[Envelope]) -> None:
-        batch: list[tuple[Envelope, PartitionOffsets]] = []
+    def _handle(self, envelopes: list[SourceRecord]) -> None:
+        batch: list[tuple[SourceRecord, PartitionOffsets]] = []
         for envelope in envelopes:
             c = envelope.coordinates
             offsets = self._book.get(c.topic, c.partition)
@@ -219,7 +219,7 @@ class Pipeline:
             self._http.call(_add_all, self._sink, items)
 
     def _dispatch(
-        self, envelope: Envelope, offsets: PartitionOffsets, prepared: Prepared
+        self, envelope: SourceRecord, offsets: PartitionOffsets, prepared: Prepared
     ) -> SinkItem | None:
         """A sink item for an accepted event; a failure is recorded here and settles alone."""
         if isinstance(prepared, Ready):
@@ -229,7 +229,7 @@ class Pipeline:
         self._write(result, envelope, offsets, stage)
         return None
 
-    def _identity(self, envelope: Envelope) -> SourceCoordinates:
+    def _identity(self, envelope: SourceRecord) -> SourceCoordinates:
         if self._coordinates_for is None:
             return envelope.coordinates
         return self._coordinates_for(envelope)
@@ -251,7 +251,7 @@ class Pipeline:
         self._write(result, envelope, pending.offsets, "spotify")
 
     def _write(
-        self, result: DeliveryResult, envelope: Envelope, offsets: PartitionOffsets, stage: str
+        self, result: DeliveryResult, envelope: SourceRecord, offsets: PartitionOffsets, stage: str
     ) -> None:
         offset = envelope.coordinates.offset
 

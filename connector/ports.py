@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from connector.models import DeliveryResult, Envelope
+from connector.models import DeliveryResult, SourceRecord
 from connector.offsets import Commit
 from connector.sink import SendOutcome, SinkItem
 
@@ -34,7 +34,7 @@ class SourceEvents(Protocol):
 class RecordSource(Protocol):
     def start(self, events: SourceEvents) -> None: ...
 
-    def poll(self, max_records: int, timeout_s: float) -> list[Envelope]: ...
+    def poll(self, max_records: int, timeout_s: float) -> list[SourceRecord]: ...
 
     def pause(self, partitions: Sequence[tuple[str, int]]) -> None: ...
 
@@ -58,7 +58,7 @@ class ResultStore(Protocol):
     def write(
         self,
         result: DeliveryResult,
-        envelope: Envelope,
+        envelope: SourceRecord,
         on_durable: Callable[[], None],
         *,
         stage: str,

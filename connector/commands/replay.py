@@ -30,7 +30,7 @@ from connector.commands.report import add_time_range
 from connector.config import KafkaSettings, Settings, load_settings
 from connector.errors import InputError
 from connector.logs import configure_logging
-from connector.models import DeliveryResult, DeliveryStatus, Envelope, SourceCoordinates
+from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates, SourceRecord
 
 NAME = "replay"
 HELP = "send dead-lettered records to Spotify again (by reason and time), keeping their event ids"
@@ -92,7 +92,7 @@ def replay_group(kafka: KafkaSettings) -> str:
     return f"{kafka.group_id}-replay"
 
 
-def original_coordinates(envelope: Envelope) -> SourceCoordinates:
+def original_coordinates(envelope: SourceRecord) -> SourceCoordinates:
     """Where a dead letter first came from (its `capi.source.*` headers), else where it is."""
     headers = dict(envelope.headers)
     try:
@@ -139,7 +139,7 @@ class ReplayScope:
         ranges = start_group_at(kafka, since_ms)
         return cls(ranges, reasons, since_ms, until_ms)
 
-    def selects(self, envelope: Envelope) -> bool:
+    def selects(self, envelope: SourceRecord) -> bool:
         """The pipeline's record filter; counts every in-range record it refuses as done."""
         c = envelope.coordinates
         _start, end = self.ranges.get(c.partition, (0, 0))
@@ -151,7 +151,7 @@ class ReplayScope:
         self.done += 1
         return False
 
-    def _wanted(self, envelope: Envelope) -> bool:
+    def _wanted(self, envelope: SourceRecord) -> bool:
         when = envelope.coordinates.timestamp_ms
         if self.since_ms is not None and (when is None or when < self.since_ms):
             return False
@@ -207,7 +207,7 @@ def replay(settings: Settings, scope: ReplayScope, stop: threading.Event) -> Rep
         scope.done += 1
         advance()
 
-    def record_filter(envelope: Envelope) -> bool:
+    def record_filter(envelope: SourceRecord) -> bool:
         wanted = scope.selects(envelope)
         if not wanted:
             advance()  # the pipeline settles a refused record right after this returns

@@ -13,7 +13,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from connector.config import KafkaSettings
 from connector.errors import ConnectorError
 from connector.kafka.client import producer_config
-from connector.models import DeliveryResult, Envelope
+from connector.models import DeliveryResult, SourceRecord
 from connector.result_codec import encode_result
 
 RESULT_CONTENT_TYPE = b"application/avro; schema=delivery_result"
@@ -55,7 +55,7 @@ class ResultWriter:
     def write(
         self,
         result: DeliveryResult,
-        envelope: Envelope,
+        envelope: SourceRecord,
         on_durable: Callable[[], None],
         *,
         stage: str,

@@ -1,6 +1,6 @@
 """Kafka in: a confluent-kafka consumer with manual commits and cooperative rebalancing.
 
-The source turns messages into Envelopes and tells its listener (`connector.ports.SourceEvents`)
+The source turns messages into SourceRecords and tells its listener (`connector.ports.SourceEvents`)
 of rebalances, acknowledged commits and "all brokers down"; it decides nothing about which
 offsets are safe (that is the pipeline's offset book).
 """
@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from connector.config import KafkaSettings
 from connector.kafka.client import log_client_error, streaming_consumer_config
-from connector.models import Envelope, SourceCoordinates
+from connector.models import SourceCoordinates, SourceRecord
 from connector.offsets import Commit
 from connector.ports import SourceEvents
 
@@ -43,7 +43,7 @@ class KafkaSource:
             on_lost=self._lost,
         )
 
-    def poll(self, max_records: int, timeout_s: float) -> list[Envelope]:
+    def poll(self, max_records: int, timeout_s: float) -> list[SourceRecord]:
         """Up to `max_records` records; rebalance callbacks run inside this call."""
         messages = self._consumer.consume(max_records, timeout=timeout_s)
         if self._fresh:
@@ -156,10 +156,10 @@ class KafkaSource:
         self._paused.difference_update(lost)
 
 
-def _envelope(message: Message, now_ms: int) -> Envelope:
+def _envelope(message: Message, now_ms: int) -> SourceRecord:
     timestamp_type, timestamp = message.timestamp()
     headers = message.headers()
-    return Envelope(
+    return SourceRecord(
         coordinates=SourceCoordinates(
             topic=message.topic() or "",
             partition=message.partition() or 0,

@@ -16,7 +16,7 @@ from types import TracebackType
 
 from connector import avro
 from connector.kafka.results import ResultWriteError
-from connector.models import DeliveryResult, Envelope, SourceCoordinates
+from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
 from connector.offsets import Commit
 from connector.ports import OutcomesCallback, Partitions, SourceEvents
 from connector.sink import SendOutcome, SendStatus, SinkItem
@@ -29,10 +29,10 @@ STEP_DEADLINE_S = 10.0
 EVENT_TIME_MS = (time.time_ns() // 1_000_000 // 1000 - 60) * 1000  # a minute ago: a fresh event
 
 
-def record(partition: int, offset: int, *, valid: bool = True) -> Envelope:
+def record(partition: int, offset: int, *, valid: bool = True) -> SourceRecord:
     """A purchase whose event id is `order-<partition><offset>`, or bytes that are not Avro."""
     event = tracking_record(partition * 1000 + offset, **{"$event_time": EVENT_TIME_MS})
-    return Envelope(
+    return SourceRecord(
         coordinates=SourceCoordinates(TOPIC, partition, offset, None),
         key=None,
         value=avro.encode(SCHEMA, event) if valid else b"\x00\x01not avro",
@@ -50,7 +50,7 @@ def event_id(partition: int, offset: int) -> str:
 
 @dataclass(frozen=True)
 class Records:
-    envelopes: list[Envelope]
+    envelopes: list[SourceRecord]
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class ScriptedSource:
     def start(self, events: SourceEvents) -> None:
         self._events = events
 
-    def poll(self, max_records: int, timeout_s: float) -> list[Envelope]:
+    def poll(self, max_records: int, timeout_s: float) -> list[SourceRecord]:
         events = self._events
         assert events is not None
         if not self.script:
@@ -181,7 +181,7 @@ class MemoryResults:
     def write(
         self,
         result: DeliveryResult,
-        envelope: Envelope,
+        envelope: SourceRecord,
         on_durable: Callable[[], None],
         *,
         stage: str,

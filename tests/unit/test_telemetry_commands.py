@@ -10,7 +10,7 @@ import pytest
 
 from connector.commands.replay import ReplayScope, original_coordinates
 from connector.commands.report import Summary, parse_time, percentiles, render_table
-from connector.models import Envelope, SourceCoordinates
+from connector.models import SourceCoordinates, SourceRecord
 
 NOW_MS = 1_795_000_000_000
 
@@ -94,9 +94,9 @@ def test_the_time_range_selects_by_settled_at() -> None:
     assert summary.to_wire()["results"] == 2
 
 
-def dead_letter(offset: int, reason: str, when: int | None, **headers: str) -> Envelope:
+def dead_letter(offset: int, reason: str, when: int | None, **headers: str) -> SourceRecord:
     pairs = {"capi.error.reason": reason, **headers}
-    return Envelope(
+    return SourceRecord(
         coordinates=SourceCoordinates("events-dlq", 0, offset, when),
         key=None,
         value=b"x",
