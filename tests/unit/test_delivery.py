@@ -1,0 +1,89 @@
+"""The result of each way a record ends, by value."""
+
+from __future__ import annotations
+
+from connector.delivery import failed_result, sent_result
+from connector.models import (
+    DeliveryResult,
+    DeliveryStatus,
+    Rejected,
+    Rejection,
+    SourceCoordinates,
+    SourceRecord,
+    TransformWarning,
+)
+from connector.prepare import Ready, Undecodable
+from connector.sink import SendOutcome, SendStatus, SinkItem
+
+WHERE = SourceCoordinates("events", 1, 41, None)
+ORIGINAL = SourceCoordinates("events", 0, 7, None)  # a replayed dead letter's first home
+RECORD = SourceRecord(WHERE, None, b"...", (), received_at_ms=1_000)
+
+
+def test_an_undecodable_record_is_a_decode_failure() -> None:
+    result = failed_result(ORIGINAL, RECORD, Undecodable("invalid_avro", "not Avro"), 1_200)
+    assert result == (
+        DeliveryResult(
+            coordinates=ORIGINAL,
+            status=DeliveryStatus.UNDECODABLE,
+            received_at_ms=1_000,
+            settled_at_ms=1_200,
+            error_code="invalid_avro",
+            error_message="not Avro",
+        ),
+        "decode",
+    )
+
+
+def test_a_rejected_event_keeps_its_id_name_field_and_warnings() -> None:
+    rejected = Rejected(
+        Rejection("no_user_identifier", "user_data", "no usable identifier"),
+        event_id="order-1",
+        event_name="PURCHASE",
+        warnings=(TransformWarning("invalid_gender", "gender"),),
+    )
+    assert failed_result(WHERE, RECORD, rejected, 1_300) == (
+        DeliveryResult(
+            coordinates=WHERE,
+            status=DeliveryStatus.REJECTED_TRANSFORM,
+            received_at_ms=1_000,
+            settled_at_ms=1_300,
+            event_id="order-1",
+            event_name="PURCHASE",
+            error_code="no_user_identifier",
+            error_field="user_data",
+            error_message="no usable identifier",
+            warnings=("invalid_gender:gender",),
+        ),
+        "transform",
+    )
+
+
+def test_spotify_s_answer_becomes_the_result_with_both_stages_warnings() -> None:
+    ready = Ready("order-2", "PURCHASE", 900, b"{}", ("too_long:page_id",))
+    outcome = SendOutcome(
+        item=SinkItem(ref=None, event_id="order-2", payload=b"{}"),
+        status=SendStatus.RETRY_EXHAUSTED,
+        http_status=503,
+        error_code="retry_exhausted",
+        error_message="503 Service Unavailable",
+        attempts=6,
+        sp_trace_id="t-1",
+        acknowledged_at_ms=5_000,
+        warnings=("spotify_400_removed:gender",),
+    )
+    assert sent_result(WHERE, RECORD, ready, outcome) == DeliveryResult(
+        coordinates=WHERE,
+        status=DeliveryStatus.RETRY_EXHAUSTED,
+        received_at_ms=1_000,
+        settled_at_ms=5_000,
+        event_id="order-2",
+        event_name="PURCHASE",
+        event_time_ms=900,
+        http_status=503,
+        error_code="retry_exhausted",
+        error_message="503 Service Unavailable",
+        attempts=6,
+        sp_trace_id="t-1",
+        warnings=("too_long:page_id", "spotify_400_removed:gender"),
+    )
