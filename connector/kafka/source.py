@@ -52,15 +52,15 @@ class KafkaSource:
             self._consumer.resume([TopicPartition(t, p) for t, p in self._fresh])
             self._fresh = []
         now_ms = int(time.time() * 1000)
-        envelopes = []
+        records = []
         for message in messages:
             error = message.error()
             if error is not None:
                 if error.fatal():
                     raise KafkaException(error)
                 continue  # informational (e.g. partition EOF); librdkafka recovers the rest
-            envelopes.append(_envelope(message, now_ms))
-        return envelopes
+            records.append(_source_record(message, now_ms))
+        return records
 
     def pause(self, partitions: Sequence[tuple[str, int]]) -> None:
         fresh = [tp for tp in partitions if tp not in self._paused]
@@ -156,7 +156,7 @@ class KafkaSource:
         self._paused.difference_update(lost)
 
 
-def _envelope(message: Message, now_ms: int) -> SourceRecord:
+def _source_record(message: Message, now_ms: int) -> SourceRecord:
     timestamp_type, timestamp = message.timestamp()
     headers = message.headers()
     return SourceRecord(
