@@ -1,6 +1,6 @@
 """TrackingEvent → SpotifyEvent, or a typed rejection. Pure: no I/O, no clock, never raises.
 
-Decisions where the issue leaves room (also in docs/decisions.md):
+Decisions where the contract leaves room (also in docs/decisions.md):
 - event_name: `spotify_event_name`, then `event_name_mapping`, then the own name or a built-in
   alias (`event_names.py`); a present but unknown `spotify_event_name` is `invalid_event_name`.
   Nothing fits: `unknown_event_name`.
