@@ -121,29 +121,6 @@ class KafkaSettings(_Section):
     # Any other librdkafka property, passed through as is (for example `client.rack`).
     client_properties: dict[str, str] = Field(default_factory=dict)
 
-    def client_config(self) -> dict[str, str]:
-        """The librdkafka properties shared by the consumer and the producers."""
-        config: dict[str, str] = {
-            "bootstrap.servers": self.bootstrap_servers,
-            "security.protocol": self.security_protocol,
-        }
-        optional = {
-            "sasl.mechanism": self.sasl_mechanism,
-            "sasl.username": self.sasl_username,
-            "sasl.password": _reveal(self.sasl_password),
-            "ssl.ca.location": self.ssl_ca_location,
-            "ssl.certificate.location": self.ssl_certificate_location,
-            "ssl.key.location": self.ssl_key_location,
-            "ssl.key.password": _reveal(self.ssl_key_password),
-        }
-        config.update({k: v for k, v in optional.items() if v is not None})
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            config["ssl.endpoint.identification.algorithm"] = (
-                self.ssl_endpoint_identification_algorithm
-            )
-        config.update(self.client_properties)
-        return config
-
 
 class DecodeSettings(_Section):
     format: Literal["avro", "confluent"] = "avro"
@@ -428,10 +405,6 @@ def describe_validation_error(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"]) or "settings"
         problems.append(f"{where}: {error['msg']}")
     return "invalid settings: " + "; ".join(problems)
-
-
-def _reveal(secret: SecretStr | None) -> str | None:
-    return None if secret is None else secret.get_secret_value()
 
 
 def _is_loopback(host: str) -> bool:

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
+from pydantic import SecretStr
 
 from connector.config import KafkaSettings
 from connector.errors import ConfigError
@@ -31,9 +32,33 @@ KAFKA_LOG = logging.getLogger("connector.kafka")
 KAFKA_LOG.addFilter(RepeatFilter(REPEAT_WINDOW_S))
 
 
+def client_properties(settings: KafkaSettings) -> dict[str, str]:
+    """The settings as librdkafka properties: brokers, security, then `client_properties`."""
+    config: dict[str, str] = {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "security.protocol": settings.security_protocol,
+    }
+    optional = {
+        "sasl.mechanism": settings.sasl_mechanism,
+        "sasl.username": settings.sasl_username,
+        "sasl.password": _reveal(settings.sasl_password),
+        "ssl.ca.location": settings.ssl_ca_location,
+        "ssl.certificate.location": settings.ssl_certificate_location,
+        "ssl.key.location": settings.ssl_key_location,
+        "ssl.key.password": _reveal(settings.ssl_key_password),
+    }
+    config.update({k: v for k, v in optional.items() if v is not None})
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        config["ssl.endpoint.identification.algorithm"] = (
+            settings.ssl_endpoint_identification_algorithm
+        )
+    config.update(settings.client_properties)
+    return config
+
+
 def client_config(settings: KafkaSettings) -> dict[str, Any]:
     """The properties every consumer, producer and admin client starts from."""
-    return {**settings.client_config(), "logger": KAFKA_LOG}
+    return {**client_properties(settings), "logger": KAFKA_LOG}
 
 
 def consumer_config(settings: KafkaSettings, *, group_id: str | None = None) -> dict[str, Any]:
@@ -95,6 +120,10 @@ def _accepted(name: str, value: str) -> bool:
     except (KafkaException, TypeError, ValueError):
         return False
     return True
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
 
 
 def log_client_error(message: str) -> None:

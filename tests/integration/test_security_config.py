@@ -22,6 +22,7 @@ from connector.config import (
     well_known_values,
 )
 from connector.errors import ConfigError
+from connector.kafka.client import client_properties
 from tests.reliability.canary import CANARY_PASSWORD, CANARY_TOKEN, leaks, shared_tls
 
 pytestmark = pytest.mark.integration
@@ -125,7 +126,7 @@ def test_secrets_from_files_reach_the_settings_and_no_text_shows_them(
     assert settings.spotify.token.get_secret_value() == CANARY_TOKEN
     assert settings.kafka.sasl_password is not None
     assert settings.kafka.sasl_password.get_secret_value() == CANARY_PASSWORD
-    assert settings.kafka.client_config()["sasl.password"] == CANARY_PASSWORD  # librdkafka's own
+    assert client_properties(settings.kafka)["sasl.password"] == CANARY_PASSWORD  # librdkafka's
     for text in (repr(settings), str(settings), settings.model_dump_json()):
         assert leaks(text) == []
 
