@@ -8,6 +8,7 @@ import uuid
 
 from pydantic import SecretStr
 
+from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
 from connector.config import (
     KafkaSettings,
     PipelineSettings,
@@ -17,7 +18,6 @@ from connector.config import (
 )
 from connector.models import DeliveryResult
 from connector.pipeline import Pipeline
-from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
 from connector.service import Service
 
 
