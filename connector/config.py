@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     FilePath,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic.fields import FieldInfo
@@ -49,6 +54,46 @@ SPOTIFY_EVENT_NAMES = frozenset(
 )
 
 
+# Unicode categories no setting may hold: control characters (a newline, a tab, DEL) and the
+# surrogates a non-UTF-8 environment value decodes to. Either would make a request unsendable.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
+
+
+def _trimmed(value: object) -> object:
+    """Surrounding whitespace goes (a secret's trailing newline); blank or control characters
+    inside are refused. The messages never quote the value."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    if not value:
+        raise ValueError("is blank (empty or only whitespace)")
+    if any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in value):
+        raise ValueError("contains a control character")
+    return value
+
+
+def _without_credentials(url: str | None) -> str | None:
+    if url is not None and "@" in urlsplit(url).netloc:
+        raise ValueError("must not carry credentials (user:password@); use the secret settings")
+    return url
+
+
+def display_url(url: str) -> str:
+    """The URL as logs and messages show it: never with user:password@."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_trimmed)]
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_trimmed)]
+Url = Annotated[str, BeforeValidator(_trimmed), AfterValidator(_without_credentials)]
+OptionalUrl = Annotated[str | None, BeforeValidator(_trimmed), AfterValidator(_without_credentials)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -62,12 +107,12 @@ class KafkaSettings(_Section):
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    sasl_username: OptionalText = None
+    sasl_password: OptionalSecret = None
     ssl_ca_location: str | None = None
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
-    ssl_key_password: SecretStr | None = None
+    ssl_key_password: OptionalSecret = None
     ssl_endpoint_identification_algorithm: Literal["https", "none"] = "https"
     # Any other librdkafka property, passed through as is (for example `client.rack`).
     client_properties: dict[str, str] = Field(default_factory=dict)
@@ -99,8 +144,8 @@ class KafkaSettings(_Section):
 class DecodeSettings(_Section):
     format: Literal["avro", "confluent"] = "avro"
     writer_schema_path: Path | None = None  # default: the bundled schemas/tracking_event.avsc
-    schema_registry_url: str | None = None
-    schema_registry_basic_auth: SecretStr | None = None  # "user:password"
+    schema_registry_url: OptionalUrl = None
+    schema_registry_basic_auth: OptionalSecret = None  # "user:password"
 
     @model_validator(mode="after")
     def _registry_for_confluent(self) -> DecodeSettings:
@@ -110,13 +155,25 @@ class DecodeSettings(_Section):
 
 
 class SpotifySettings(_Section):
-    url: str = SPOTIFY_CAPI_URL
-    token: SecretStr | None = None
-    connection_id: str | None = None
+    url: Url = SPOTIFY_CAPI_URL
+    token: OptionalSecret = None
+    connection_id: OptionalText = None
     # Extra CA certificates to trust for the endpoint; checked at start, not at the first request.
     ca_bundle: FilePath | None = None
     allow_insecure_http: bool = False  # plain http:// to a host that is not loopback
     request_timeout_s: float = Field(default=15.0, gt=0)
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle_is_pem(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            try:
+                ssl.create_default_context().load_verify_locations(cafile=str(path))
+            except ssl.SSLError:
+                raise ValueError("is not a PEM file of CA certificates") from None
+            except OSError as exc:
+                raise ValueError(f"cannot be read ({exc.strerror})") from None
+        return path
 
     @model_validator(mode="after")
     def _url_is_safe(self) -> SpotifySettings:
@@ -204,7 +261,9 @@ class PipelineSettings(_Section):
     max_unsettled: int = Field(default=20_000, ge=1)  # pause partitions above this
     poll_batch_size: int = Field(default=1000, ge=1)
     commit_interval_s: float = Field(default=1.0, gt=0)
+    # The whole stop: draining, committing and the last revoke's wait end within this.
     drain_timeout_s: float = Field(default=30.0, ge=0)
+    # A rebalance's wait for the records in flight of the partitions taken away.
     revoke_timeout_s: float = Field(default=10.0, ge=0)
     # Worker processes that decode and transform (the CPU-bound part); 0: the Kafka thread does.
     prepare_processes: int = Field(default=0, ge=0, le=64)
@@ -215,7 +274,7 @@ class TelemetrySettings(_Section):
     health_port: int = Field(default=8080, ge=0, le=65535)  # 0: pick a free port
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
-    otlp_endpoint: str | None = None
+    otlp_endpoint: OptionalUrl = None
     stall_timeout_s: float = Field(default=300.0, gt=0)
 
 
@@ -305,6 +364,8 @@ def well_known_values(environ: Mapping[str, str]) -> dict[str, Any]:
                 value = Path(file_name).read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ConfigError(f"{name}_FILE: cannot read {file_name}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise ConfigError(f"{name}_FILE: {file_name} is not UTF-8 text") from None
         if value is not None:
             values.setdefault(section, {})[field_name] = value
     return values
@@ -318,15 +379,29 @@ def load_settings(config_file: Path | None = None) -> Settings:
             loaded = yaml.safe_load(config_file.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {config_file} is not UTF-8 text") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {config_file} is not valid YAML: {exc}") from None
+            # The parser's own text quotes the lines around the problem, a secret among them.
+            raise ConfigError(f"config file {config_file} is not valid YAML{_where(exc)}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {config_file} must hold a mapping of sections")
         file_values = loaded or {}
     try:
-        return Settings(**file_values)
+        settings = Settings(**file_values)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
+    from connector.kafka_client import check_client_properties  # librdkafka is the judge
+
+    check_client_properties(settings.kafka)
+    return settings
+
+
+def _where(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if not isinstance(mark, yaml.Mark):
+        return ""
+    return f" (line {mark.line + 1}, column {mark.column + 1})"
 
 
 def describe_validation_error(exc: ValidationError) -> str:

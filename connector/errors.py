@@ -43,5 +43,9 @@ class KafkaUnavailable(ConnectorError):
     exit_code = 3
 
 
+class InternalFailure(ConnectorError):
+    """A thread or task the connector needs failed unexpectedly: stop, and let it be restarted."""
+
+
 class PrepareWorkerLost(ConnectorError):
     """A worker process of `pipeline.prepare_processes` died (killed, out of memory)."""

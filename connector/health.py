@@ -136,12 +136,13 @@ class HealthServer(Service):
         settings: TelemetrySettings,
         state: HealthState,
         scrape: Callable[[], bytes] | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._host = settings.health_host
         self.port = settings.health_port
         self._state = state
         self._scrape = scrape
-        self._loop = LoopThread(name="health")
+        self._loop = LoopThread(name="health", on_failure=on_failure)
         self._runner: web.AppRunner | None = None
 
     @property

@@ -8,6 +8,7 @@ from confluent_kafka.admin import AdminClient
 
 from connector.config import KafkaSettings
 from connector.errors import KafkaUnavailable
+from connector.kafka_client import client_config
 
 
 def check_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> dict[str, int]:
@@ -15,7 +16,7 @@ def check_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> dict[str, 
     # The client's own account of a failure ("SASL authentication error: ...", "SSL handshake
     # failed: ... certificate verify failed") says more than the "Broker transport failure" raised.
     errors: list[str] = []
-    config: dict[str, Any] = {**settings.client_config(), "log_level": 0}
+    config: dict[str, Any] = {**client_config(settings), "log_level": 0}
     config["error_cb"] = lambda error: errors.append(error.str())
     admin = AdminClient(config)
     try:

@@ -6,7 +6,12 @@ Messages and extras are ours; record values (emails, phones) and the token are n
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -40,8 +45,6 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, fmt: str) -> None:
-    import time
-
     handler = logging.StreamHandler(sys.stderr)
     formatter: logging.Formatter = JsonFormatter() if fmt == "json" else TextFormatter()
     formatter.converter = time.gmtime
@@ -51,3 +54,45 @@ def configure_logging(level: str, fmt: str) -> None:
     root.setLevel(level)
     # aiohttp's access log would be one line per request; librdkafka logs through its own callback.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+class RepeatFilter(logging.Filter):
+    """Lets the first of identical lines through, then at most one per `window_s` carrying in
+    `repeated` how many were held back since. Lines differing only in numbers (a port, a
+    millisecond count) are identical here."""
+
+    def __init__(self, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._window_s = window_s
+        self._clock = clock
+        self._seen: dict[tuple[int, str], _Seen] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = f"{record.getMessage()} {getattr(record, 'error', '')}"
+        key = (record.levelno, _NUMBERS.sub("#", text))
+        now = self._clock()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None and now - seen.since < self._window_s:
+                seen.held += 1
+                return False
+            if seen is not None and seen.held:
+                record.repeated = seen.held
+            if len(self._seen) >= _MAX_KEYS:
+                self._forget(now)
+            self._seen[key] = _Seen(now)
+        return True
+
+    def _forget(self, now: float) -> None:
+        self._seen = {k: v for k, v in self._seen.items() if now - v.since < self._window_s}
+
+
+@dataclass(slots=True)
+class _Seen:
+    since: float
+    held: int = 0
+
+
+_NUMBERS = re.compile(r"\d+")
+_MAX_KEYS = 1024

@@ -7,12 +7,14 @@ A record counts as settled only when every record written for it was acknowledge
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connector import __version__
 from connector.config import KafkaSettings
 from connector.errors import ConnectorError
+from connector.kafka_client import client_config
 from connector.models import DeliveryResult, Envelope
 from connector.result_codec import encode_result
 
@@ -25,9 +27,9 @@ class OutcomeWriteError(ConnectorError):
     """The broker refused a result or dead-letter record after the producer's own retries."""
 
 
-def producer_config(settings: KafkaSettings) -> dict[str, str | int | bool]:
+def producer_config(settings: KafkaSettings) -> dict[str, Any]:
     return {
-        **settings.client_config(),
+        **client_config(settings),
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 20,

@@ -13,6 +13,7 @@ committed only up to the first unsettled record of each partition (connector.off
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -24,6 +25,8 @@ import aiohttp
 from confluent_kafka import KafkaError
 
 from connector.config import Settings
+from connector.errors import InternalFailure
+from connector.kafka_client import log_client_error
 from connector.loop_thread import LoopThread
 from connector.models import (
     DeliveryResult,
@@ -124,11 +127,17 @@ class Pipeline:
         self._http = LoopThread()
         self._sink: SpotifySink | None = None
         self._backpressure = False
+        self._stop_by: float | None = None  # monotonic deadline of the stop, once stopping
 
     # --- lifecycle ----------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Consume until `stop` is set, then drain within the drain timeout and commit."""
+        """Consume until `stop` is set, then drain and commit within the drain timeout.
+
+        One budget bounds the stop: the drain, and the revoke wait of the consumer's close, end
+        by `drain_timeout_s` after the stop. A failed sink task or HTTP thread raises at once
+        (nothing would settle any more) and the stop waits for nothing.
+        """
         with self._http:
             self._sink = self._http.run(self._open_sink())
             preparer = self._preparer = self._open_preparer()
@@ -141,8 +150,12 @@ class Pipeline:
                         self._commit(wait=False)
                         self._refresh_lag()
                         last_commit = time.monotonic()
-                self._drain(self.settings.pipeline.drain_timeout_s)
+                self._stop_by = time.monotonic() + self.settings.pipeline.drain_timeout_s
+                self._drain()
                 self._commit(wait=True)
+            except BaseException:
+                self._stop_by = time.monotonic()
+                raise
             finally:
                 self._source.close()
                 self._writer.close()
@@ -171,6 +184,7 @@ class Pipeline:
             await self._sink.__aexit__(None, None, None)
 
     def _step(self) -> None:
+        self._raise_internal_failure()
         if len(self._preparing) < self._max_preparing:
             timeout_s = _POLL_TIMEOUT_PREPARING_S if self._preparing else _POLL_TIMEOUT_S
             envelopes = self._source.poll(self.settings.pipeline.poll_batch_size, timeout_s)
@@ -182,6 +196,16 @@ class Pipeline:
         self._collect_outcomes()
         self._writer.poll()
         self._apply_backpressure()
+
+    def _raise_internal_failure(self) -> None:
+        """Without its HTTP thread or with a failed sink task, nothing settles: stop, loudly."""
+        failure = self._http.failure
+        if failure is not None:
+            raise InternalFailure(
+                f"the {self._http.name} thread failed: {type(failure).__name__}"
+            ) from failure
+        if self._sink is not None:
+            self._sink.raise_if_failed()
 
     # --- records --------------------------------------------------------------------------
 
@@ -376,16 +400,21 @@ class Pipeline:
         if any(p.unsettled for p in partitions):
             log.warning("revoked with records in flight; the next owner will redeliver them")
 
-    def _drain(self, timeout_s: float) -> None:
-        """Wait for in-flight requests and their outcome records, at most `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
+    def _remaining_s(self, limit_s: float = math.inf) -> float:
+        """`limit_s`, cut to what is left of the stop's budget once stopping."""
+        if self._stop_by is None:
+            return limit_s
+        return max(0.0, min(limit_s, self._stop_by - time.monotonic()))
+
+    def _drain(self) -> None:
+        """Wait for in-flight requests and their outcome records, within the stop's budget."""
         self._take_prepared(keep=0)
         if self._sink is not None:
-            drained = self._http.run(self._sink.flush(timeout_s))
+            drained = self._http.run(self._sink.flush(self._remaining_s()))
             if not drained:
                 log.warning("drain timed out; unsettled records will be redelivered")
         self._collect_outcomes()
-        self._writer.flush(max(0.0, deadline - time.monotonic()))
+        self._writer.flush(self._remaining_s())
         self._writer.poll()
 
     # --- rebalance callbacks (run inside poll, on the Kafka thread) ----------------------------
@@ -399,7 +428,7 @@ class Pipeline:
 
     def _revoked(self, partitions: list[tuple[str, int]]) -> None:
         owned = [p for tp in partitions if (p := self._book.get(*tp)) is not None]
-        self._await_settled(owned, self.settings.pipeline.revoke_timeout_s)
+        self._await_settled(owned, self._remaining_s(self.settings.pipeline.revoke_timeout_s))
         self._commit(wait=True, partitions=owned)
         for topic, partition in partitions:
             self._book.revoke(topic, partition)
@@ -413,7 +442,7 @@ class Pipeline:
     def _kafka_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
             self.status.broker_down = True
-        log.warning("kafka client error", extra={"error": error.str()})
+        log_client_error(error.str())
 
 
 def _add_all(sink: SpotifySink, items: list[SinkItem]) -> None:

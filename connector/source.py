@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from connector.config import KafkaSettings
+from connector.kafka_client import client_config
 from connector.models import Envelope, SourceCoordinates
 from connector.offsets import Commit
 
@@ -21,9 +23,9 @@ log = logging.getLogger(__name__)
 PartitionsCallback = Callable[[list[tuple[str, int]]], None]
 
 
-def consumer_config(settings: KafkaSettings) -> dict[str, str | int | bool]:
-    config: dict[str, str | int | bool] = {
-        **settings.client_config(),
+def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        **client_config(settings),
         "group.id": settings.group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
@@ -52,9 +54,9 @@ class Source:
         self._on_lost = on_lost
         self._on_committed = on_committed
         config = consumer_config(settings)
-        config["on_commit"] = self._acknowledged  # type: ignore[assignment]
+        config["on_commit"] = self._acknowledged
         if on_error is not None:
-            config["error_cb"] = on_error  # type: ignore[assignment]
+            config["error_cb"] = on_error
         self._consumer = Consumer(config)
         self._paused: set[tuple[str, int]] = set()
         self._fresh: list[tuple[str, int]] = []  # assigned in the last poll

@@ -16,10 +16,11 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connector.config import Settings, SpotifySettings, load_settings
+from connector.config import Settings, SpotifySettings, display_url, load_settings
 from connector.errors import KafkaUnavailable
 from connector.kafka_checks import check_topics
 from connector.sink.client import tls_context
+from connector.sink.headers import request_headers
 
 NAME = "check-config"
 HELP = "validate the settings, reach Kafka, the Schema Registry and Spotify, say what run would do"
@@ -40,6 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     settings.require_delivery()
+    request_headers(settings.spotify)  # the very headers `run` sends, proven sendable
     say(
         "settings",
         f"valid ({args.config})" if args.config else "valid (environment and defaults)",
@@ -76,9 +78,8 @@ def describe_decode(settings: Settings) -> str:
         schema = decode.writer_schema_path or "the bundled tracking_event schema"
         return f"schemaless Avro written with {schema}"
     subjects = registry_subjects(settings)
-    return (
-        f"Confluent wire format, Schema Registry {decode.schema_registry_url} ({subjects} subjects)"
-    )
+    registry = display_url(str(decode.schema_registry_url))
+    return f"Confluent wire format, Schema Registry {registry} ({subjects} subjects)"
 
 
 def registry_subjects(settings: Settings) -> int:
@@ -92,7 +93,7 @@ def registry_subjects(settings: Settings) -> int:
         return len(SchemaRegistryClient(conf).get_subjects())
     except Exception as exc:  # transport errors come as many types; say which, not the auth
         raise SchemaRegistryUnreachable(
-            f"cannot reach the Schema Registry at {decode.schema_registry_url}: "
+            f"cannot reach the Schema Registry at {display_url(str(decode.schema_registry_url))}: "
             f"{type(exc).__name__}"
         ) from None
 
@@ -101,8 +102,8 @@ def describe_spotify(settings: Settings) -> str:
     spotify = settings.spotify
     connection = spotify.connection_id or ""
     return (
-        f"POST {spotify.url}, connection id …{connection[-4:]}, token set "
-        f"(never shown), timeout {spotify.request_timeout_s:g} s"
+        f"POST {display_url(spotify.url)}, connection id …{connection[-4:]}, token set "
+        f"(never shown) and sendable, timeout {spotify.request_timeout_s:g} s"
     )
 
 
@@ -133,7 +134,7 @@ def reach_spotify(spotify: SpotifySettings) -> str:
 
 def describe_health(settings: Settings) -> str:
     t = settings.telemetry
-    traces = f", traces to {t.otlp_endpoint}" if t.otlp_endpoint else ""
+    traces = f", traces to {display_url(t.otlp_endpoint)}" if t.otlp_endpoint else ""
     return (
         f"http://{t.health_host}:{t.health_port} /healthz /readyz /metrics, "
         f"stall after {t.stall_timeout_s:g} s{traces}; logs {t.log_format} at {t.log_level}"

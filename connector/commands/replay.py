@@ -136,9 +136,11 @@ class ReplayScope:
         """Read the DLQ's offsets now, and point the replay group at the start offsets."""
         from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+        from connector.kafka_client import client_config
+
         consumer = Consumer(
             {
-                **kafka.client_config(),
+                **client_config(kafka),
                 "group.id": kafka.group_id,
                 "enable.auto.commit": False,
                 "log_level": 0,

@@ -92,11 +92,12 @@ def read_results(kafka: KafkaSettings, since_ms: int | None) -> Iterator[dict[st
     from tqdm import tqdm
 
     from connector import avro
+    from connector.kafka_client import client_config
 
     schema = avro.bundled_schema(avro.DELIVERY_RESULT)
     consumer = Consumer(
         {
-            **kafka.client_config(),
+            **client_config(kafka),
             "group.id": f"{kafka.group_id}-report-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": False,

@@ -2,6 +2,8 @@
 
 Telemetry and the health server start first, so the probes answer (not ready) while Kafka is
 checked and the pipeline starts; readiness turns to `stopping` as soon as a stop is requested.
+An internal failure (a sink task, the HTTP or health thread) stops the run with exit 1 and a
+log line naming it, so the orchestrator restarts the pod rather than keep a silent one.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from connector.config import load_settings
+from connector.config import display_url, load_settings
 from connector.errors import ConfigError
 from connector.heap import tune_for_streaming
 from connector.kafka_checks import check_topics
 from connector.logs import configure_logging
+from connector.sink.headers import request_headers
 
 if TYPE_CHECKING:
     from connector.config import Settings
@@ -43,6 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     settings.require_delivery()
+    request_headers(settings.spotify)  # a token no header can carry is a setting error, exit 2
     configure_logging(settings.telemetry.log_level, settings.telemetry.log_format)
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
@@ -57,6 +61,13 @@ def run(args: argparse.Namespace) -> int:
     telemetry = Telemetry(settings)
     health = HealthState(settings.telemetry.stall_timeout_s)
     stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def fail(failure: BaseException) -> None:
+        """The health server's thread failed (it logged why): stop, and exit 1 once drained."""
+        failures.append(failure)
+        health.stopping()
+        stop.set()
 
     def request_stop(signum: int, _frame: object) -> None:
         log.info("stop requested", extra={"signal": signal.Signals(signum).name})
@@ -66,11 +77,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        with HealthServer(settings.telemetry, health, telemetry.scrape):
+        with HealthServer(settings.telemetry, health, telemetry.scrape, on_failure=fail):
             consume(settings, telemetry, health, stop)
     finally:
         telemetry.shutdown()
-    return 0
+    return 1 if failures else 0
 
 
 def consume(
@@ -93,7 +104,7 @@ def consume(
             "input_topic": settings.kafka.input_topic,
             "partitions": partitions[settings.kafka.input_topic],
             "group_id": settings.kafka.group_id,
-            "spotify_url": settings.spotify.url,
+            "spotify_url": display_url(settings.spotify.url),
         },
     )
     health.running(pipeline.status)

@@ -33,6 +33,7 @@ from connector.config import SinkSettings, SpotifySettings
 from connector.errors import ConfigError
 from connector.sink.concurrency import AdaptiveLimit
 from connector.sink.encoding import BodyEncoder
+from connector.sink.headers import request_headers
 from connector.sink.heal import Healing, next_step
 from connector.sink.model import (
     NullObserver,
@@ -42,6 +43,7 @@ from connector.sink.model import (
     SinkItem,
     SinkObserver,
 )
+from connector.sink.redaction import redactor
 from connector.sink.retry import RetryPolicy, Verdict, classify_status, retry_cause
 from connector.sink.transport import Answer, TransportFailure, post_batch
 
@@ -86,8 +88,7 @@ class SpotifySink:
         clock_ms: Callable[[], int] = wall_clock_ms,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
-        if spotify.token is None or not spotify.token.get_secret_value():
-            raise ConfigError("spotify.token is not set")
+        headers = request_headers(spotify)  # ConfigError here, not an error on every request
         if not spotify.connection_id:
             raise ConfigError("spotify.connection_id is not set")
         self._spotify = spotify
@@ -99,6 +100,7 @@ class SpotifySink:
         self._clock_ms = clock_ms
         self._trace_configs = list(trace_configs)
         self._encoder = BodyEncoder(spotify.connection_id)
+        self._mask = redactor(self._secret())
         self._policy = RetryPolicy(
             settings.max_attempts, settings.backoff_initial_s, settings.backoff_max_s
         )
@@ -106,7 +108,7 @@ class SpotifySink:
         self._batch_size = settings.batch_size
 
         self._session: aiohttp.ClientSession | None = None
-        self._headers: dict[str, str] = {}
+        self._headers = headers
         self._pending: list[SinkItem] = []
         self._linger: asyncio.TimerHandle | None = None
         self._ready: deque[_Batch] = deque()
@@ -129,10 +131,6 @@ class SpotifySink:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def __aenter__(self) -> SpotifySink:
-        self._headers = {
-            "Authorization": f"Bearer {self._secret()}",
-            "Content-Type": "application/json",
-        }
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 ssl=tls_context(self._spotify), limit=self._settings.max_in_flight + 1
@@ -183,6 +181,10 @@ class SpotifySink:
     def in_flight_limit(self) -> int:
         """Requests allowed at once now (adaptive, at most max_in_flight)."""
         return self._limit.limit
+
+    def raise_if_failed(self) -> None:
+        """Raise SinkError if a sink task or the outcome callback failed; safe from any thread."""
+        self._raise_failures()
 
     def add(self, item: SinkItem) -> None:
         """Queue one item. Never blocks: back-pressure is the caller's, from in_flight_events."""
@@ -261,7 +263,11 @@ class SpotifySink:
         self._tasks.discard(task)
         failure = None if task.cancelled() else task.exception()
         if failure is not None:
-            log.error("sink task failed: %s", type(failure).__name__, exc_info=failure)
+            log.error(
+                "sink task failed: %s; the connector stops",
+                type(failure).__name__,
+                exc_info=failure,
+            )
             self._failures.append(failure)
         self._progress.set()
 
@@ -496,8 +502,7 @@ class SpotifySink:
         return "" if token is None else token.get_secret_value()
 
     def _redact(self, text: str) -> str:
-        secret = self._secret()
-        return text.replace(secret, "**********") if secret and secret in text else text
+        return self._mask(text)
 
     def _raise_failures(self) -> None:
         if self._failures:

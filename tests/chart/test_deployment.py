@@ -93,6 +93,15 @@ def test_grace_period_outlasts_the_drain(
     assert grace > (30 if drain_timeout_s is None else drain_timeout_s)
 
 
+def test_the_revoke_timeout_does_not_lengthen_the_grace_period(chart: Chart) -> None:
+    """The drain timeout bounds the whole stop, the revoke wait included."""
+    pipeline = {"drain_timeout_s": 10, "revoke_timeout_s": 60}
+    grace = pod_spec(chart.render({"config": {"pipeline": pipeline}}))[
+        "terminationGracePeriodSeconds"
+    ]
+    assert grace == 25
+
+
 def checksums(rendered: Rendered) -> tuple[str, str]:
     annotations = rendered.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
     return annotations["checksum/config"], annotations["checksum/secret"]

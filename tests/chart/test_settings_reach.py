@@ -16,6 +16,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import certifi
 import pytest
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
@@ -43,8 +44,8 @@ SAMPLE_OVERRIDES: dict[tuple[str, str], Any] = {
     ("kafka", "client_properties"): {"client.rack": "zone-a", "fetch.max.bytes": "1048576"},
     ("pipeline", "max_unsettled"): 5_000_000.0,  # a whole float must not render as 5e+06
     ("sink", "backoff_initial_s"): 0.00005,  # rendered as 5e-05, which YAML reads as text
-    # Settings check that the CA bundle exists, so the sample names a file every checkout has.
-    ("spotify", "ca_bundle"): str(Path(__file__).resolve()),
+    # Settings check that the CA bundle is a PEM file, so the sample names one every install has.
+    ("spotify", "ca_bundle"): certifi.where(),
 }
 
 

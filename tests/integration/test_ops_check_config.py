@@ -34,7 +34,7 @@ def _config(tmp_path: Path, bootstrap: str, topic: str, **sections: dict[str, An
         },
         "spotify": {
             "url": "https://capi.example.test/capi-direct/events/",
-            "token": DEFAULT_TOKEN,
+            "token": f"{DEFAULT_TOKEN}\n",  # a trailing newline is stripped
             "connection_id": DEFAULT_CONNECTION_ID,
         },
     }
@@ -83,7 +83,7 @@ def test_a_good_config_prints_what_run_would_do_without_secrets(
     assert lines["dead letters"] == f"{topic}-dlq (1 partitions)"
     assert lines["spotify"] == (
         f"POST {sandbox.url}, connection id …{DEFAULT_CONNECTION_ID[-4:]}, token set "
-        "(never shown), timeout 15 s; reachable"
+        "(never shown) and sendable, timeout 15 s; reachable"
     )
     assert DEFAULT_TOKEN not in out
     assert DEFAULT_CONNECTION_ID not in out
@@ -108,7 +108,7 @@ def test_problems_give_one_line_and_a_non_zero_exit(
     no_token = _config(tmp_path, kafka_bootstrap, topic, spotify={"token": ""})
     code, _, err = _check(capsys, no_token)
     assert (code, err.count("\n")) == (2, 1)
-    assert "spotify.token is not set" in err
+    assert "spotify.token: Value error, is blank" in err
 
 
 def test_an_unreachable_schema_registry_is_reported(
@@ -141,7 +141,7 @@ def test_spotify_is_reached_with_the_tls_trust_run_would_use(
         spotify_line = out.splitlines()[_sections(out).index("spotify")]
         assert spotify_line.endswith(
             f"{sandbox.url}, connection id …{DEFAULT_CONNECTION_ID[-4:]}, "
-            "token set (never shown), timeout 15 s; reachable, certificate verified"
+            "token set (never shown) and sendable, timeout 15 s; reachable, certificate verified"
         )
         # The same endpoint without the CA: refused, as `run` would be refused.
         untrusted = {"url": sandbox.url}

@@ -71,7 +71,8 @@ def test_run_serves_metrics_and_stops_cleanly_on_sigterm(
             ),
             encoding="utf-8",
         )
-        env = {**os.environ, "SPOTIFY_CAPI_TOKEN": DEFAULT_TOKEN}
+        # A trailing newline, the commonest secret mistake: stripped, the token works.
+        env = {**os.environ, "SPOTIFY_CAPI_TOKEN": f"{DEFAULT_TOKEN}\n"}
         process = subprocess.Popen(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "connector", "run", "--config", str(config)],
             stderr=subprocess.PIPE,

@@ -6,8 +6,11 @@ import logging
 from collections.abc import Callable, Sequence
 
 import pytest
+from pydantic import SecretStr
 
+from connector.errors import ConfigError
 from connector.sink import SendOutcome, SendStatus, SinkError, SpotifySink
+from connector.sink.headers import request_headers
 from tests.unit.sink.conftest import TOKEN, Harness, Reply, Request, ScriptedSpotify, items
 
 
@@ -69,3 +72,34 @@ async def test_callback_failure_is_logged_and_raised_at_flush_and_exit(
     assert calls == [1]
     assert len(server.requests) == 1
     assert "on_outcomes callback failed for 1 outcomes" in caplog.text
+
+
+def echo_authorization_upper_cased(request: Request) -> Reply:
+    """A hostile server that shouts the request headers back."""
+    return Reply(400, body=f"BAD REQUEST; YOU SENT {request.headers['Authorization'].upper()}")
+
+
+async def test_a_token_echoed_in_another_case_is_masked_too(
+    server: ScriptedSpotify, harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    server.respond = echo_authorization_upper_cased
+    h = harness(batch_size=1)
+    async with h.sink:
+        h.add(items("shout", 1))
+        assert await h.sink.flush(timeout=5)
+    [outcome] = h.outcomes
+    assert outcome.error_message == "BAD REQUEST; YOU SENT BEARER **********"
+    assert TOKEN.upper() not in caplog.text
+
+
+@pytest.mark.parametrize("token", ["tok en", "tök-3f9a", "tok\u200bzero-width"])
+def test_a_token_no_header_can_carry_is_a_setting_error_before_any_request(
+    harness: Callable[..., Harness], token: str
+) -> None:
+    spotify = harness().spotify.model_copy(update={"token": SecretStr(token)})
+    with pytest.raises(ConfigError) as refused:
+        request_headers(spotify)
+    assert str(refused.value).startswith("spotify.token cannot be sent in an HTTP header")
+    assert token not in str(refused.value)
+    with pytest.raises(ConfigError):
+        SpotifySink(spotify, harness().settings, lambda _outcomes: None)
