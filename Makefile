@@ -9,15 +9,15 @@ HELM   := $(CACHE)/bin/helm
 
 .PHONY: setup demo test lint typecheck unit integration chart bench clean
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml devtools/pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (or run make PYTHON=python3)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]' -e ./devtools
 	@touch $@
 
-$(CACHE)/kafka/.fetched: connector/localinfra/kafka-pom.xml | $(VENV)/.installed
-	$(PY) -m connector.localinfra fetch
+$(CACHE)/kafka/.fetched: devtools/capi_devtools/localinfra/kafka-pom.xml | $(VENV)/.installed
+	$(PY) -m capi_devtools.localinfra fetch
 	@touch $@
 
 $(HELM): scripts/install-helm.sh
@@ -29,8 +29,8 @@ demo: $(VENV)/.installed $(CACHE)/kafka/.fetched
 	$(PY) -m connector demo
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check connector tests bench
-	$(VENV)/bin/ruff format --check connector tests bench
+	$(VENV)/bin/ruff check connector devtools tests bench
+	$(VENV)/bin/ruff format --check connector devtools tests bench
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy

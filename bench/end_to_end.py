@@ -37,10 +37,10 @@ import fastavro
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from capi_devtools.localinfra import KafkaBroker
+from capi_devtools.samples import DEMO_EVENT_NAME_MAPPING, sample_events
+from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxAdmin
 from connector import avro
-from connector.localinfra import KafkaBroker
-from connector.samples import DEMO_EVENT_NAME_MAPPING, sample_events
-from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxAdmin
 
 PARTITIONS = 4
 # (b) runs each shape: (`run --workers`, `pipeline.prepare_processes`).

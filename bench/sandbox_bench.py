@@ -23,13 +23,13 @@ from typing import Any
 import aiohttp
 import orjson
 
-from connector.sandbox import (
+from capi_devtools.sandbox import (
     DEFAULT_CONNECTION_ID,
     DEFAULT_TOKEN,
     SandboxSettings,
     SandboxThread,
 )
-from connector.sandbox.settings import ValidationLevel
+from capi_devtools.sandbox.settings import ValidationLevel
 
 
 def build_bodies(requests: int, batch: int) -> list[bytes]:

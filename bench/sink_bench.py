@@ -27,14 +27,14 @@ import aiohttp
 import orjson
 from pydantic import SecretStr
 
-from connector.config import SinkSettings, SpotifySettings
-from connector.sandbox import (
+from capi_devtools.sandbox import (
     DEFAULT_CONNECTION_ID,
     DEFAULT_TOKEN,
     FaultSettings,
     SandboxSettings,
     SandboxThread,
 )
+from connector.config import SinkSettings, SpotifySettings
 from connector.sink import SendOutcome, SinkItem, SpotifySink
 
 

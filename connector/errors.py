@@ -22,12 +22,6 @@ class InputError(ConnectorError):
     exit_code = 2
 
 
-class LocalInfraError(ConnectorError):
-    """The local development infrastructure (Java, Maven, the broker) is missing or failed."""
-
-    exit_code = 3
-
-
 class DecodeError(ConnectorError):
     """A record's bytes are not a tracking event. The record is dead-lettered, not retried."""
 

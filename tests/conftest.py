@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from connector.localinfra import KafkaBroker
+from capi_devtools.localinfra import KafkaBroker
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,7 @@ def group_id() -> str:
 @pytest.fixture(scope="session")
 def schema_registry() -> Iterator[str]:
     """A real Confluent-compatible Schema Registry (Apicurio) for the session: its base URL."""
-    from connector.localinfra.registry import SchemaRegistry
+    from capi_devtools.localinfra.registry import SchemaRegistry
 
     with SchemaRegistry() as registry:
         yield registry.url

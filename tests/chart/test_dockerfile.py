@@ -49,6 +49,22 @@ def test_two_stages_build_the_wheel_then_install_it() -> None:
     assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in DOCKERFILE.read_text(encoding="utf-8")
 
 
+def test_only_the_connector_is_built_and_installed() -> None:
+    build, runtime = stages()
+    copied = [source for copy in instruction(build, "COPY") for source in copy.split()[:-1]]
+    assert sorted(copied) == [
+        "LICENSE",
+        "README.md",
+        "connector",
+        "constraints.txt",
+        "pyproject.toml",
+    ]
+    (wheel,) = [run for run in instruction(build, "RUN") if "pip wheel" in run]
+    assert wheel.split()[-1] == "."  # the connector's pyproject.toml, not devtools/
+    assert "devtools" not in DOCKERFILE.read_text(encoding="utf-8")
+    assert not [line for line in runtime if line.upper().startswith(("COPY ", "ADD "))]
+
+
 def test_final_stage_has_no_build_tools() -> None:
     runtime = stages()[-1]
     text = " ".join(runtime)
@@ -83,7 +99,7 @@ def test_entrypoint_cmd_port_and_healthcheck() -> None:
 def test_dockerignore_keeps_the_context_small() -> None:
     lines = (REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     ignored = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    for path in (".git", ".venv", ".cache", "tests", "helm"):
+    for path in (".git", ".venv", ".cache", "tests", "helm", "devtools"):
         assert path in ignored
     for needed in ("connector", "pyproject.toml", "README.md"):
         assert needed not in ignored

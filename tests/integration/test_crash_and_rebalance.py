@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.sandbox import FaultSettings, SandboxSettings, SandboxThread
+from capi_devtools.sandbox import FaultSettings, SandboxSettings, SandboxThread
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import (

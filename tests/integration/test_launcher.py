@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from connector.localinfra import KafkaBroker
-from connector.localinfra import kafka as kafka_module
+from capi_devtools.localinfra import KafkaBroker
+from capi_devtools.localinfra import kafka as kafka_module
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ def test_port_clash_is_retried_on_another_port(monkeypatch: pytest.MonkeyPatch) 
 def test_missing_java_is_one_actionable_line(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": str(tmp_path)}  # neither java nor mvn on PATH
     done = subprocess.run(
-        [sys.executable, "-m", "connector.localinfra", "kafka"],
+        [sys.executable, "-m", "capi_devtools.localinfra", "kafka"],
         env=env,
         capture_output=True,
         text=True,
@@ -86,7 +86,7 @@ def test_missing_java_is_one_actionable_line(tmp_path: Path) -> None:
 
 def test_broker_dies_with_a_parent_killed_by_sigkill() -> None:
     script = (
-        "from connector.localinfra import KafkaBroker\n"
+        "from capi_devtools.localinfra import KafkaBroker\n"
         "import time\n"
         "broker = KafkaBroker()\n"
         "broker.start()\n"

@@ -10,8 +10,13 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from capi_devtools.sandbox import (
+    DEFAULT_CONNECTION_ID,
+    DEFAULT_TOKEN,
+    SandboxSettings,
+    SandboxThread,
+)
 from connector.cli import main
-from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxSettings, SandboxThread
 from tests.reliability.canary import shared_tls
 from tests.support.kafka import create_topics
 

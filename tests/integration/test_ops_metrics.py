@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from capi_devtools.sandbox import DEFAULT_TOKEN, SandboxThread
 from connector import avro
 from connector.commands.run import consume
 from connector.config import Settings, SinkSettings, TelemetrySettings
 from connector.health import HealthServer, HealthState
 from connector.logs import JsonFormatter
-from connector.sandbox import DEFAULT_TOKEN, SandboxThread
 from connector.telemetry import Telemetry
 from tests.support.connector import connector_settings
 from tests.support.events import tracking_record
@@ -233,7 +233,9 @@ def test_readyz_goes_not_ready_on_a_refused_token_and_back(
     assert value(after, "spotify_capi_partitions_paused") == 0
     assert set(sandbox.state.accepted_ids()) == {f"order-{i:07d}" for i in range(20)}
     # One line per notable event, never one per record.
-    lines = [r.getMessage() for r in caplog.records if not r.name.startswith("connector.sandbox")]
+    lines = [
+        r.getMessage() for r in caplog.records if not r.name.startswith("capi_devtools.sandbox")
+    ]
     for start in (
         "connector starting",
         "partitions assigned",
@@ -294,7 +296,9 @@ def test_no_email_or_phone_in_logs_metrics_or_results(
     assert len(results) == 4
     formatter = JsonFormatter()
     connector_lines = [
-        formatter.format(r) for r in caplog.records if not r.name.startswith("connector.sandbox")
+        formatter.format(r)
+        for r in caplog.records
+        if not r.name.startswith("capi_devtools.sandbox")
     ]
     assert any("partitions assigned" in line for line in connector_lines)
     captured = capfd.readouterr()

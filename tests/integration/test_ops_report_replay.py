@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
+from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxThread
 from connector.cli import main
 from connector.commands.report import percentiles
 from connector.config import Settings, SinkSettings
 from connector.models import DeliveryResult
-from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxThread
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import create_topics, header_map, produce_events, read_all, read_results

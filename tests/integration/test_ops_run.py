@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxThread
+from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxThread
 from tests.support.events import tracking_record
 from tests.support.kafka import create_topics, produce_events
 

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
+from capi_devtools.sandbox import SandboxThread
 from connector.config import PipelineSettings
-from connector.sandbox import SandboxThread
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import (

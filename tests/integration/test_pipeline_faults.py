@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
+from capi_devtools.sandbox import DEFAULT_TOKEN, SandboxSettings, SandboxThread
+from capi_devtools.sandbox.settings import FaultSettings
 from connector.config import SinkSettings
-from connector.sandbox import DEFAULT_TOKEN, SandboxSettings, SandboxThread
-from connector.sandbox.settings import FaultSettings
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import (

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from connector.sandbox import FaultSettings, SandboxSettings, SandboxThread
+from capi_devtools.sandbox import FaultSettings, SandboxSettings, SandboxThread
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import (

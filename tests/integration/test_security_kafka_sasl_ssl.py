@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from capi_devtools.localinfra.kafka import SCRAM_MECHANISM, KafkaBroker, SaslSsl, free_port
+from capi_devtools.sandbox import SandboxSettings, SandboxThread
 from connector.config import KafkaSettings, Settings
 from connector.errors import KafkaUnavailable
 from connector.kafka.admin import check_topics
-from connector.localinfra.kafka import SCRAM_MECHANISM, KafkaBroker, SaslSsl, free_port
 from connector.logs import JsonFormatter
-from connector.sandbox import SandboxSettings, SandboxThread
 from tests.reliability.canary import (
     CANARY_PASSWORD,
     CANARY_TOKEN,

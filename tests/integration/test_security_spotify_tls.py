@@ -12,9 +12,9 @@ from collections import Counter
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from capi_devtools.sandbox import SandboxSettings, SandboxThread
 from connector.config import Settings, SinkSettings
 from connector.logs import JsonFormatter
-from connector.sandbox import SandboxSettings, SandboxThread
 from tests.reliability.canary import (
     CANARY_EMAIL,
     CANARY_PASSWORD,

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from connector.localinfra.tls import TlsMaterial, make_tls_material
+from capi_devtools.localinfra.tls import TlsMaterial, make_tls_material
 from tests.support.events import tracking_record
 
 CANARY_EMAIL = "Canary.Leak+zq7@canary-mail.example"

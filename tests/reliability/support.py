@@ -23,9 +23,9 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from capi_devtools.sandbox import SandboxThread
 from connector import avro
 from connector.kafka.results import VALUE_OMITTED_HEADER
-from connector.sandbox import SandboxThread
 from tests.support.kafka import committed_and_end_offsets, header_map
 
 SOAK = os.environ.get("CAPI_SOAK", "") not in ("", "0")

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.localinfra.kafka import KafkaBroker
-from connector.sandbox import SandboxSettings, SandboxThread
+from capi_devtools.localinfra.kafka import KafkaBroker
+from capi_devtools.sandbox import SandboxSettings, SandboxThread
 from tests.reliability.support import (
     assert_accounted_for,
     collect_end_state,

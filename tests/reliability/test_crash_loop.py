@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.sandbox import SandboxSettings, SandboxThread
-from connector.sandbox.settings import FaultSettings
+from capi_devtools.sandbox import SandboxSettings, SandboxThread
+from capi_devtools.sandbox.settings import FaultSettings
 from tests.reliability.support import (
     assert_accounted_for,
     collect_end_state,

@@ -13,8 +13,8 @@ from collections import Counter
 
 import pytest
 
+from capi_devtools.sandbox import SandboxSettings, SandboxThread
 from connector.config import SinkSettings
-from connector.sandbox import SandboxSettings, SandboxThread
 from tests.reliability.support import (
     assert_accounted_for,
     collect_end_state,

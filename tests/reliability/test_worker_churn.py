@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from capi_devtools.sandbox import SandboxSettings, SandboxThread
+from capi_devtools.sandbox.settings import FaultSettings
 from connector.config import PipelineSettings
-from connector.sandbox import SandboxSettings, SandboxThread
-from connector.sandbox.settings import FaultSettings
 from tests.reliability.support import (
     assert_accounted_for,
     collect_end_state,

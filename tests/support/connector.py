@@ -8,6 +8,7 @@ import uuid
 
 from pydantic import SecretStr
 
+from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
 from connector.assemble import build_pipeline
 from connector.config import (
     KafkaSettings,
@@ -17,7 +18,6 @@ from connector.config import (
     SpotifySettings,
 )
 from connector.models import DeliveryResult
-from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
 from connector.service import Service
 
 

@@ -188,7 +188,7 @@ async def test_sink_requests_become_client_spans_without_the_token() -> None:
     import aiohttp
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxServer
+    from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxServer
 
     exporter = InMemorySpanExporter()
     t = Telemetry(Settings(), span_exporter=exporter)

@@ -14,7 +14,12 @@ import aiohttp
 import orjson
 import pytest
 
-from connector.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxServer, SandboxSettings
+from capi_devtools.sandbox import (
+    DEFAULT_CONNECTION_ID,
+    DEFAULT_TOKEN,
+    SandboxServer,
+    SandboxSettings,
+)
 
 EMAIL_HASH = hashlib.sha256(b"jane@example.com").hexdigest()
 PHONE_HASH = hashlib.sha256(b"+15551234567").hexdigest()

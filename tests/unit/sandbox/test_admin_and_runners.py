@@ -20,8 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from connector import cli
-from connector.sandbox import (
+from capi_devtools.sandbox import (
     DEFAULT_CONNECTION_ID,
     DEFAULT_TOKEN,
     TRACE_ID_HEADER,
@@ -29,8 +28,9 @@ from connector.sandbox import (
     SandboxSettings,
     SandboxThread,
 )
-from connector.sandbox.admin_client import SandboxAdminError
-from connector.sandbox.state import SandboxState
+from capi_devtools.sandbox.admin_client import SandboxAdminError
+from capi_devtools.sandbox.state import SandboxState
+from connector import cli
 from tests.unit.sandbox.conftest import envelope, good_event
 
 

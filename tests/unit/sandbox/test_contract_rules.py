@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connector.sandbox import (
+from capi_devtools.sandbox import (
     DEFAULT_TOKEN,
     FaultSettings,
     SandboxAdmin,
@@ -18,7 +18,7 @@ from connector.sandbox import (
     SandboxThread,
     validation,
 )
-from connector.sandbox.taxonomy import is_taxonomy_id, taxonomy_ids
+from capi_devtools.sandbox.taxonomy import is_taxonomy_id, taxonomy_ids
 from tests.unit.sandbox.conftest import Post, envelope, good_event, problems
 
 KNOWN = frozenset({"1", "166", "187"})

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from capi_devtools.sandbox import TRACE_ID_HEADER, SandboxServer, SandboxSettings
 from connector.config import SPOTIFY_EVENT_NAMES
-from connector.sandbox import TRACE_ID_HEADER, SandboxServer, SandboxSettings
 from tests.unit.sandbox.conftest import (
     BOTH_ERROR_BODIES,
     EMAIL_HASH,

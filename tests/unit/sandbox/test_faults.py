@@ -9,8 +9,8 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from connector.sandbox import DEFAULT_TOKEN, SandboxServer
-from connector.sandbox.faults import RateLimiter
+from capi_devtools.sandbox import DEFAULT_TOKEN, SandboxServer
+from capi_devtools.sandbox.faults import RateLimiter
 from tests.unit.sandbox.conftest import Post, envelope, good_event
 
 HEADERS = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}

@@ -1,4 +1,4 @@
-"""The sink against the project's Spotify sandbox (connector/sandbox) on loopback.
+"""The sink against the project's Spotify sandbox (capi_devtools.sandbox) on loopback.
 
 The scripted server proves each rule; these prove the rules meet a strict emulator: the body
 passes its validation, its 400/413/401 shapes drive the sink as intended, and what it recorded
@@ -16,7 +16,7 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
-from connector.sandbox import FaultSettings, SandboxServer, SandboxSettings
+from capi_devtools.sandbox import FaultSettings, SandboxServer, SandboxSettings
 from connector.sink import SendStatus, SinkItem
 from tests.unit.sink.conftest import CONNECTION_ID, TOKEN, Harness
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
-from connector.sandbox import FaultSettings, SandboxServer, SandboxSettings
+from capi_devtools.sandbox import FaultSettings, SandboxServer, SandboxSettings
 from connector.sink import SendStatus, SinkItem
 from tests.unit.sink.conftest import CONNECTION_ID, TOKEN, Harness, Reply, ScriptedSpotify
 

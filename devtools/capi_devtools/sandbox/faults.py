@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from connector.sandbox.settings import FaultSettings, OutageMode
+from capi_devtools.sandbox.settings import FaultSettings, OutageMode
 
 Clock = Callable[[], float]
 

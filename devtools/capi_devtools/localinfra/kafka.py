@@ -7,7 +7,7 @@ metadata request, and on exit stops it (SIGTERM, then SIGKILL of the group) and 
 
 `KafkaBroker(sasl_ssl=SaslSsl(tls, users))` opens a second listener, SASL_SSL with SCRAM-SHA-512
 (users created at format time, `kafka-storage format --add-scram`) and a certificate from
-`connector.localinfra.tls`: `broker.sasl_ssl_bootstrap`. The PLAINTEXT listener stays.
+`capi_devtools.localinfra.tls`: `broker.sasl_ssl_bootstrap`. The PLAINTEXT listener stays.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from connector.errors import LocalInfraError
+from capi_devtools.errors import LocalInfraError
+from capi_devtools.localinfra.jars import kafka_libs, require_tool
+from capi_devtools.localinfra.tls import TlsMaterial
 from connector.lifetime import die_with_parent
-from connector.localinfra.jars import kafka_libs, require_tool
-from connector.localinfra.tls import TlsMaterial
 from connector.service import Service
 
 START_TIMEOUT_S = 90.0

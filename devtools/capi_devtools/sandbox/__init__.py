@@ -8,16 +8,16 @@ The events endpoint is as strict as the contract (/work/shared/spotify-capi.md);
 injected on demand (latency, 429/500/503, dropped connections, a rate limit, outages).
 """
 
-from connector.sandbox.admin_client import SandboxAdmin
-from connector.sandbox.app import ADMIN_PREFIX, EVENTS_PATH, TRACE_ID_HEADER
-from connector.sandbox.server import SandboxServer, SandboxThread
-from connector.sandbox.settings import (
+from capi_devtools.sandbox.admin_client import SandboxAdmin
+from capi_devtools.sandbox.app import ADMIN_PREFIX, EVENTS_PATH, TRACE_ID_HEADER
+from capi_devtools.sandbox.server import SandboxServer, SandboxThread
+from capi_devtools.sandbox.settings import (
     DEFAULT_CONNECTION_ID,
     DEFAULT_TOKEN,
     FaultSettings,
     SandboxSettings,
 )
-from connector.sandbox.state import SandboxState, Stats
+from capi_devtools.sandbox.state import SandboxState, Stats
 
 __all__ = [
     "ADMIN_PREFIX",

@@ -19,8 +19,8 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-from connector.sandbox.runtime import RUNTIME, SandboxRuntime
-from connector.sandbox.settings import SandboxSettings, apply_changes
+from capi_devtools.sandbox.runtime import RUNTIME, SandboxRuntime
+from capi_devtools.sandbox.settings import SandboxSettings, apply_changes
 
 
 def admin_routes(prefix: str) -> list[web.RouteDef]:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from connector.sandbox.validation import USER_DATA_KEYS
+from capi_devtools.sandbox.validation import USER_DATA_KEYS
 
 # The credentials the demo and the tests use unless they configure others.
 DEFAULT_TOKEN = "sandbox-capi-token-not-a-secret"  # noqa: S105 - a well-known test credential

@@ -22,8 +22,8 @@ from typing import Any
 
 import pycountry
 
+from capi_devtools.sandbox.taxonomy import is_taxonomy_id, taxonomy_ids
 from connector.config import SPOTIFY_EVENT_NAMES
-from connector.sandbox.taxonomy import is_taxonomy_id, taxonomy_ids
 
 ACTION_SOURCES = frozenset({"WEB", "APP", "OFFLINE"})
 GENDERS = frozenset({"MALE", "FEMALE"})

@@ -8,9 +8,9 @@ from typing import Protocol
 
 from aiohttp import web
 
-from connector.sandbox.faults import FaultInjector, Outage
-from connector.sandbox.settings import OutageMode, SandboxSettings
-from connector.sandbox.state import SandboxState
+from capi_devtools.sandbox.faults import FaultInjector, Outage
+from capi_devtools.sandbox.settings import OutageMode, SandboxSettings
+from capi_devtools.sandbox.state import SandboxState
 
 
 class Listener(Protocol):

@@ -26,11 +26,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from connector.sandbox.admin import admin_routes
-from connector.sandbox.faults import Fault
-from connector.sandbox.runtime import RUNTIME, SandboxRuntime
-from connector.sandbox.state import DROPPED
-from connector.sandbox.validation import (
+from capi_devtools.sandbox.admin import admin_routes
+from capi_devtools.sandbox.faults import Fault
+from capi_devtools.sandbox.runtime import RUNTIME, SandboxRuntime
+from capi_devtools.sandbox.state import DROPPED
+from capi_devtools.sandbox.validation import (
     Envelope,
     Problem,
     TimeRules,

@@ -12,7 +12,7 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
-from connector.errors import LocalInfraError
+from capi_devtools.errors import LocalInfraError
 
 _POM = "kafka-pom.xml"
 
@@ -22,8 +22,8 @@ def cache_dir() -> Path:
     configured = os.environ.get("SPOTIFY_CAPI_CACHE")
     if configured:
         return Path(configured).resolve()
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file():
+    checkout = Path(__file__).resolve().parents[3]  # devtools/capi_devtools/localinfra/jars.py
+    if (checkout / "pyproject.toml").is_file() and (checkout / "devtools").is_dir():
         return checkout / ".cache"
     return Path.home() / ".cache" / "spotify-capi-connector"
 
@@ -46,7 +46,7 @@ def kafka_libs(cache: Path | None = None) -> Path:
     mvn = require_tool("mvn", "Maven 3 (e.g. apt-get install maven)")
     require_tool("java", "Java 17 (e.g. apt-get install openjdk-17-jre-headless)")
     libs.mkdir(parents=True, exist_ok=True)
-    pom = resources.files("connector.localinfra").joinpath(_POM)
+    pom = resources.files("capi_devtools.localinfra").joinpath(_POM)
     with resources.as_file(pom) as pom_path:
         command = [
             mvn,

@@ -17,11 +17,11 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
+from capi_devtools.sandbox.app import ADMIN_PREFIX, EVENTS_PATH, create_app
+from capi_devtools.sandbox.runtime import SandboxRuntime
+from capi_devtools.sandbox.settings import OutageMode, SandboxSettings, apply_changes
+from capi_devtools.sandbox.state import SandboxState
 from connector.net import listen
-from connector.sandbox.app import ADMIN_PREFIX, EVENTS_PATH, create_app
-from connector.sandbox.runtime import SandboxRuntime
-from connector.sandbox.settings import OutageMode, SandboxSettings, apply_changes
-from connector.sandbox.state import SandboxState
 from connector.service import Service
 
 T = TypeVar("T")

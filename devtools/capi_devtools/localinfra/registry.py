@@ -17,10 +17,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from connector.errors import LocalInfraError
+from capi_devtools.errors import LocalInfraError
+from capi_devtools.localinfra.jars import cache_dir, require_tool
+from capi_devtools.localinfra.kafka import free_port
 from connector.lifetime import die_with_parent
-from connector.localinfra.jars import cache_dir, require_tool
-from connector.localinfra.kafka import free_port
 from connector.service import Service
 
 APICURIO = "io.apicurio:apicurio-registry-app:3.3.3:tar.gz:all"

@@ -39,17 +39,17 @@ REFUSED_KEYS = ("clickID",)  # the sample events carry it on click-through visit
 def run(args: argparse.Namespace) -> int:
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-    from connector.assemble import build_pipeline
-    from connector.config import KafkaSettings, Settings, SpotifySettings, TransformSettings
-    from connector.localinfra import KafkaBroker
-    from connector.samples import DEMO_EVENT_NAME_MAPPING
-    from connector.sandbox import (
+    from capi_devtools.localinfra import KafkaBroker
+    from capi_devtools.samples import DEMO_EVENT_NAME_MAPPING
+    from capi_devtools.sandbox import (
         DEFAULT_CONNECTION_ID,
         DEFAULT_TOKEN,
         FaultSettings,
         SandboxSettings,
         SandboxThread,
     )
+    from connector.assemble import build_pipeline
+    from connector.config import KafkaSettings, Settings, SpotifySettings, TransformSettings
 
     say = _Printer()
     say.step("starting a local Kafka broker (first run fetches its jars with Maven)")
@@ -110,9 +110,9 @@ def _produce_samples(bootstrap: str, topic: str, events: int) -> tuple[int, int]
     Returns (records produced, records the transform rejects)."""
     from confluent_kafka import Producer
 
+    from capi_devtools.errors import LocalInfraError
+    from capi_devtools.samples import invalid_events, sample_events
     from connector import avro
-    from connector.errors import LocalInfraError
-    from connector.samples import invalid_events, sample_events
 
     schema = avro.bundled_schema(avro.TRACKING_EVENT)
     values = [avro.encode(schema, event) for event in sample_events(events)]

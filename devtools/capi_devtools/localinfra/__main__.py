@@ -8,12 +8,12 @@ import signal
 import sys
 import threading
 
-from connector.errors import LocalInfraError
-from connector.localinfra import KafkaBroker, kafka_libs
+from capi_devtools.errors import LocalInfraError
+from capi_devtools.localinfra import KafkaBroker, kafka_libs
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m connector.localinfra")
+    parser = argparse.ArgumentParser(prog="python -m capi_devtools.localinfra")
     parser.add_argument("action", choices=["fetch", "kafka"])
     args = parser.parse_args()
     try:

@@ -8,8 +8,8 @@ import urllib.request
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
-from connector.sandbox.settings import OutageMode
-from connector.sandbox.state import Stats
+from capi_devtools.sandbox.settings import OutageMode
+from capi_devtools.sandbox.state import Stats
 
 
 class SandboxAdminError(RuntimeError):

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from capi_devtools.sandbox.settings import SandboxSettings
 from connector.errors import ConfigError
-from connector.sandbox.settings import SandboxSettings
 
 NAME = "sandbox"
 HELP = "run a local emulator of the Spotify Conversions API (for the demo, tests, benchmarks)"
@@ -87,7 +87,7 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 async def _serve(settings: SandboxSettings) -> int:
-    from connector.sandbox.server import SandboxServer
+    from capi_devtools.sandbox.server import SandboxServer
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

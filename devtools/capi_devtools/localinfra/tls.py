@@ -11,8 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from connector.errors import LocalInfraError
-from connector.localinfra.jars import require_tool
+from capi_devtools.errors import LocalInfraError
+from capi_devtools.localinfra.jars import require_tool
 
 STORE_PASSWORD = "capi-local-store"  # noqa: S105 - protects throw-away loopback test keys only
 _VALIDITY_DAYS = "2"
