@@ -13,34 +13,43 @@ from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
 from connector.pipeline import Pipeline
 from connector.ports import OutcomesCallback
 from connector.sink import NullObserver, SinkObserver, SpotifySink
+from connector.sink.connections import ConnectionSinks
 
 
 def build_pipeline(
     settings: Settings,
     *,
-    sink_observer: SinkObserver | None = None,
+    sink_observers: Callable[[str], SinkObserver] | None = None,
     on_result: Callable[[DeliveryResult], None] | None = None,
     record_filter: Callable[[SourceRecord], bool] | None = None,
     coordinates_for: Callable[[SourceRecord], SourceCoordinates] | None = None,
     trace_configs: Sequence[aiohttp.TraceConfig] = (),
 ) -> Pipeline:
-    """A pipeline over the input topic, the Spotify endpoint and the results and DLQ topics."""
+    """A pipeline over the input topics, the Spotify connections and the results and DLQ
+    topics. `sink_observers` gives each connection's sink its observer, by connection name."""
     settings.require_delivery()
+    connections = settings.spotify_connections()
 
-    def spotify_sink(answer: OutcomesCallback) -> SpotifySink:
-        return SpotifySink(
-            settings.spotify,
-            settings.sink,
-            answer,
-            observer=sink_observer or NullObserver(),
-            trace_configs=trace_configs,
+    def spotify_sinks(answer: OutcomesCallback) -> ConnectionSinks:
+        return ConnectionSinks(
+            {
+                name: SpotifySink(
+                    spotify,
+                    settings.sink,
+                    answer,
+                    observer=NullObserver() if sink_observers is None else sink_observers(name),
+                    trace_configs=trace_configs,
+                    name=name,
+                )
+                for name, spotify in connections.items()
+            }
         )
 
     return Pipeline(
         settings,
         source=KafkaSource(settings.kafka),
         writer=ResultWriter(settings.kafka),
-        sink_factory=spotify_sink,
+        sink_factory=spotify_sinks,
         on_result=on_result,
         record_filter=record_filter,
         coordinates_for=coordinates_for,

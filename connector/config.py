@@ -104,6 +104,8 @@ class _Section(BaseModel):
 
 class KafkaSettings(_Section):
     bootstrap_servers: str = "127.0.0.1:9092"
+    # One topic, several separated by commas, or one pattern starting with `^` (a regex,
+    # as librdkafka subscribes to it).
     input_topic: str = "tracking-events"
     group_id: str = "spotify-capi-connector"
     results_topic: str = "spotify-capi-results"
@@ -120,6 +122,18 @@ class KafkaSettings(_Section):
     ssl_endpoint_identification_algorithm: Literal["https", "none"] = "https"
     # Any other librdkafka property, passed through as is (for example `client.rack`).
     client_properties: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def input_topics(self) -> list[str]:
+        """What the consumer subscribes to: the named topics, or the one pattern."""
+        if self.input_topic.startswith("^"):
+            return [self.input_topic]
+        return [name.strip() for name in self.input_topic.split(",") if name.strip()]
+
+    @property
+    def named_input_topics(self) -> list[str]:
+        """The input topics that can be checked by name (none for a pattern)."""
+        return [name for name in self.input_topics if not name.startswith("^")]
 
 
 class DecodeSettings(_Section):
@@ -156,16 +170,16 @@ class SpotifySettings(_Section):
                 raise ValueError(f"cannot be read ({exc.strerror})") from None
         return path
 
-    def bearer_token(self) -> str:
+    def bearer_token(self, setting: str = "spotify.token", env: str = "SPOTIFY_CAPI_TOKEN") -> str:
         """The token, or ConfigError if it is unset or could not travel in an HTTP header (a
         newline, a space, a non-ASCII character would fail inside the HTTP library on every
         request; here it is a setting error at start instead)."""
         token = "" if self.token is None else self.token.get_secret_value()
         if not token:
-            raise ConfigError("spotify.token is not set (SPOTIFY_CAPI_TOKEN or its _FILE)")
+            raise ConfigError(f"{setting} is not set ({env} or its _FILE)")
         if not _SENDABLE_TOKEN.fullmatch(token):
             raise ConfigError(
-                "spotify.token cannot be sent in an HTTP header (only visible ASCII characters, "
+                f"{setting} cannot be sent in an HTTP header (only visible ASCII characters, "
                 "no spaces)"
             )
         return token
@@ -182,6 +196,33 @@ class SpotifySettings(_Section):
                 "url uses plain http to a host that is not loopback; use https "
                 "or set spotify.allow_insecure_http"
             )
+        return self
+
+
+DEFAULT_CONNECTION = "default"  # the connection of `spotify.token` and `spotify.connection_id`
+_CONNECTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+class ConnectionSettings(_Section):
+    """A named Spotify connection: its own connection id and token (the URL is shared)."""
+
+    connection_id: OptionalText = None
+    token: OptionalSecret = None
+
+
+class RoutingSettings(_Section):
+    """Which connection an event goes to: by its input topic or by a property's value."""
+
+    by: Literal["topic", "property"] = "topic"
+    property: str | None = None  # with `by: property`: the tracking event's property to read
+    routes: dict[str, str] = Field(default_factory=dict)  # topic or value → connection name
+    # The connection of events no route names; null: they are dead-lettered (`no_route`).
+    default: str | None = DEFAULT_CONNECTION
+
+    @model_validator(mode="after")
+    def _property_for_property_routing(self) -> RoutingSettings:
+        if self.by == "property" and not self.property:
+            raise ValueError("by 'property' needs property")
         return self
 
 
@@ -281,6 +322,9 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     decode: DecodeSettings = DecodeSettings()
     spotify: SpotifySettings = SpotifySettings()
+    # More Spotify connections by name; `spotify.token`/`connection_id` are the one named default.
+    connections: dict[str, ConnectionSettings] = Field(default_factory=dict)
+    routing: RoutingSettings = RoutingSettings()
     transform: TransformSettings = TransformSettings()
     sink: SinkSettings = SinkSettings()
     pipeline: PipelineSettings = PipelineSettings()
@@ -298,11 +342,60 @@ class Settings(BaseSettings):
         # Environment first (it wins), then the YAML file's values given as init arguments.
         return (WellKnownEnvSource(settings_cls), env_settings, init_settings)
 
+    @model_validator(mode="after")
+    def _connections_are_named_and_routed(self) -> Settings:
+        for name in self.connections:
+            if name == DEFAULT_CONNECTION:
+                raise ValueError(
+                    "connections: 'default' is spotify.token and spotify.connection_id"
+                )
+            if not _CONNECTION_NAME.fullmatch(name):
+                raise ValueError(
+                    f"connections: {name!r} is not a name (a-z, digits and _, from a letter)"
+                )
+        known = {DEFAULT_CONNECTION, *self.connections}
+        targets = set(self.routing.routes.values())
+        if self.routing.default is not None:
+            targets.add(self.routing.default)
+        unknown = sorted(targets - known)
+        if unknown:
+            raise ValueError(f"routing names unknown connections: {unknown}")
+        return self
+
+    def spotify_connections(self) -> dict[str, SpotifySettings]:
+        """Every connection events may go to, by name, with its own token and connection id.
+
+        `default` is among them when it is set or routed to, or when it is the only one."""
+        named = {
+            name: self.spotify.model_copy(
+                update={"token": c.token, "connection_id": c.connection_id}
+            )
+            for name, c in sorted(self.connections.items())
+        }
+        routed = {*self.routing.routes.values(), self.routing.default}
+        default = self.spotify
+        if not named or default.token or default.connection_id or DEFAULT_CONNECTION in routed:
+            return {DEFAULT_CONNECTION: default, **named}
+        return named
+
     def require_delivery(self) -> None:
         """Settings `run` needs beyond those a dry run needs."""
-        self.spotify.bearer_token()
-        if not self.spotify.connection_id:
+        for name, spotify in self.spotify_connections().items():
+            _require_connection(name, spotify)
+
+
+def _require_connection(name: str, spotify: SpotifySettings) -> None:
+    if name == DEFAULT_CONNECTION:
+        spotify.bearer_token()
+        if not spotify.connection_id:
             raise ConfigError("spotify.connection_id is not set (SPOTIFY_CAPI_CONNECTION_ID)")
+        return
+    env = f"SPOTIFY_CAPI_{name.upper()}"
+    spotify.bearer_token(f"connections.{name}.token", f"{env}_TOKEN")
+    if not spotify.connection_id:
+        raise ConfigError(
+            f"connections.{name}.connection_id is not set ({env}_CONNECTION_ID or its _FILE)"
+        )
 
 
 # Short environment variable names → (section, field). Secrets also accept `<NAME>_FILE`.
@@ -338,6 +431,11 @@ SECRET_ENV = frozenset(
 )
 
 
+# A named connection's secrets: SPOTIFY_CAPI_<NAME>_TOKEN and SPOTIFY_CAPI_<NAME>_CONNECTION_ID,
+# each also as `_FILE`.
+_CONNECTION_ENV = re.compile(r"SPOTIFY_CAPI_([A-Z][A-Z0-9_]*?)_(TOKEN|CONNECTION_ID)(_FILE)?")
+
+
 class WellKnownEnvSource(PydanticBaseSettingsSource):
     """Reads the short variable names of `WELL_KNOWN_ENV`, and secrets from `<NAME>_FILE`."""
 
@@ -354,15 +452,39 @@ def well_known_values(environ: Mapping[str, str]) -> dict[str, Any]:
         value = environ.get(name)
         file_name = environ.get(f"{name}_FILE") if name in SECRET_ENV else None
         if value is None and file_name:
-            try:
-                value = Path(file_name).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"{name}_FILE: cannot read {file_name}: {exc.strerror}") from None
-            except UnicodeDecodeError:
-                raise ConfigError(f"{name}_FILE: {file_name} is not UTF-8 text") from None
+            value = _read_secret_file(f"{name}_FILE", file_name)
         if value is not None:
             values.setdefault(section, {})[field_name] = value
+    connections = _connection_values(environ)
+    if connections:
+        values["connections"] = connections
     return values
+
+
+def _connection_values(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, dict[str, str]] = {}
+    for name in sorted(environ):  # the plain variable is read before its _FILE, and wins
+        match = _CONNECTION_ENV.fullmatch(name)
+        if match is None:
+            continue
+        connection, field_name = match.group(1).lower(), match.group(2).lower()
+        fields = values.setdefault(connection, {})
+        if field_name in fields:
+            continue
+        if match.group(3):
+            fields[field_name] = _read_secret_file(name, environ[name])
+        else:
+            fields[field_name] = environ[name]
+    return values
+
+
+def _read_secret_file(variable: str, file_name: str) -> str:
+    try:
+        return Path(file_name).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{variable}: cannot read {file_name}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{variable}: {file_name} is not UTF-8 text") from None
 
 
 def load_settings(config_file: Path | None = None) -> Settings:

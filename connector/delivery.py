@@ -74,4 +74,5 @@ def sent_result(
         attempts=outcome.attempts,
         sp_trace_id=outcome.sp_trace_id,
         warnings=ready.warnings + outcome.warnings,
+        connection=outcome.item.connection,
     )

@@ -89,7 +89,8 @@ def assess(
             Check(
                 "spotify_auth",
                 not status.auth_failing,
-                "Spotify refuses the token or connection id (401/403)"
+                "Spotify refuses the token or connection id (401/403) of connection "
+                + ", ".join(status.failing_connections or ("default",))
                 if status.auth_failing
                 else "token accepted",
             ),

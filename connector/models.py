@@ -220,6 +220,7 @@ class DeliveryResult(NamedTuple):
     attempts: int = 0
     sp_trace_id: str | None = None
     warnings: tuple[str, ...] = ()
+    connection: str | None = None  # the Spotify connection that answered for it
 
     @property
     def is_failure(self) -> bool:

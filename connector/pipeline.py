@@ -59,7 +59,8 @@ class PipelineStatus:
     assigned: int = 0
     paused: int = 0
     unsettled: int = 0
-    auth_failing: bool = False
+    auth_failing: bool = False  # some connection's token is refused
+    failing_connections: tuple[str, ...] = ()  # which ones
     broker_down: bool = False
     last_progress_ms: int = field(default_factory=now_ms)
     settled_by_status: Counter[str] = field(default_factory=Counter)
@@ -147,8 +148,8 @@ class Pipeline:
     def _open_preparer(self) -> Preparer | PreparePool:
         s = self.settings
         if s.pipeline.prepare_processes == 0:
-            return Preparer(s.decode, s.transform)
-        return PreparePool(s.decode, s.transform, s.pipeline.prepare_processes)
+            return Preparer(s.decode, s.transform, s.routing)
+        return PreparePool(s.decode, s.transform, s.pipeline.prepare_processes, s.routing)
 
     async def _open_sink(self) -> Sink:
         context = self._sink_context = self._sink_factory(self._outcomes.put)
@@ -224,7 +225,7 @@ class Pipeline:
         """A sink item for an accepted event; a failure is recorded here and settles alone."""
         if isinstance(prepared, Ready):
             pending = Pending(envelope, offsets, prepared)
-            return SinkItem(ref=pending, event_id=prepared.event_id, payload=prepared.payload)
+            return SinkItem(pending, prepared.event_id, prepared.payload, prepared.connection)
         result, stage = failed_result(self._identity(envelope), envelope, prepared, now_ms())
         self._write(result, envelope, offsets, stage)
         return None
@@ -267,7 +268,8 @@ class Pipeline:
     # --- flow control and commits -----------------------------------------------------------
 
     def _apply_backpressure(self) -> None:
-        """Pause every partition while too much is unsettled or the token is refused."""
+        """Pause every partition while too much is unsettled or every token is refused (one
+        refused connection of several holds its own events only, up to the unsettled limit)."""
         auth_failing = self._auth_failing()
         unsettled = self._book.unsettled
         limit = self.settings.pipeline.max_unsettled
@@ -290,7 +292,8 @@ class Pipeline:
     def _update_status(self) -> None:
         status = self.status
         status.unsettled = self._book.unsettled
-        status.auth_failing = self._auth_failing()
+        status.failing_connections = () if self._sink is None else self._sink.failing_connections
+        status.auth_failing = bool(status.failing_connections)
         status.paused = len(self._source.paused)
         status.assigned = len(self._book)
         if status.unsettled == 0:

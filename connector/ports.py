@@ -75,7 +75,12 @@ class Sink(Protocol):
     """The HTTP side, used on its own event loop (`connector.loop_thread`)."""
 
     @property
-    def auth_failing(self) -> bool: ...
+    def auth_failing(self) -> bool:
+        """True when nothing can be sent: every connection's token is refused."""
+
+    @property
+    def failing_connections(self) -> tuple[str, ...]:
+        """The connections whose token Spotify refuses now (their items are held)."""
 
     def add(self, item: SinkItem) -> None: ...
 

@@ -21,12 +21,13 @@ from typing import NamedTuple, Protocol, TypeAlias
 
 import orjson
 
-from connector.config import DecodeSettings, TransformSettings
+from connector.config import DecodeSettings, RoutingSettings, TransformSettings
 from connector.decode import build_decoder
 from connector.errors import DecodeError, PrepareWorkerLost
 from connector.gc_tuning import tune_for_streaming
 from connector.lifetime import die_with_parent
 from connector.models import Rejected, SourceCoordinates
+from connector.routing import Router
 from connector.transform import Transformer
 
 Record: TypeAlias = tuple[bytes | None, SourceCoordinates]  # the value and the record's identity
@@ -42,6 +43,7 @@ class Ready(NamedTuple):
     event_time_ms: int | None
     payload: bytes
     warnings: tuple[str, ...]
+    connection: str = "default"  # the Spotify connection it goes to (connector.routing)
 
 
 class Undecodable(NamedTuple):
@@ -65,13 +67,20 @@ class Preparation(Protocol):
 
 
 class Preparer:
-    def __init__(self, decode: DecodeSettings, transform: TransformSettings) -> None:
+    def __init__(
+        self,
+        decode: DecodeSettings,
+        transform: TransformSettings,
+        routing: RoutingSettings | None = None,
+    ) -> None:
         self._decoder = build_decoder(decode)
         self._transformer = Transformer(transform)
+        self._router = Router(routing or RoutingSettings())
 
     def prepare(self, records: Sequence[Record], now_ms: int) -> list[Prepared]:
         decode = self._decoder.decode
         transform = self._transformer.transform
+        route = self._router.route
         prepared: list[Prepared] = []
         for value, coordinates in records:
             try:
@@ -84,13 +93,22 @@ class Preparer:
                 prepared.append(outcome)
                 continue
             spotify_event = outcome.event
+            warnings = tuple(str(w) for w in outcome.warnings) if outcome.warnings else ()
+            connection = route(coordinates.topic, event)
+            if connection is None:
+                rejection = self._router.no_route()
+                prepared.append(
+                    Rejected(rejection, spotify_event.event_id, spotify_event.event_name)
+                )
+                continue
             prepared.append(
                 Ready(
                     spotify_event.event_id,
                     spotify_event.event_name,
                     outcome.event_time_ms,
                     orjson.dumps(spotify_event.to_wire()),
-                    tuple(str(w) for w in outcome.warnings) if outcome.warnings else (),
+                    warnings,
+                    connection,
                 )
             )
         return prepared
@@ -106,13 +124,17 @@ class PreparePool:
     """`Preparer`s in `processes` worker processes; same `submit`, results arrive later."""
 
     def __init__(
-        self, decode: DecodeSettings, transform: TransformSettings, processes: int
+        self,
+        decode: DecodeSettings,
+        transform: TransformSettings,
+        processes: int,
+        routing: RoutingSettings | None = None,
     ) -> None:
         self._executor = ProcessPoolExecutor(
             processes,
             mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
             initializer=_start_worker,
-            initargs=(decode, transform),
+            initargs=(decode, transform, routing),
         )
         # Start every worker now (imports take a second or two), not on the first records.
         warm = [self._executor.submit(_ready) for _ in range(processes)]
@@ -175,7 +197,9 @@ def _worker_lost() -> PrepareWorkerLost:
 _worker: Preparer | None = None
 
 
-def _start_worker(decode: DecodeSettings, transform: TransformSettings) -> None:
+def _start_worker(
+    decode: DecodeSettings, transform: TransformSettings, routing: RoutingSettings | None
+) -> None:
     # The connector's process decides when to stop: a Ctrl-C to the process group or a SIGTERM
     # to every process must not break the pool under a draining pipeline. A killed connector
     # takes its workers with it.
@@ -183,7 +207,7 @@ def _start_worker(decode: DecodeSettings, transform: TransformSettings) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     die_with_parent(signal.SIGKILL)
     global _worker  # noqa: PLW0603 - one Preparer per worker process, built once
-    _worker = Preparer(decode, transform)
+    _worker = Preparer(decode, transform, routing)
     tune_for_streaming()
 
 

@@ -89,4 +89,5 @@ def encode_result(result: DeliveryResult) -> bytes:
         for warning in result.warnings:
             _string(warning, out)
     out += _END
+    _optional_string(result.connection, out)
     return bytes(out)

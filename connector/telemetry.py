@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import HistogramMetricFamily
 
 from connector import __version__
-from connector.config import SPOTIFY_EVENT_NAMES, Settings
+from connector.config import DEFAULT_CONNECTION, SPOTIFY_EVENT_NAMES, Settings
 from connector.models import DeliveryResult, DeliveryStatus
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ class Telemetry:
     ) -> None:
         self._topic = settings.kafka.input_topic
         self._group = settings.kafka.group_id
+        self._connections = tuple(settings.spotify_connections())
         self._clock_ms = clock_ms
         self._status: PipelineStatus | None = None
         self._delivered: Counter[tuple[str, ...]] = Counter()
@@ -118,7 +119,7 @@ class Telemetry:
         self.registry.register(HistogramCollector((self.delivery_latency, self.event_delay)))
         self.tracer_provider = _tracer_provider(settings, span_exporter, resource)
         self._define(self.meter_provider.get_meter("connector", __version__))
-        self.sink_observer = SinkMetrics(self)
+        self.sink_observer = SinkMetrics(self, DEFAULT_CONNECTION)
 
     # --- instruments --------------------------------------------------------------------------
 
@@ -201,9 +202,9 @@ class Telemetry:
         )
         meter.create_observable_gauge(
             "spotify_capi.auth.failing",
-            [self._gauge(lambda s: int(s.auth_failing))],
+            [self._auth_failing],
             "1",
-            "1 while Spotify refuses the token or connection id",
+            "1 while Spotify refuses the connection's token or connection id",
         )
         meter.create_observable_gauge(
             "spotify_capi.broker.down",
@@ -240,6 +241,10 @@ class Telemetry:
         if status is not DeliveryStatus.RETRY_EXHAUSTED:
             self._rejected[key] += 1
         self._dead_lettered[key] += 1
+
+    def sink_observer_for(self, connection: str) -> SinkMetrics:
+        """The observer of one connection's sink: its metrics carry the connection's name."""
+        return SinkMetrics(self, connection)
 
     def trace_configs(self) -> list[aiohttp.TraceConfig]:
         """aiohttp client tracing for the sink, when traces are exported; else none (no cost)."""
@@ -301,6 +306,15 @@ class Telemetry:
             "messaging.consumer.group.name": self._group,
         }
         return [Observation(status.consumed, attributes)]
+
+    def _auth_failing(self, _options: CallbackOptions) -> Iterable[Observation]:
+        status = self._status
+        if status is None:
+            return []
+        failing = status.failing_connections
+        return [
+            Observation(int(name in failing), {"connection": name}) for name in self._connections
+        ]
 
     def _lag(self, _options: CallbackOptions) -> Iterable[Observation]:
         status = self._status
@@ -367,30 +381,38 @@ def _le(bound: float) -> str:
 class SinkMetrics:
     """The sink's observer: called on the HTTP event loop, so it only adds to instruments."""
 
-    def __init__(self, telemetry: Telemetry) -> None:
+    def __init__(self, telemetry: Telemetry, connection: str) -> None:
         self._t = telemetry
+        self._connection = connection  # a configured name: a bounded label
 
     def on_request(self, status: int | None, events: int, seconds: float) -> None:
         t = self._t
-        attributes: dict[str, str | int] = {"http.request.method": "POST"}
+        attributes: dict[str, str | int] = {
+            "http.request.method": "POST",
+            "connection": self._connection,
+        }
         if status is None:
             attributes["error.type"] = "transport"
         else:
             attributes["http.response.status_code"] = status
         t.request_duration.record(seconds, attributes)
         t.batch_size.record(events)
-        t.responses.add(1, {"http.response.status_class": status_class(status)})
+        t.responses.add(
+            1, {"http.response.status_class": status_class(status), "connection": self._connection}
+        )
 
     def on_retry(self, cause: str) -> None:
-        self._t.retried.add(1, {"error.type": _label(cause)})
+        self._t.retried.add(1, {"error.type": _label(cause), "connection": self._connection})
 
     def on_auth_state(self, failing: bool) -> None:
         if failing:
-            self._t.auth_failures.add(1)
+            self._t.auth_failures.add(1, {"connection": self._connection})
 
     def on_field_removed(self, field: str) -> None:
         # A contract path from a fixed list (connector/sink/heal.py): a bounded label.
-        self._t.fields_removed.add(1, {"spotify_capi.field": _label(field)})
+        self._t.fields_removed.add(
+            1, {"spotify_capi.field": _label(field), "connection": self._connection}
+        )
 
 
 def _tracer_provider(

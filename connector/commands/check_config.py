@@ -16,7 +16,7 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connector.config import Settings, SpotifySettings, display_url, load_settings
+from connector.config import KafkaSettings, Settings, SpotifySettings, display_url, load_settings
 from connector.errors import KafkaUnavailable
 from connector.kafka.admin import check_topics
 from connector.sink.client import tls_context
@@ -49,13 +49,15 @@ def run(args: argparse.Namespace) -> int:
     say("kafka", f"{kafka.bootstrap_servers} reachable ({kafka.security_protocol})")
     say(
         "input",
-        f"{kafka.input_topic} ({partitions[kafka.input_topic]} partitions), "
+        f"{describe_input(kafka, partitions)}, "
         f"group {kafka.group_id}, from {kafka.auto_offset_reset} when the group has no offsets",
     )
     say("results", f"{kafka.results_topic} ({partitions[kafka.results_topic]} partitions)")
     say("dead letters", f"{kafka.dlq_topic} ({partitions[kafka.dlq_topic]} partitions)")
     say("decode", describe_decode(settings))
-    say("spotify", f"{describe_spotify(settings)}; {reach_spotify(settings.spotify)}")
+    for name, spotify in settings.spotify_connections().items():
+        say("spotify", f"{name}: {describe_spotify(spotify)}; {reach_spotify(spotify)}")
+    say("routing", describe_routing(settings))
     sink = settings.sink
     say(
         "delivery",
@@ -94,8 +96,20 @@ def registry_subjects(settings: Settings) -> int:
         ) from None
 
 
-def describe_spotify(settings: Settings) -> str:
-    spotify = settings.spotify
+def describe_input(kafka: KafkaSettings, partitions: dict[str, int]) -> str:
+    named = [f"{t} ({partitions[t]} partitions)" for t in kafka.named_input_topics]
+    return ", ".join(named) or f"topics matching {kafka.input_topic}"
+
+
+def describe_routing(settings: Settings) -> str:
+    routing = settings.routing
+    by = "input topic" if routing.by == "topic" else f"property {routing.property}"
+    routes = ", ".join(f"{key} → {name}" for key, name in sorted(routing.routes.items()))
+    fallback = routing.default if routing.default is not None else "dead letter (no_route)"
+    return f"by {by}: {routes or 'no routes'}; otherwise {fallback}"
+
+
+def describe_spotify(spotify: SpotifySettings) -> str:
     connection = spotify.connection_id or ""
     return (
         f"POST {display_url(spotify.url)}, connection id …{connection[-4:]}, token set "

@@ -91,7 +91,7 @@ def consume(
 
     pipeline = build_pipeline(
         settings,
-        sink_observer=telemetry.sink_observer,
+        sink_observers=telemetry.sink_observer_for,
         on_result=telemetry.on_result,
         trace_configs=telemetry.trace_configs(),
     )
@@ -100,7 +100,8 @@ def consume(
         "connector starting",
         extra={
             "input_topic": settings.kafka.input_topic,
-            "partitions": partitions[settings.kafka.input_topic],
+            "partitions": sum(partitions[t] for t in settings.kafka.named_input_topics),
+            "connections": sorted(settings.spotify_connections()),
             "group_id": settings.kafka.group_id,
             "spotify_url": display_url(settings.spotify.url),
         },

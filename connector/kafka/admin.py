@@ -36,7 +36,7 @@ def check_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> dict[str, 
         raise KafkaUnavailable(
             f"cannot reach Kafka at {settings.bootstrap_servers}: {reason}"
         ) from None
-    wanted = [settings.input_topic, settings.results_topic, settings.dlq_topic]
+    wanted = [*settings.named_input_topics, settings.results_topic, settings.dlq_topic]
     missing = [name for name in wanted if name not in metadata.topics]
     if missing:
         raise KafkaUnavailable(

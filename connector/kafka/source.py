@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 class KafkaSource:
     def __init__(self, settings: KafkaSettings) -> None:
-        self._topic = settings.input_topic
+        self._topics = settings.input_topics
         self._events: SourceEvents | None = None  # set by start()
         config = streaming_consumer_config(settings)
         config["on_commit"] = self._acknowledged
@@ -37,7 +37,7 @@ class KafkaSource:
         """Subscribe; `events` hears of rebalances and commits inside `poll` and `commit`."""
         self._events = events
         self._consumer.subscribe(
-            [self._topic],
+            self._topics,
             on_assign=self._assigned,
             on_revoke=self._revoked,
             on_lost=self._lost,
@@ -128,7 +128,7 @@ class KafkaSource:
 
     def reachable(self, timeout_s: float = 1.0) -> bool:
         try:
-            self._consumer.list_topics(self._topic, timeout=timeout_s)
+            self._consumer.list_topics(timeout=timeout_s)
         except KafkaException:
             return False
         return True

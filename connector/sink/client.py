@@ -87,11 +87,13 @@ class SpotifySink:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock_ms: Callable[[], int] = wall_clock_ms,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        name: str = "default",
     ) -> None:
         headers = request_headers(spotify)  # ConfigError here, not an error on every request
         if not spotify.connection_id:
             raise ConfigError("spotify.connection_id is not set")
         self._spotify = spotify
+        self.name = name  # the connection's name, as results and metrics show it
         self._settings = settings
         self._on_outcomes = on_outcomes
         self._observer: SinkObserver = observer or NullObserver()
@@ -171,6 +173,10 @@ class SpotifySink:
     def auth_failing(self) -> bool:
         """Spotify refuses the token or connection id (401/403) right now."""
         return self._auth_failing
+
+    @property
+    def failing_connections(self) -> tuple[str, ...]:
+        return (self.name,) if self._auth_failing else ()
 
     @property
     def batch_size(self) -> int:

@@ -16,6 +16,7 @@ class SinkItem(NamedTuple):
     ref: object  # the caller's handle (the pipeline keeps its record coordinates here)
     event_id: str
     payload: bytes  # the event's JSON: orjson.dumps(spotify_event.to_wire())
+    connection: str = "default"  # the named Spotify connection that sends it
 
 
 class SendStatus(enum.StrEnum):

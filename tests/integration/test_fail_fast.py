@@ -60,7 +60,7 @@ def test_a_failed_sink_task_stops_the_pipeline_within_seconds(kafka_bootstrap: s
             sandbox.url,
             pipeline=PipelineSettings(drain_timeout_s=60, revoke_timeout_s=60),
         )
-        pipeline = build_pipeline(settings, sink_observer=BrokenMetrics())
+        pipeline = build_pipeline(settings, sink_observers=lambda _name: BrokenMetrics())
         stop = threading.Event()  # never set: the failure alone must end the run
         started = time.monotonic()
         thread, errors = _run_in_thread(pipeline, stop)

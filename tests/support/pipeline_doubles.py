@@ -244,6 +244,10 @@ class MemorySink:
         return False
 
     @property
+    def failing_connections(self) -> tuple[str, ...]:
+        return ()
+
+    @property
     def holding(self) -> int:
         with self._lock:
             return len(self._held)

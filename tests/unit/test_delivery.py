@@ -62,7 +62,7 @@ def test_a_rejected_event_keeps_its_id_name_field_and_warnings() -> None:
 def test_spotify_s_answer_becomes_the_result_with_both_stages_warnings() -> None:
     ready = Ready("order-2", "PURCHASE", 900, b"{}", ("too_long:page_id",))
     outcome = SendOutcome(
-        item=SinkItem(ref=None, event_id="order-2", payload=b"{}"),
+        item=SinkItem(ref=None, event_id="order-2", payload=b"{}", connection="brand_b"),
         status=SendStatus.RETRY_EXHAUSTED,
         http_status=503,
         error_code="retry_exhausted",
@@ -86,4 +86,5 @@ def test_spotify_s_answer_becomes_the_result_with_both_stages_warnings() -> None
         attempts=6,
         sp_trace_id="t-1",
         warnings=("too_long:page_id", "spotify_400_removed:gender"),
+        connection="brand_b",
     )

@@ -68,6 +68,7 @@ def delivered(partition: int, offset: int) -> DeliveryResult:
         http_status=200,
         attempts=1,
         sp_trace_id="trace-1",
+        connection="default",
     )
 
 

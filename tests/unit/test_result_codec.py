@@ -34,6 +34,7 @@ results = st.builds(
     attempts=st.integers(min_value=0, max_value=1000),
     sp_trace_id=st.none() | _TEXT,
     warnings=st.lists(_TEXT, max_size=4).map(tuple),
+    connection=st.none() | _TEXT,
 )
 
 
@@ -59,6 +60,7 @@ def as_record(result: DeliveryResult) -> dict[str, object]:
         "sp_trace_id": result.sp_trace_id,
         "warnings": list(result.warnings),
         "connector_version": __version__,
+        "connection": result.connection,
     }
 
 
@@ -80,6 +82,7 @@ def test_a_known_result_decodes_to_its_fields() -> None:
         error_code="spotify_400",
         attempts=3,
         warnings=("invalid_gender:gender",),
+        connection="brand_b",
     )
     decoded = avro.decode(avro.bundled_schema(avro.DELIVERY_RESULT), encode_result(result))
     assert decoded["source_offset"] == 41
@@ -88,3 +91,4 @@ def test_a_known_result_decodes_to_its_fields() -> None:
     assert decoded["http_status"] == 400
     assert decoded["warnings"] == ["invalid_gender:gender"]
     assert decoded["event_time"] is None
+    assert decoded["connection"] == "brand_b"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
-from connector.config import KafkaSettings, Settings
+from connector.config import ConnectionSettings, KafkaSettings, RoutingSettings, Settings
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
 from connector.pipeline import PipelineStatus
 from connector.telemetry import Telemetry, event_name_label, status_class
@@ -89,7 +90,7 @@ def test_end_to_end_latencies_from_kafka_time_and_event_time() -> None:
 
 def test_sink_observer_records_requests_batches_retries_and_auth() -> None:
     t = telemetry()
-    observer = t.sink_observer
+    observer = t.sink_observer_for("brand_b")
     observer.on_request(200, 100, 0.2)
     observer.on_request(200, 40, 0.3)
     observer.on_request(503, 100, 1.5)
@@ -104,24 +105,25 @@ def test_sink_observer_records_requests_batches_retries_and_auth() -> None:
     observer.on_field_removed("event_details.content_category")
     s = samples(t.scrape())
     duration = "http_client_request_duration_seconds"
-    ok = {"http_request_method": "POST", "http_response_status_code": "200"}
+    b = {"connection": "brand_b"}
+    ok = {"http_request_method": "POST", "http_response_status_code": "200", **b}
     assert value(s, f"{duration}_count", **ok) == 2
     assert value(s, f"{duration}_sum", **ok) == 0.5
     assert value(s, f"{duration}_bucket", le="0.25", **ok) == 1
-    transport = {"http_request_method": "POST", "error_type": "transport"}
+    transport = {"http_request_method": "POST", "error_type": "transport", **b}
     assert value(s, f"{duration}_count", **transport) == 1
     responses = "spotify_capi_http_responses_total"
-    by_class = {c: value(s, responses, http_response_status_class=c) for c in ("2xx", "5xx")}
+    by_class = {c: value(s, responses, http_response_status_class=c, **b) for c in ("2xx", "5xx")}
     assert by_class == {"2xx": 2, "5xx": 1}
-    assert value(s, responses, http_response_status_class="none") == 1
+    assert value(s, responses, http_response_status_class="none", **b) == 1
     assert value(s, "spotify_capi_batch_size_sum") == 340
     assert value(s, "spotify_capi_batch_size_bucket", le="50") == 1
-    assert value(s, "spotify_capi_requests_retried_total", error_type="timeout") == 2
-    assert value(s, "spotify_capi_requests_retried_total", error_type="http_503") == 1
-    assert value(s, "spotify_capi_auth_failures_total") == 1
+    assert value(s, "spotify_capi_requests_retried_total", error_type="timeout", **b) == 2
+    assert value(s, "spotify_capi_requests_retried_total", error_type="http_503", **b) == 1
+    assert value(s, "spotify_capi_auth_failures_total", **b) == 1
     removed = "spotify_capi_fields_removed_total"
-    assert value(s, removed, spotify_capi_field="user_data.clickID") == 2
-    assert value(s, removed, spotify_capi_field="event_details.content_category") == 1
+    assert value(s, removed, spotify_capi_field="user_data.clickID", **b) == 2
+    assert value(s, removed, spotify_capi_field="event_details.content_category", **b) == 1
 
 
 def test_gauges_read_the_pipeline_status_at_scrape_time() -> None:
@@ -129,7 +131,7 @@ def test_gauges_read_the_pipeline_status_at_scrape_time() -> None:
     assert value(samples(t.scrape()), "spotify_capi_events_in_flight") is None  # nothing watched
     status = PipelineStatus(started_at_ms=0, last_progress_ms=9_996_000)
     status.consumed, status.unsettled, status.assigned, status.paused = 1234, 56, 3, 2
-    status.auth_failing = True
+    status.auth_failing, status.failing_connections = True, ("default",)
     status.lag = {("events", 0): 10, ("events", 2): 0}
     t.watch(status)
     s = samples(t.scrape())
@@ -142,7 +144,7 @@ def test_gauges_read_the_pipeline_status_at_scrape_time() -> None:
     assert value(s, "spotify_capi_events_in_flight") == 56
     assert value(s, "spotify_capi_partitions_assigned") == 3
     assert value(s, "spotify_capi_partitions_paused") == 2
-    assert value(s, "spotify_capi_auth_failing") == 1
+    assert value(s, "spotify_capi_auth_failing", connection="default") == 1
     assert value(s, "spotify_capi_broker_down") == 0
     assert value(s, "spotify_capi_progress_age_seconds") == 4.0
     lag = "spotify_capi_consumer_lag"
@@ -217,3 +219,20 @@ def test_otlp_endpoint_gets_the_traces_path() -> None:
 
     assert _traces_url("http://collector:4318") == "http://collector:4318/v1/traces"
     assert _traces_url("http://collector:4318/v1/traces/") == "http://collector:4318/v1/traces"
+
+
+def test_auth_failing_names_the_refused_connection_among_several() -> None:
+    settings = Settings(
+        connections={
+            "brand_a": ConnectionSettings(connection_id="a", token=SecretStr("ta")),
+            "brand_b": ConnectionSettings(connection_id="b", token=SecretStr("tb")),
+        },
+        routing=RoutingSettings(default=None, routes={"x": "brand_a"}),
+    )
+    t = Telemetry(settings)
+    status = PipelineStatus(auth_failing=True, failing_connections=("brand_b",))
+    t.watch(status)
+    s = samples(t.scrape())
+    assert value(s, "spotify_capi_auth_failing", connection="brand_a") == 0
+    assert value(s, "spotify_capi_auth_failing", connection="brand_b") == 1
+    assert value(s, "spotify_capi_auth_failing", connection="default") is None
