@@ -149,10 +149,24 @@ class DecodeSettings(_Section):
         return self
 
 
+DEFAULT_CONNECTION = "default"  # the connection of `spotify.token` and `spotify.connection_id`
+_CONNECTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+class ConnectionSettings(_Section):
+    """A named Spotify connection: its own connection id and token (the URL is shared)."""
+
+    connection_id: OptionalText = None
+    token: OptionalSecret = None
+
+
 class SpotifySettings(_Section):
     url: Url = SPOTIFY_CAPI_URL
     token: OptionalSecret = None
     connection_id: OptionalText = None
+    # More connections by name, each with its own token and connection id (the rest is shared);
+    # `token` and `connection_id` above are the connection named `default`.
+    connections: dict[str, ConnectionSettings] = Field(default_factory=dict)
     # Extra CA certificates to trust for the endpoint; checked at start, not at the first request.
     ca_bundle: FilePath | None = None
     allow_insecure_http: bool = False  # plain http:// to a host that is not loopback
@@ -184,6 +198,18 @@ class SpotifySettings(_Section):
             )
         return token
 
+    @field_validator("connections")
+    @classmethod
+    def _connections_are_named(
+        cls, connections: dict[str, ConnectionSettings]
+    ) -> dict[str, ConnectionSettings]:
+        for name in connections:
+            if name == DEFAULT_CONNECTION:
+                raise ValueError("'default' is spotify.token and spotify.connection_id")
+            if not _CONNECTION_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a name (a-z, digits and _, from a letter)")
+        return connections
+
     @model_validator(mode="after")
     def _url_is_safe(self) -> SpotifySettings:
         parts = urlsplit(self.url)
@@ -197,17 +223,6 @@ class SpotifySettings(_Section):
                 "or set spotify.allow_insecure_http"
             )
         return self
-
-
-DEFAULT_CONNECTION = "default"  # the connection of `spotify.token` and `spotify.connection_id`
-_CONNECTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
-
-
-class ConnectionSettings(_Section):
-    """A named Spotify connection: its own connection id and token (the URL is shared)."""
-
-    connection_id: OptionalText = None
-    token: OptionalSecret = None
 
 
 class RoutingSettings(_Section):
@@ -322,8 +337,6 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     decode: DecodeSettings = DecodeSettings()
     spotify: SpotifySettings = SpotifySettings()
-    # More Spotify connections by name; `spotify.token`/`connection_id` are the one named default.
-    connections: dict[str, ConnectionSettings] = Field(default_factory=dict)
     routing: RoutingSettings = RoutingSettings()
     transform: TransformSettings = TransformSettings()
     sink: SinkSettings = SinkSettings()
@@ -343,17 +356,8 @@ class Settings(BaseSettings):
         return (WellKnownEnvSource(settings_cls), env_settings, init_settings)
 
     @model_validator(mode="after")
-    def _connections_are_named_and_routed(self) -> Settings:
-        for name in self.connections:
-            if name == DEFAULT_CONNECTION:
-                raise ValueError(
-                    "connections: 'default' is spotify.token and spotify.connection_id"
-                )
-            if not _CONNECTION_NAME.fullmatch(name):
-                raise ValueError(
-                    f"connections: {name!r} is not a name (a-z, digits and _, from a letter)"
-                )
-        known = {DEFAULT_CONNECTION, *self.connections}
+    def _routes_name_connections(self) -> Settings:
+        known = {DEFAULT_CONNECTION, *self.spotify.connections}
         targets = set(self.routing.routes.values())
         if self.routing.default is not None:
             targets.add(self.routing.default)
@@ -366,14 +370,12 @@ class Settings(BaseSettings):
         """Every connection events may go to, by name, with its own token and connection id.
 
         `default` is among them when it is set or routed to, or when it is the only one."""
+        default = self.spotify.model_copy(update={"connections": {}})
         named = {
-            name: self.spotify.model_copy(
-                update={"token": c.token, "connection_id": c.connection_id}
-            )
-            for name, c in sorted(self.connections.items())
+            name: default.model_copy(update={"token": c.token, "connection_id": c.connection_id})
+            for name, c in sorted(self.spotify.connections.items())
         }
         routed = {*self.routing.routes.values(), self.routing.default}
-        default = self.spotify
         if not named or default.token or default.connection_id or DEFAULT_CONNECTION in routed:
             return {DEFAULT_CONNECTION: default, **named}
         return named
@@ -391,10 +393,11 @@ def _require_connection(name: str, spotify: SpotifySettings) -> None:
             raise ConfigError("spotify.connection_id is not set (SPOTIFY_CAPI_CONNECTION_ID)")
         return
     env = f"SPOTIFY_CAPI_{name.upper()}"
-    spotify.bearer_token(f"connections.{name}.token", f"{env}_TOKEN")
+    spotify.bearer_token(f"spotify.connections.{name}.token", f"{env}_TOKEN")
     if not spotify.connection_id:
         raise ConfigError(
-            f"connections.{name}.connection_id is not set ({env}_CONNECTION_ID or its _FILE)"
+            f"spotify.connections.{name}.connection_id is not set "
+            f"({env}_CONNECTION_ID or its _FILE)"
         )
 
 
@@ -457,7 +460,7 @@ def well_known_values(environ: Mapping[str, str]) -> dict[str, Any]:
             values.setdefault(section, {})[field_name] = value
     connections = _connection_values(environ)
     if connections:
-        values["connections"] = connections
+        values.setdefault("spotify", {})["connections"] = connections
     return values
 
 

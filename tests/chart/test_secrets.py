@@ -150,3 +150,39 @@ def test_kafka_tls_misconfiguration_fails_clearly(
     chart: Chart, values: dict[str, object], message: str
 ) -> None:
     assert message in chart.render_error(values)
+
+
+def test_named_connections_get_their_own_secret_keys_and_files(chart: Chart) -> None:
+    connections = {"brand_b": {"token": "canary-b-token", "connection_id": "canary-b-conn"}}
+    rendered = chart.render({"secrets": {"spotifyConnections": connections}})
+    data = rendered.one("Secret")["data"]
+    decoded = {key: base64.b64decode(value).decode() for key, value in data.items()}
+    assert decoded == {
+        "spotify-capi-brand_b-token": "canary-b-token",
+        "spotify-capi-brand_b-connection-id": "canary-b-conn",
+    }
+    assert "canary-b" not in rendered.text
+    env = {e["name"]: e["value"] for e in container(rendered)["env"]}
+    where = "/etc/spotify-capi-connector/secrets/spotify-capi-brand_b"
+    assert env == {
+        "SPOTIFY_CAPI_BRAND_B_CONNECTION_ID_FILE": f"{where}-connection-id",
+        "SPOTIFY_CAPI_BRAND_B_TOKEN_FILE": f"{where}-token",
+    }
+
+
+def test_named_connections_of_an_existing_secret_use_its_key_names(chart: Chart) -> None:
+    keys = {"spotifyToken": "", "spotifyConnectionId": "", "spotifyConnections": {
+        "eu": {"token": "eu-jwt", "connection_id": "eu-id"}
+    }}  # fmt: skip
+    rendered = chart.render({"secrets": {"existingSecret": {"name": "managed", "keys": keys}}})
+    assert "Secret" not in rendered.kinds()
+    env = {e["name"]: e["value"] for e in container(rendered)["env"]}
+    assert env == {
+        "SPOTIFY_CAPI_EU_CONNECTION_ID_FILE": "/etc/spotify-capi-connector/secrets/eu-id",
+        "SPOTIFY_CAPI_EU_TOKEN_FILE": "/etc/spotify-capi-connector/secrets/eu-jwt",
+    }
+
+
+def test_a_connection_name_the_connector_would_refuse_fails_the_schema(chart: Chart) -> None:
+    error = chart.render_error({"secrets": {"spotifyConnections": {"Brand-B": {"token": "t"}}}})
+    assert "spotifyConnections" in error

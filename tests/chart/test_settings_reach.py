@@ -32,6 +32,7 @@ SECRET_VALUES = {
     ("decode", "schema_registry_basic_auth"): "schemaRegistryBasicAuth",
     ("spotify", "token"): "spotifyToken",
     ("spotify", "connection_id"): "spotifyConnectionId",
+    ("spotify", "connections"): "spotifyConnections",
 }
 # Fields whose validators want more than their type says, and numbers Helm must not mangle.
 SAMPLE_OVERRIDES: dict[tuple[str, str], Any] = {
@@ -44,6 +45,9 @@ SAMPLE_OVERRIDES: dict[tuple[str, str], Any] = {
     ("kafka", "client_properties"): {"client.rack": "zone-a", "fetch.max.bytes": "1048576"},
     ("pipeline", "max_unsettled"): 5_000_000.0,  # a whole float must not render as 5e+06
     ("sink", "backoff_initial_s"): 0.00005,  # rendered as 5e-05, which YAML reads as text
+    ("spotify", "connections"): {"brand_b": {"token": "canary-b", "connection_id": "conn-b"}},
+    ("routing", "routes"): {"acme": "brand_b"},
+    ("routing", "default"): None,  # routes must name known connections: null is the other choice
     # Settings check that the CA bundle is a PEM file, so the sample names one every install has.
     ("spotify", "ca_bundle"): certifi.where(),
 }

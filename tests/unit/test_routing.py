@@ -109,11 +109,14 @@ def test_named_connections_come_from_short_variables_and_files(tmp_path: Path) -
             "SPOTIFY_CAPI_CONNECTION_ID": "conn-default",
         }
     )
-    assert values["connections"] == {
-        "brand_b": {"token": "file-token", "connection_id": "conn-b"},
-        "eu": {"token": "plain"},
+    assert values["spotify"] == {
+        "token": "default-token",
+        "connection_id": "conn-default",
+        "connections": {
+            "brand_b": {"token": "file-token", "connection_id": "conn-b"},
+            "eu": {"token": "plain"},
+        },
     }
-    assert values["spotify"] == {"token": "default-token", "connection_id": "conn-default"}
 
 
 def test_a_named_connection_s_missing_secret_names_its_variable(
@@ -123,7 +126,10 @@ def test_a_named_connection_s_missing_secret_names_its_variable(
     monkeypatch.setenv("CONNECTOR_ROUTING__DEFAULT", "brand_b")
     settings = load_settings()
     assert list(settings.spotify_connections()) == ["brand_b"]
-    with pytest.raises(ConfigError, match=r"connections\.brand_b\.token is not set "):
+    with pytest.raises(
+        ConfigError,
+        match=r"spotify\.connections\.brand_b\.token is not set \(SPOTIFY_CAPI_BRAND_B_TOKEN or",
+    ):
         settings.require_delivery()
     monkeypatch.setenv("SPOTIFY_CAPI_BRAND_B_TOKEN", "a token with spaces")
     with pytest.raises(ConfigError, match="cannot be sent") as raised:
@@ -133,8 +139,11 @@ def test_a_named_connection_s_missing_secret_names_its_variable(
 
 def test_the_default_connection_is_spotify_token_and_connection_id() -> None:
     settings = Settings(
-        spotify=SpotifySettings(token=SecretStr("t0"), connection_id="c0"),
-        connections={"brand_b": ConnectionSettings(connection_id="cb", token=SecretStr("tb"))},
+        spotify=SpotifySettings(
+            token=SecretStr("t0"),
+            connection_id="c0",
+            connections={"brand_b": ConnectionSettings(connection_id="cb", token=SecretStr("tb"))},
+        ),
         routing=RoutingSettings(by="property", property="brand", routes={"b": "brand_b"}),
     )
     connections = settings.spotify_connections()
@@ -159,7 +168,7 @@ def test_bad_connections_or_routes_are_refused_at_load(
     tmp_path: Path, connections: dict[str, object], routing: dict[str, object], message: str
 ) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"connections": connections, "routing": routing}))
+    config.write_text(yaml.safe_dump({"spotify": {"connections": connections}, "routing": routing}))
     with pytest.raises(ConfigError, match=message):
         load_settings(config)
 

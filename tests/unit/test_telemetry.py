@@ -5,7 +5,13 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from connector.config import ConnectionSettings, KafkaSettings, RoutingSettings, Settings
+from connector.config import (
+    ConnectionSettings,
+    KafkaSettings,
+    RoutingSettings,
+    Settings,
+    SpotifySettings,
+)
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
 from connector.pipeline import PipelineStatus
 from connector.telemetry import Telemetry, event_name_label, status_class
@@ -222,11 +228,12 @@ def test_otlp_endpoint_gets_the_traces_path() -> None:
 
 
 def test_auth_failing_names_the_refused_connection_among_several() -> None:
+    connections = {
+        "brand_a": ConnectionSettings(connection_id="a", token=SecretStr("ta")),
+        "brand_b": ConnectionSettings(connection_id="b", token=SecretStr("tb")),
+    }
     settings = Settings(
-        connections={
-            "brand_a": ConnectionSettings(connection_id="a", token=SecretStr("ta")),
-            "brand_b": ConnectionSettings(connection_id="b", token=SecretStr("tb")),
-        },
+        spotify=SpotifySettings(connections=connections),
         routing=RoutingSettings(default=None, routes={"x": "brand_a"}),
     )
     t = Telemetry(settings)

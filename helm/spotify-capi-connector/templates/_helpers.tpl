@@ -109,6 +109,28 @@ The secret values the pod reads, as a list of dicts: env (the connector's variab
 {{- $refs = append $refs (dict "env" .env "key" .key "value" .value) }}
 {{- end }}
 {{- end }}
+{{- /* Named Spotify connections: SPOTIFY_CAPI_<NAME>_TOKEN_FILE and _CONNECTION_ID_FILE. */}}
+{{- $fields := dict "token" "TOKEN" "connection_id" "CONNECTION_ID" }}
+{{- if $existing }}
+{{- range $name, $keys := ($.Values.secrets.existingSecret.keys.spotifyConnections | default dict) }}
+{{- range $field, $env := $fields }}
+{{- $key := index $keys $field }}
+{{- if $key }}
+{{- $refs = append $refs (dict "env" (printf "SPOTIFY_CAPI_%s_%s" (upper $name) $env) "key" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- range $name, $secrets := ($.Values.secrets.spotifyConnections | default dict) }}
+{{- range $field, $env := $fields }}
+{{- $text := index $secrets $field }}
+{{- if $text }}
+{{- $key := printf "spotify-capi-%s-%s" $name ($env | lower | replace "_" "-") }}
+{{- $refs = append $refs (dict "env" (printf "SPOTIFY_CAPI_%s_%s" (upper $name) $env) "key" $key "secret" $text) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- toJson $refs }}
 {{- end }}
 
@@ -139,7 +161,7 @@ The secret values the pod reads, as a list of dicts: env (the connector's variab
 {{- fail "autoscaling.enabled and keda.enabled are mutually exclusive: KEDA creates its own HorizontalPodAutoscaler. Enable only one." }}
 {{- end }}
 {{- $s := .Values.secrets }}
-{{- if and $s.existingSecret.name (or $s.spotifyToken $s.spotifyConnectionId $s.kafkaSaslPassword $s.kafkaSslKeyPassword $s.schemaRegistryBasicAuth) }}
+{{- if and $s.existingSecret.name (or $s.spotifyToken $s.spotifyConnectionId $s.kafkaSaslPassword $s.kafkaSslKeyPassword $s.schemaRegistryBasicAuth $s.spotifyConnections) }}
 {{- fail "secrets.existingSecret.name is set: leave the inline secrets.* values empty (the chart would ignore them)." }}
 {{- end }}
 {{- if .Values.kafkaTls.enabled }}
