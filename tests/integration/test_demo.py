@@ -42,5 +42,10 @@ def test_demo_settles_every_record_and_says_what_became_of_them() -> None:
         f"  healed (delivered without a field Spotify refused): {EVENTS // 10}; "
         f"removed user_data.clickID x{EVENTS // 10}"
     ]
+    # Routed by brand: one sample in four is globex's, each brand on its own connection.
+    assert re.findall(r"^  delivered by connection .*$", out, flags=re.MULTILINE) == [
+        f"  delivered by connection (routed by brand): acme x{EVENTS - EVENTS // 4}, "
+        f"globex x{EVENTS // 4}"
+    ]
     assert f"events accepted by the Spotify sandbox: {EVENTS}\n" in out
     assert out.rstrip().endswith("stopped the connector, the sandbox and the broker")

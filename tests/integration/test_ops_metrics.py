@@ -173,11 +173,12 @@ def test_metrics_count_what_was_sent(kafka_bootstrap: str) -> None:
         assert value(m, name, **undecodable) == 1
         assert total(m, name) == 4
     requests = stats.requests_by_status["200"]
-    assert value(m, "spotify_capi_http_responses_total", http_response_status_class="2xx") == (
-        requests
-    )
+    default = {"connection": "default"}
+    assert value(
+        m, "spotify_capi_http_responses_total", http_response_status_class="2xx", **default
+    ) == (requests)
     assert total(m, "spotify_capi_http_responses_total") == stats.requests_total
-    ok = {"http_request_method": "POST", "http_response_status_code": "200"}
+    ok = {"http_request_method": "POST", "http_response_status_code": "200", **default}
     assert value(m, "http_client_request_duration_seconds_count", **ok) == requests
     assert value(m, "spotify_capi_batch_size_sum") == 56 == stats.events_accepted
     assert value(m, "spotify_capi_batch_size_count") == requests
@@ -187,7 +188,7 @@ def test_metrics_count_what_was_sent(kafka_bootstrap: str) -> None:
     assert value(m, "spotify_capi_events_in_flight") == 0
     assert value(m, "spotify_capi_partitions_assigned") == 2
     assert value(m, "spotify_capi_partitions_paused") == 0
-    assert value(m, "spotify_capi_auth_failing") == 0
+    assert value(m, "spotify_capi_auth_failing", **default) == 0
     assert (ready_status, ready["ready"], ready["failing"]) == (200, True, [])
 
 
@@ -222,14 +223,21 @@ def test_readyz_goes_not_ready_on_a_refused_token_and_back(
             after = connector.metrics()
     assert (ready_status, body["ready"], body["failing"]) == (503, False, ["spotify_auth"])
     assert body["checks"]["spotify_auth"]["ok"] is False
-    assert value(refused, "spotify_capi_auth_failing") == 1
+    default = {"connection": "default"}
+    assert value(refused, "spotify_capi_auth_failing", **default) == 1
     assert value(refused, "spotify_capi_partitions_paused") == 1
     assert total(refused, "spotify_capi_events_delivered_total") == 0
     assert (
-        value(refused, "spotify_capi_http_responses_total", http_response_status_class="4xx") >= 1
+        value(
+            refused,
+            "spotify_capi_http_responses_total",
+            http_response_status_class="4xx",
+            **default,
+        )
+        >= 1
     )
-    assert value(after, "spotify_capi_auth_failing") == 0
-    assert value(after, "spotify_capi_auth_failures_total") == 1
+    assert value(after, "spotify_capi_auth_failing", **default) == 0
+    assert value(after, "spotify_capi_auth_failures_total", **default) == 1
     assert value(after, "spotify_capi_partitions_paused") == 0
     assert set(sandbox.state.accepted_ids()) == {f"order-{i:07d}" for i in range(20)}
     # One line per notable event, never one per record.

@@ -4,7 +4,8 @@ Starts a real Kafka broker (jars from Maven Central) and the local Spotify sandb
 topics, produces sample events (most valid, some not), runs the connector until every record is
 settled, prints what became of them, and stops everything. The sandbox refuses `clickID`, as a
 Spotify that will not take a field would, so the summary shows events healed: sent again
-without the refused field and delivered.
+without the refused field and delivered. Two brands share the bus: events are routed by their
+`brand` property to two Spotify connections, each with its own token and connection id.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -34,6 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 # load ("retrying"), which would only clutter the demo's output.
 QUIET = {"log_level": 3}
 REFUSED_KEYS = ("clickID",)  # the sample events carry it on click-through visits
+# Two brands, each with its own Spotify connection: one sample event in four is globex's.
+BRANDS = {
+    "acme": "5f0c6d2e-8b1a-4c3e-9d7f-2a6b4e8c1d90",
+    "globex": "0d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a",
+}
+GLOBEX_EVERY = 4
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,19 +48,28 @@ def run(args: argparse.Namespace) -> int:
 
     from capi_devtools.localinfra import KafkaBroker
     from capi_devtools.samples import DEMO_EVENT_NAME_MAPPING
-    from capi_devtools.sandbox import (
-        DEFAULT_CONNECTION_ID,
-        DEFAULT_TOKEN,
-        FaultSettings,
-        SandboxSettings,
-        SandboxThread,
-    )
+    from capi_devtools.sandbox import FaultSettings, SandboxSettings, SandboxThread
     from connector.assemble import build_pipeline
-    from connector.config import KafkaSettings, Settings, SpotifySettings, TransformSettings
+    from connector.config import (
+        ConnectionSettings,
+        KafkaSettings,
+        RoutingSettings,
+        Settings,
+        SpotifySettings,
+        TransformSettings,
+    )
 
     say = _Printer()
     say.step("starting a local Kafka broker (first run fetches its jars with Maven)")
-    refusing = SandboxSettings(faults=FaultSettings(refuse_user_data_keys=REFUSED_KEYS))
+    connections = {
+        brand: ConnectionSettings(connection_id=connection_id, token=SecretStr(f"{brand}-token"))
+        for brand, connection_id in BRANDS.items()
+    }
+    refusing = SandboxSettings(
+        faults=FaultSettings(refuse_user_data_keys=REFUSED_KEYS),
+        tokens=tuple(SecretStr(f"{brand}-token") for brand in BRANDS),
+        connection_ids=tuple(BRANDS.values()),
+    )
     with KafkaBroker() as broker, SandboxThread(refusing) as sandbox:
         say.done(
             f"broker {broker.bootstrap} in {broker.start_seconds:.1f} s; sandbox {sandbox.url}"
@@ -76,10 +92,9 @@ def run(args: argparse.Namespace) -> int:
 
         settings = Settings(
             kafka=kafka,
-            spotify=SpotifySettings(
-                url=sandbox.url,
-                token=SecretStr(DEFAULT_TOKEN),
-                connection_id=DEFAULT_CONNECTION_ID,
+            spotify=SpotifySettings(url=sandbox.url, connections=connections),
+            routing=RoutingSettings(
+                by="property", property="brand", routes={"globex": "globex"}, default="acme"
             ),
             transform=TransformSettings(event_name_mapping=DEMO_EVENT_NAME_MAPPING),
         )
@@ -115,7 +130,9 @@ def _produce_samples(bootstrap: str, topic: str, events: int) -> tuple[int, int]
     from connector import avro
 
     schema = avro.bundled_schema(avro.TRACKING_EVENT)
-    values = [avro.encode(schema, event) for event in sample_events(events)]
+    values = [
+        avro.encode(schema, _branded(event, i)) for i, event in enumerate(sample_events(events))
+    ]
     invalid = invalid_events()
     values += [avro.encode(schema, event) for _, event in invalid]
     values.append(b"\x07 these bytes are not Avro")
@@ -134,6 +151,11 @@ def _produce_samples(bootstrap: str, topic: str, events: int) -> tuple[int, int]
     return len(values), len(invalid)
 
 
+def _branded(event: dict[str, Any], index: int) -> dict[str, Any]:
+    brand = "globex" if index % GLOBEX_EVERY == GLOBEX_EVERY - 1 else "acme"
+    return {**event, "properties": {**event["properties"], "brand": brand}}
+
+
 def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> None:
     typed = results
     by_status = Counter(r.status.value for r in typed)
@@ -149,6 +171,7 @@ def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> No
     for (status, code), count in sorted(failures.items()):
         print(f"  dead-lettered: {status} / {code} x{count}")
     print(_healed_line(typed))
+    print(_connections_line(typed))
     print(f"  events accepted by the Spotify sandbox: {accepted}")
     print()
 
@@ -168,6 +191,13 @@ def _healed_line(results: Sequence[DeliveryResult]) -> str:
     return f"  healed (delivered without a field Spotify refused): {healed}" + (
         f"; removed {fields}" if fields else ""
     )
+
+
+def _connections_line(results: Sequence[DeliveryResult]) -> str:
+    """Delivered events by the Spotify connection that took them."""
+    delivered = Counter(r.connection for r in results if r.status.value == "DELIVERED")
+    by_name = ", ".join(f"{name} x{count}" for name, count in sorted(delivered.items()))
+    return f"  delivered by connection (routed by brand): {by_name}"
 
 
 class _Printer:
