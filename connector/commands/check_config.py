@@ -16,7 +16,14 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connector.config import KafkaSettings, Settings, SpotifySettings, display_url, load_settings
+from connector.config import (
+    DEFAULT_CONNECTION,
+    KafkaSettings,
+    Settings,
+    SpotifySettings,
+    display_url,
+    load_settings,
+)
 from connector.errors import KafkaUnavailable
 from connector.kafka.admin import check_topics
 from connector.sink.client import tls_context
@@ -55,9 +62,13 @@ def run(args: argparse.Namespace) -> int:
     say("results", f"{kafka.results_topic} ({partitions[kafka.results_topic]} partitions)")
     say("dead letters", f"{kafka.dlq_topic} ({partitions[kafka.dlq_topic]} partitions)")
     say("decode", describe_decode(settings))
-    for name, spotify in settings.spotify_connections().items():
-        say("spotify", f"{name}: {describe_spotify(spotify)}; {reach_spotify(spotify)}")
-    say("routing", describe_routing(settings))
+    connections = settings.spotify_connections()
+    named = list(connections) != [DEFAULT_CONNECTION]  # one plain connection: no names shown
+    for name, spotify in connections.items():
+        label = f"{name}: " if named else ""
+        say("spotify", f"{label}{describe_spotify(spotify)}; {reach_spotify(spotify)}")
+    if named or settings.routing.routes:
+        say("routing", describe_routing(settings))
     sink = settings.sink
     say(
         "delivery",

@@ -90,6 +90,40 @@ def test_a_good_config_prints_what_run_would_do_without_secrets(
     assert lines["health"].startswith("http://0.0.0.0:8080 /healthz /readyz /metrics")
 
 
+def test_every_connection_is_listed_checked_and_reached(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    globex = {"token": "globex-token", "connection_id": "globex-connection-1234"}
+    routing = {"by": "property", "property": "brand", "routes": {"globex": "globex"}}
+    with SandboxThread() as sandbox:
+        code, out, err = _check_with_topics(
+            capsys,
+            tmp_path,
+            kafka_bootstrap,
+            spotify={"url": sandbox.url, "connections": {"globex": globex}},
+            routing=routing,
+        )
+        requests = sandbox.state.stats().requests_total
+    assert (code, err, requests) == (0, "", 0)
+    spotify = [line[14:] for line in out.splitlines() if line.startswith("spotify ")]
+    assert spotify == [
+        f"default: POST {sandbox.url}, connection id …{DEFAULT_CONNECTION_ID[-4:]}, token set "
+        "(never shown) and sendable, timeout 15 s; reachable",
+        f"globex: POST {sandbox.url}, connection id …1234, token set "
+        "(never shown) and sendable, timeout 15 s; reachable",
+    ]
+    routed = [line[14:] for line in out.splitlines() if line.startswith("routing ")]
+    assert routed == ["by property brand: globex → globex; otherwise default"]
+    assert "globex-token" not in out
+    unsendable = {"globex": {**globex, "token": "two words"}}
+    code, _, err = _check_with_topics(
+        capsys, tmp_path, kafka_bootstrap, spotify={"connections": unsendable}, routing=routing
+    )
+    assert code == 2
+    assert "spotify.connections.globex.token cannot be sent in an HTTP header" in err
+    assert "two words" not in err
+
+
 def test_problems_give_one_line_and_a_non_zero_exit(
     kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
