@@ -44,6 +44,7 @@ class SandboxState:
         self._by_status: Counter[str] = Counter()
         self._events_accepted = 0
         self._id_counts: dict[str, int] = {}
+        self._by_connection: dict[str, dict[str, int]] = {}  # connection id → id → arrivals
         self._bodies: dict[str, dict[str, Any]] = {}
 
     # --- written by the server ------------------------------------------------------------
@@ -52,13 +53,17 @@ class SandboxState:
         with self._lock:
             self._by_status[str(status)] += 1
 
-    def record_accepted(self, events: list[dict[str, Any]]) -> None:
+    def record_accepted(
+        self, events: list[dict[str, Any]], connection_id: str | None = None
+    ) -> None:
         """Count a batch Spotify would have taken; called with the 200 already decided."""
         with self._lock:
             counts = self._id_counts
+            of_connection = self._by_connection.setdefault(connection_id or "", {})
             for event in events:
                 event_id = event["event_id"]
                 counts[event_id] = counts.get(event_id, 0) + 1
+                of_connection[event_id] = of_connection.get(event_id, 0) + 1
             self._events_accepted += len(events)
             if self.keep_bodies:
                 self._keep(events)
@@ -85,10 +90,13 @@ class SandboxState:
                 unique_event_ids=len(self._id_counts),
             )
 
-    def accepted_ids(self) -> dict[str, int]:
-        """Each accepted event id with the number of times it arrived."""
+    def accepted_ids(self, connection_id: str | None = None) -> dict[str, int]:
+        """Each accepted event id with the number of times it arrived (for one connection id
+        of the envelope, when given)."""
         with self._lock:
-            return dict(self._id_counts)
+            if connection_id is None:
+                return dict(self._id_counts)
+            return dict(self._by_connection.get(connection_id, {}))
 
     def count(self, event_id: str) -> int:
         with self._lock:
@@ -104,4 +112,5 @@ class SandboxState:
             self._by_status.clear()
             self._events_accepted = 0
             self._id_counts.clear()
+            self._by_connection.clear()
             self._bodies.clear()

@@ -161,6 +161,19 @@ def test_bounded_memory_keeps_only_the_newest_bodies() -> None:
     assert (off.body("a"), off.count("a")) == (None, 1)
 
 
+def test_accepted_ids_are_counted_per_connection_id_too() -> None:
+    state = SandboxState()
+    state.record_accepted([{"event_id": "a"}, {"event_id": "b"}], "conn-1")
+    state.record_accepted([{"event_id": "a"}], "conn-2")
+    state.record_accepted([{"event_id": "a"}], "conn-2")
+    assert state.accepted_ids("conn-1") == {"a": 1, "b": 1}
+    assert state.accepted_ids("conn-2") == {"a": 2}
+    assert state.accepted_ids("conn-3") == {}
+    assert state.accepted_ids() == {"a": 3, "b": 1}
+    state.reset()
+    assert state.accepted_ids("conn-1") == {}
+
+
 def test_cli_prints_its_url_serves_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     config = tmp_path / "sandbox.yaml"
     config.write_text("sandbox:\n  max_events_per_request: 5\n", encoding="utf-8")
