@@ -89,8 +89,8 @@ def assess(
             Check(
                 "spotify_auth",
                 not status.auth_failing,
-                "Spotify refuses the token or connection id (401/403) of connection "
-                + ", ".join(status.failing_connections or ("default",))
+                "Spotify refuses the token or connection id (401/403)"
+                + _of_connections(status.failing_connections)
                 if status.auth_failing
                 else "token accepted",
             ),
@@ -103,6 +103,10 @@ def assess(
             ),
         )
     )
+
+
+def _of_connections(names: tuple[str, ...]) -> str:
+    return f" of connection {', '.join(names)}" if names else ""
 
 
 class HealthState:

@@ -61,6 +61,15 @@ def test_broker_down_and_refused_token_each_fail_their_own_check() -> None:
     assert "401/403" in refused.to_wire()["checks"]["spotify_auth"]["detail"]
 
 
+def test_a_refused_connection_among_several_is_named() -> None:
+    status = running_status(auth_failing=True, failing_connections=("eu", "globex"))
+    wire = assess(Phase.RUNNING, status, STALL_S, 1_000_000).to_wire()
+    assert wire["failing"] == ["spotify_auth"]
+    assert wire["checks"]["spotify_auth"]["detail"] == (
+        "Spotify refuses the token or connection id (401/403) of connection eu, globex"
+    )
+
+
 def test_stalled_only_when_work_is_pending_past_the_timeout() -> None:
     clock = FakeClock(1_000_000)
     state = HealthState(STALL_S, clock)

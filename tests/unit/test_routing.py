@@ -22,7 +22,7 @@ from connector.config import (
 )
 from connector.errors import ConfigError
 from connector.models import Rejected, SourceCoordinates, TrackingEvent
-from connector.prepare import Preparer, Ready
+from connector.prepare import PreparePool, Preparer, Ready
 from connector.routing import Router
 from tests.support.events import tracking_record
 
@@ -94,6 +94,24 @@ def test_without_routing_every_event_goes_to_the_default_connection() -> None:
     [ready] = preparer.prepare(records, NOW_MS)
     assert isinstance(ready, Ready)
     assert ready.connection == "default"
+
+
+def test_worker_processes_route_as_the_kafka_thread_does() -> None:
+    routing = RoutingSettings(routes={"eu-events": "eu"}, default=None)
+    pool = PreparePool(DecodeSettings(), TransformSettings(), 1, routing)
+    try:
+        value = avro.encode(SCHEMA, tracking_record(1))
+        records = [
+            (value, SourceCoordinates("eu-events", 0, 1)),
+            (value, SourceCoordinates("x", 0, 2)),
+        ]
+        routed, unrouted = pool.submit(records, NOW_MS).result()
+    finally:
+        pool.close()
+    assert isinstance(routed, Ready)
+    assert routed.connection == "eu"
+    assert isinstance(unrouted, Rejected)
+    assert (unrouted.rejection.reason, unrouted.rejection.field) == ("no_route", None)
 
 
 def test_named_connections_come_from_short_variables_and_files(tmp_path: Path) -> None:
