@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import fastavro
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -88,3 +92,18 @@ def test_a_known_result_decodes_to_its_fields() -> None:
     assert decoded["http_status"] == 400
     assert decoded["warnings"] == ["invalid_gender:gender"]
     assert decoded["event_time"] is None
+
+
+def test_statuses_older_readers_know_keep_their_bytes() -> None:
+    """New symbols are appended: a reader with the schema before SKIPPED_NO_CONSENT still reads
+    every status it knew from what this writer writes."""
+    older = json.loads((Path(avro.__file__).parent / "schemas/delivery_result.avsc").read_text())
+    for schema_field in older["fields"]:
+        if schema_field["name"] == "status":
+            schema_field["type"]["symbols"].remove("SKIPPED_NO_CONSENT")
+    older_parsed = fastavro.parse_schema(older)
+    for status in DeliveryStatus:
+        if status is DeliveryStatus.SKIPPED_NO_CONSENT:
+            continue
+        result = DeliveryResult(SourceCoordinates("events", 0, 1), status, 1, 2)
+        assert avro.decode(older_parsed, encode_result(result))["status"] == status.value
