@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,3 +135,10 @@ def test_every_optional_field_is_a_contract_path() -> None:
     assert TransformSettings(allowed_fields=tuple(OPTIONAL_FIELDS)).allowed_fields == tuple(
         OPTIONAL_FIELDS
     )
+
+
+def test_the_chart_schema_offers_exactly_these_fields() -> None:
+    schema_path = Path(__file__).parents[3] / "helm/spotify-capi-connector/values.schema.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    transform = schema["properties"]["config"]["properties"]["transform"]["properties"]
+    assert transform["allowed_fields"]["items"]["enum"] == leaving(None)
