@@ -225,3 +225,18 @@ def test_an_unknown_action_is_refused_at_load(tmp_path: Any) -> None:
     path.write_text("transform:\n  consent:\n    property: c\n    on_denied: forward\n")
     with pytest.raises(ConfigError, match=r"transform\.consent\.on_denied"):
         load_settings(path)
+
+
+def test_attribution_only_also_keeps_to_the_allow_list() -> None:
+    allowed = ["user_data.ip_address", "user_data.user_agent", "event_details.content_name"]
+    rule = {**BOOLEAN, "on_denied": "attribution_only"}
+    result = transform({**FULL, **DENIED}, "VIEW", consent=rule, allowed_fields=allowed)
+    assert isinstance(result, Accepted)
+    assert result.event.to_wire() == {
+        "event_id": "evt-1",
+        "event_name": "VIEW",
+        "event_time": NOW_TEXT,
+        "opt_out_targeting": True,
+        "user_data": {"ip_address": "203.0.113.12"},
+        "event_details": {"content_name": "Shoe"},
+    }
