@@ -263,6 +263,30 @@ class TextLimits(_Section):
     click_id: int = Field(default=512, ge=1)  # `clickID`
 
 
+ConsentAction = Literal["drop", "attribution_only", "send"]
+
+
+class ConsentSettings(_Section):
+    """Who may reach Spotify (connector/transform/consent.py). Off while `property` is unset.
+    `drop`: nothing is sent, the result says SKIPPED_NO_CONSENT; `attribution_only`: sent with
+    `opt_out_targeting: true` and only the event's fields and the four identifiers; `send`."""
+
+    property: OptionalText = None  # e.g. "marketing_consent", or "onetrust_groups"
+    # Unset: the property is a boolean. Set: the category that must be in its list or
+    # comma-separated text (e.g. "C0004", "advertising").
+    category: OptionalText = None
+    on_denied: ConsentAction = "drop"
+    on_missing: ConsentAction = "drop"
+
+    @model_validator(mode="after")
+    def _category_needs_property(self) -> ConsentSettings:
+        if self.category is not None and self.property is None:
+            raise ValueError("category is set but property is not (the rule is off)")
+        if self.category is not None and ("," in self.category or ":" in self.category):
+            raise ValueError("category must be one category name, without ',' or ':'")
+        return self
+
+
 class TransformSettings(_Section):
     # Event names of the tracking tool → Spotify event names, e.g. {"Order Completed": "PURCHASE"}
     event_name_mapping: dict[str, str] = Field(default_factory=dict)
@@ -278,6 +302,31 @@ class TransformSettings(_Section):
     max_future_skew_s: float = Field(default=300.0, ge=0)
     max_event_age_s: float | None = Field(default=None, gt=0)
     default_opt_out_targeting: bool = True
+    consent: ConsentSettings = ConsentSettings()
+    # The optional Spotify fields that may leave, by contract path (`user_data.clickID`,
+    # `event_details.content_name`); unset: every field the property table maps.
+    allowed_fields: tuple[str, ...] | None = None
+
+    @field_validator("allowed_fields")
+    @classmethod
+    def _allowed_fields_are_contract_paths(
+        cls, names: tuple[str, ...] | None
+    ) -> tuple[str, ...] | None:
+        if names is None:
+            return None
+        from connector.transform.allowed_fields import IDENTIFIERS, unknown_fields
+
+        unknown = unknown_fields(names)
+        if unknown:
+            raise ValueError(
+                f"unknown Spotify fields {unknown} (contract paths, e.g. user_data.clickID)"
+            )
+        if not set(IDENTIFIERS) & set(names):
+            raise ValueError(
+                f"allows none of the user identifiers {list(IDENTIFIERS)}: every event would be "
+                "rejected (no_user_identifier)"
+            )
+        return names
 
     @model_validator(mode="after")
     def _mapping_targets_are_spotify_names(self) -> TransformSettings:

@@ -1,7 +1,8 @@
 """The DeliveryResult of a record, from what became of it: pure functions, the only builders.
 
-A record fails before the sink (`failed_result`: undecodable, or refused by the transform) or
-Spotify answers for it (`sent_result`). Each also names the stage a dead letter reports.
+A record ends before the sink (`failed_result`: undecodable, refused by the transform, or
+skipped for want of consent, which is not dead-lettered) or Spotify answers for it
+(`sent_result`). Each also names the stage a dead letter reports.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from connector.models import (
     DeliveryResult,
     DeliveryStatus,
     Rejected,
+    Skipped,
     SourceCoordinates,
     SourceRecord,
 )
@@ -26,10 +28,23 @@ _SEND_STATUS = {
 def failed_result(
     identity: SourceCoordinates,
     envelope: SourceRecord,
-    failure: Undecodable | Rejected,
+    failure: Undecodable | Rejected | Skipped,
     settled_at_ms: int,
 ) -> tuple[DeliveryResult, str]:
     """The result of a record that never reached the sink, and its stage."""
+    if isinstance(failure, Skipped):
+        result = DeliveryResult(
+            coordinates=identity,
+            status=DeliveryStatus.SKIPPED_NO_CONSENT,
+            received_at_ms=envelope.received_at_ms,
+            settled_at_ms=settled_at_ms,
+            event_id=failure.event_id,
+            event_name=failure.event_name,
+            error_code=failure.reason,
+            error_field=failure.field,
+            error_message=_SKIP_MESSAGES[failure.reason],
+        )
+        return result, "consent"
     if isinstance(failure, Undecodable):
         result = DeliveryResult(
             coordinates=identity,
@@ -54,6 +69,12 @@ def failed_result(
         warnings=tuple(str(w) for w in failure.warnings),
     )
     return result, "transform"
+
+
+_SKIP_MESSAGES = {
+    "consent_denied": "not sent: the consent property denies it (transform.consent.on_denied)",
+    "consent_missing": "not sent: no readable consent (transform.consent.on_missing)",
+}
 
 
 def sent_result(

@@ -189,7 +189,18 @@ class Rejected(NamedTuple):
     warnings: tuple[TransformWarning, ...] = ()
 
 
-TransformOutcome: TypeAlias = Accepted | Rejected
+class Skipped(NamedTuple):
+    """The event may not be sent (the consent rule says `drop`): not a failure, nothing to send.
+    `reason` is `consent_denied` or `consent_missing`; `field` the consent property."""
+
+    reason: str
+    field: str
+    event_id: str
+    event_name: str | None = None
+    warnings: tuple[TransformWarning, ...] = ()  # none today; the same shape as the others
+
+
+TransformOutcome: TypeAlias = Accepted | Rejected | Skipped
 
 
 # --- delivery results ------------------------------------------------------------------------
@@ -201,6 +212,7 @@ class DeliveryStatus(enum.StrEnum):
     REJECTED_SPOTIFY = "REJECTED_SPOTIFY"
     RETRY_EXHAUSTED = "RETRY_EXHAUSTED"
     UNDECODABLE = "UNDECODABLE"
+    SKIPPED_NO_CONSENT = "SKIPPED_NO_CONSENT"  # last: the Avro enum's indices stay as they were
 
 
 class DeliveryResult(NamedTuple):
@@ -224,4 +236,8 @@ class DeliveryResult(NamedTuple):
 
     @property
     def is_failure(self) -> bool:
-        return self.status is not DeliveryStatus.DELIVERED
+        """A failure is dead-lettered; a delivery or a skip for want of consent is not."""
+        return self.status not in _NOT_FAILURES
+
+
+_NOT_FAILURES = frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.SKIPPED_NO_CONSENT})

@@ -7,7 +7,7 @@ batch's results come back in the order of its records, and batches in the order 
 
 What crosses the process boundary is small: the record's bytes and coordinates in, and out a
 `Ready` (the JSON the sink sends plus what the result record needs), an `Undecodable` or the
-transform's `Rejected`.
+transform's `Rejected` or `Skipped`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from connector.decode import build_decoder
 from connector.errors import DecodeError, PrepareWorkerLost
 from connector.gc_tuning import tune_for_streaming
 from connector.lifetime import die_with_parent
-from connector.models import Rejected, SourceCoordinates
+from connector.models import Rejected, Skipped, SourceCoordinates
 from connector.routing import Router
 from connector.transform import Transformer
 
@@ -51,7 +51,7 @@ class Undecodable(NamedTuple):
     message: str
 
 
-Prepared: TypeAlias = Ready | Undecodable | Rejected
+Prepared: TypeAlias = Ready | Undecodable | Rejected | Skipped
 
 
 class Preparation(Protocol):
@@ -89,7 +89,7 @@ class Preparer:
                 prepared.append(Undecodable(exc.reason, exc.message))
                 continue
             outcome = transform(event, coordinates, now_ms)
-            if isinstance(outcome, Rejected):
+            if isinstance(outcome, Rejected | Skipped):
                 prepared.append(outcome)
                 continue
             spotify_event = outcome.event

@@ -99,6 +99,7 @@ class Telemetry:
         self._delivered: Counter[tuple[str, ...]] = Counter()
         self._rejected: Counter[tuple[str, ...]] = Counter()
         self._dead_lettered: Counter[tuple[str, ...]] = Counter()
+        self._skipped: Counter[tuple[str, ...]] = Counter()
         self.delivery_latency = Buckets(
             "spotify_capi_delivery_latency_seconds",
             "Kafka record timestamp to Spotify's acknowledgement",
@@ -143,6 +144,12 @@ class Telemetry:
             [self._observe(self._dead_lettered, _FAILURE_LABELS)],
             "{event}",
             "Records written to the dead-letter topic (every failure, retry exhaustion included)",
+        )
+        meter.create_observable_counter(
+            "spotify_capi.events.skipped",
+            [self._observe(self._skipped, ("spotify_capi.reason",))],
+            "{event}",
+            "Events not sent because the consent rule drops them (consent_denied, consent_missing)",
         )
         self.retried = meter.create_counter(
             "spotify_capi.requests.retried", "{request}", "Requests retried after a failure"
@@ -236,6 +243,9 @@ class Telemetry:
                 self.delivery_latency.observe(max(0, acknowledged - kafka_time) / 1000)
             if result.event_time_ms is not None:
                 self.event_delay.observe(max(0, acknowledged - result.event_time_ms) / 1000)
+            return
+        if status is DeliveryStatus.SKIPPED_NO_CONSENT:
+            self._skipped[(_label(result.error_code),)] += 1
             return
         key = (status.value, _label(result.error_code))
         if status is not DeliveryStatus.RETRY_EXHAUSTED:

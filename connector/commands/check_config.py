@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         f"batches of up to {sink.batch_size} events, {sink.max_in_flight} requests in flight, "
         f"{sink.max_attempts} attempts",
     )
+    say("consent", describe_consent(settings))
+    say("fields", describe_fields(settings))
     say("health", describe_health(settings))
     return 0
 
@@ -91,6 +93,26 @@ def describe_decode(settings: Settings) -> str:
     subjects = registry_subjects(settings)
     registry = display_url(str(decode.schema_registry_url))
     return f"Confluent wire format, Schema Registry {registry} ({subjects} subjects)"
+
+
+def describe_consent(settings: Settings) -> str:
+    consent = settings.transform.consent
+    if consent.property is None:
+        return "no rule: every event is sent"
+    grants = "true" if consent.category is None else f"category {consent.category!r} present"
+    return (
+        f"{consent.property!r} grants when {grants}; denied: {consent.on_denied}, "
+        f"missing: {consent.on_missing}"
+    )
+
+
+def describe_fields(settings: Settings) -> str:
+    """The Spotify fields that may leave the process (PURCHASE also keeps amount and currency)."""
+    from connector.transform.allowed_fields import leaving
+
+    allowed = settings.transform.allowed_fields
+    which = "all the table maps" if allowed is None else "transform.allowed_fields"
+    return f"{which}: {', '.join(leaving(allowed))}"
 
 
 def registry_subjects(settings: Settings) -> int:

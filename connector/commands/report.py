@@ -4,7 +4,8 @@ Counts by status, by event name (per status) and by error code, delivery latency
 (`latency_ms` of DELIVERED results: poll to Spotify's acknowledgement), and the unsettled
 problems: records whose latest result is a failure with no later DELIVERED result for the same
 event (the same event id; the source coordinates when there is none). A replay that delivers an
-event settles its problem.
+event settles its problem. SKIPPED_NO_CONSENT is counted (its error code says why) but is no
+problem: the consent rule settled it.
 
 The topic is read from the start (or from `--since`, by record time) up to the end offsets it had
 when the report began; `--since`/`--until` then select results by `settled_at`.
@@ -35,6 +36,7 @@ HELP = "summarise delivery results from the results topic (counts, errors, laten
 
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SETTLED_FOR_GOOD = frozenset({"DELIVERED", "SKIPPED_NO_CONSENT"})
 # Results are produced just after they settle; seeking this much earlier catches clock jitter.
 _SEEK_MARGIN_MS = 60_000
 
@@ -154,7 +156,7 @@ class Summary:
         if settled < self._latest.get(key, -1):
             return  # an older result read after a newer one: the newer decides
         self._latest[key] = settled
-        if status == "DELIVERED":
+        if status in _SETTLED_FOR_GOOD:
             self._open.pop(key, None)
         elif key not in self._open:
             self._open[key] = record  # the first failure of a still-unsettled streak

@@ -26,7 +26,7 @@ import orjson
 
 from connector.config import load_settings
 from connector.errors import InputError
-from connector.models import Accepted, SourceCoordinates, TrackingEvent
+from connector.models import Accepted, Skipped, SourceCoordinates, TrackingEvent
 from connector.transform import Transformer
 from connector.transform.event_time import parse_event_time
 from connector.transform.mapping import ALL_PROPERTIES
@@ -77,6 +77,10 @@ def _transform_lines(
             continue
         event = parse_line(line, number)
         outcome = transformer.transform(event, SourceCoordinates(topic, 0, number - 1), now_ms)
+        if isinstance(outcome, Skipped):
+            skipped = {"reason": outcome.reason, "field": outcome.field}
+            out.write(orjson.dumps({"skipped": skipped}).decode() + "\n")
+            continue
         for warning in outcome.warnings:
             print(f"line {number}: warning {warning.code} ({warning.field})", file=sys.stderr)
         if isinstance(outcome, Accepted):

@@ -25,6 +25,13 @@ Decisions where the contract leaves room (also in docs/decisions.md):
   `invalid_currency`. Other events drop an unusable amount or currency with that warning code.
 - Warning and rejection fields name the property the user sent (`$event_time`, `email`); a
   rejection about something missing names the Spotify field (`event_name`, `user_data`).
+- Consent (`transform.consent`, off by default; `consent.py`): read right after the event id.
+  `drop` gives `Skipped` (the event name too, when it resolves); `attribution_only` sends the
+  event's fields and the four identifiers with `opt_out_targeting: true`; both `send` and
+  `attribution_only` of a denied or missing consent add the warning `consent_<state>`.
+- The allow-list (`transform.allowed_fields`; `allowed_fields.py`): the properties of fields that
+  may not leave are taken out before they are read, so they are neither sent nor warned about.
+  When that takes away every identifier the event had, `no_user_identifier` says so.
 - A bug that raises inside the transform becomes the rejection `transform_error` (the type of the
   exception only, no value), so one bad record can never stop the pipeline.
 """
@@ -42,6 +49,7 @@ from connector.models import (
     PropertyValue,
     Rejected,
     Rejection,
+    Skipped,
     SourceCoordinates,
     SpotifyEvent,
     TrackingEvent,
@@ -51,6 +59,8 @@ from connector.models import (
 )
 from connector.transform import mapping as m
 from connector.transform import normalize
+from connector.transform.allowed_fields import FieldFilter
+from connector.transform.consent import Consent, ConsentRule
 from connector.transform.event_id import derive_event_id
 from connector.transform.event_names import EventNames, explicit_name
 from connector.transform.event_time import MIN_EVENT_TIME_MS, format_utc_ms, parse_event_time
@@ -85,6 +95,8 @@ class Transformer:
             settings.default_phone_region, settings.phone_format == "e164_digits", limits
         )
         self._default_opt_out = settings.default_opt_out_targeting
+        self._consent = ConsentRule(settings.consent) if settings.consent.property else None
+        self._fields = FieldFilter(settings.allowed_fields)
         self._max_future_skew_ms = round(settings.max_future_skew_s * 1000)
         self._max_age_ms = (
             None if settings.max_event_age_s is None else round(settings.max_event_age_s * 1000)
@@ -97,18 +109,32 @@ class Transformer:
         event_id: str | None = None
         event_name: str | None = None
         try:
-            props = event.properties if isinstance(event.properties, dict) else {}
-            event_id = self._event_id(props, coordinates, warnings)
-            event_name = self._event_name(event.event, props)
+            given = event.properties if isinstance(event.properties, dict) else {}
+            event_id = self._event_id(given, coordinates, warnings)
+            attribution_only = False
+            if self._consent is not None:
+                consent = self._consent.read(given)
+                action = self._consent.action(consent)
+                if action == "drop":
+                    return self._skipped(event.event, given, consent, event_id)
+                if consent is not Consent.GRANTED:
+                    warnings.append(
+                        TransformWarning(f"consent_{consent.value}", self._consent.property)
+                    )
+                attribution_only = action == "attribution_only"
+            event_name = self._event_name(event.event, given)
+            props = self._fields.allowed(
+                given, purchase=event_name == "PURCHASE", attribution_only=attribution_only
+            )
             event_time_ms = self._event_time(event, coordinates, props, now_ms, warnings)
-            user_data = _with_identifier(self._user_data.build(props, warnings))
+            user_data = self._with_identifier(self._user_data.build(props, warnings), given, props)
             spotify_event = SpotifyEvent(
                 event_id=event_id,
                 event_name=event_name,
                 event_time=format_utc_ms(event_time_ms),
                 user_data=user_data,
                 action_source=_optional(normalize.action_source, props, m.ACTION_SOURCE, warnings),
-                opt_out_targeting=self._opt_out(props, warnings),
+                opt_out_targeting=True if attribution_only else self._opt_out(props, warnings),
                 event_source_url=self._url(props, warnings),
                 event_details=self._event_details(props, event_name == "PURCHASE", warnings),
             )
@@ -122,6 +148,39 @@ class Transformer:
             )
             return Rejected(rejection, event_id, event_name, _unique(warnings))
         return Accepted(spotify_event, _unique(warnings), event_time_ms)
+
+    def _skipped(
+        self, own_name: object, props: dict[str, PropertyValue], consent: Consent, event_id: str
+    ) -> Skipped:
+        assert self._consent is not None  # noqa: S101 - only called under a consent rule
+        try:
+            event_name: str | None = self._event_name(own_name, props)
+        except _Reject:
+            event_name = None  # nothing is sent: an unknown name is no reason to dead-letter
+        return Skipped(f"consent_{consent.value}", self._consent.property, event_id, event_name)
+
+    def _with_identifier(
+        self,
+        user_data: UserData,
+        given: dict[str, PropertyValue],
+        allowed: dict[str, PropertyValue],
+    ) -> UserData:
+        """The contract: at least one of m.IDENTIFIER_FIELDS (clickID, cookie1 and the other
+        ids do not count)."""
+        if any(getattr(user_data, name) for name in m.IDENTIFIER_FIELDS):
+            return user_data
+        if allowed is not given and self._fields.removed_identifiers(given, allowed):
+            raise _Reject(
+                "no_user_identifier",
+                "user_data",
+                "no usable identifier left: transform.allowed_fields removed the ones the event "
+                "had (ip_address, device_id, hashed_emails, hashed_phone_number)",
+            )
+        raise _Reject(
+            "no_user_identifier",
+            "user_data",
+            "no usable ip_address ($ip), device_id ($device_id), email or phone",
+        )
 
     def _event_name(self, own_name: object, props: dict[str, PropertyValue]) -> str:
         explicit = props.get(m.SPOTIFY_EVENT_NAME)
@@ -259,18 +318,6 @@ def _event_time_source(
     if isinstance(kafka_ms, int) and not isinstance(kafka_ms, bool) and kafka_ms > 0:
         return "kafka_timestamp", kafka_ms
     return "now", now_ms
-
-
-def _with_identifier(user_data: UserData) -> UserData:
-    """The contract: at least one of m.IDENTIFIER_FIELDS (clickID, cookie1 and the other
-    ids do not count)."""
-    if not any(getattr(user_data, name) for name in m.IDENTIFIER_FIELDS):
-        raise _Reject(
-            "no_user_identifier",
-            "user_data",
-            "no usable ip_address ($ip), device_id ($device_id), email or phone",
-        )
-    return user_data
 
 
 def _optional(

@@ -19,6 +19,12 @@ EVENT_MIX: tuple[tuple[str, str | None, float], ...] = (
 )
 DEMO_EVENT_NAME_MAPPING = {"Order Completed": "PURCHASE"}
 CLICK_THROUGH_EVERY = 10  # one visit in ten arrives from a Spotify ad click and carries $spclid
+# `marketing_consent`, as a consent-management tool sets it: one event in twenty denies it and one
+# in twenty has none (the tool had not loaded yet); the others grant it. Click-throughs grant it.
+CONSENT_EVERY = 20
+CONSENT_DENIED_AT = 5  # index % CONSENT_EVERY
+CONSENT_MISSING_AT = 15
+DEMO_CONSENT = {"property": "marketing_consent", "on_denied": "drop", "on_missing": "drop"}
 # content_category as shops write it: Google Product Taxonomy paths, category names and ids
 # (the transform sends the id: 187, 223, 2271, 638, 2915, 166).
 _CATEGORIES = (
@@ -41,7 +47,7 @@ def sample_events(
     count: int, seed: int = 7, start_ms: int = 1_767_225_600_000
 ) -> Iterator[dict[str, Any]]:
     """`count` valid events with every property of the Freshpaint table set ($spclid on
-    click-through visits only)."""
+    click-through visits only) and a `marketing_consent` (see CONSENT_EVERY)."""
     rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
     names = [name for name, _, _ in EVENT_MIX]
     weights = [weight for _, _, weight in EVENT_MIX]
@@ -74,6 +80,8 @@ def sample_events(
             "content_name": f"Product {index % 500}",
             "content_category": rng.choice(_CATEGORIES),
         }
+        if index % CONSENT_EVERY != CONSENT_MISSING_AT:
+            properties["marketing_consent"] = index % CONSENT_EVERY != CONSENT_DENIED_AT
         if index % CLICK_THROUGH_EVERY == 0:
             properties["$spclid"] = f"spclid-{index:x}"
         if spotify_names[name]:

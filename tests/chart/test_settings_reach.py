@@ -42,6 +42,13 @@ SAMPLE_OVERRIDES: dict[tuple[str, str], Any] = {
     ("transform", "default_phone_region"): "GB",
     ("transform", "content_category_mapping"): {"Sneakers": "Apparel & Accessories > Shoes"},
     ("transform", "max_length"): {"event_id": 128, "click_id": 1024},
+    ("transform", "consent"): {
+        "property": "onetrust_groups",
+        "category": "C0004",
+        "on_denied": "attribution_only",
+        "on_missing": "send",
+    },
+    ("transform", "allowed_fields"): ["user_data.hashed_emails", "event_details.content_name"],
     ("kafka", "client_properties"): {"client.rack": "zone-a", "fetch.max.bytes": "1048576"},
     ("pipeline", "max_unsettled"): 5_000_000.0,  # a whole float must not render as 5e+06
     ("sink", "backoff_initial_s"): 0.00005,  # rendered as 5e-05, which YAML reads as text

@@ -88,6 +88,40 @@ def test_a_good_config_prints_what_run_would_do_without_secrets(
     assert DEFAULT_TOKEN not in out
     assert DEFAULT_CONNECTION_ID not in out
     assert lines["health"].startswith("http://0.0.0.0:8080 /healthz /readyz /metrics")
+    assert lines["consent"] == "no rule: every event is sent"
+    assert lines["fields"].startswith(
+        "all the table maps: event_id, event_name, event_time, opt_out_targeting, user_data, "
+        "action_source, event_source_url, event_details.amount,"
+    )
+
+
+def test_the_consent_rule_and_the_fields_that_leave_are_printed(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    privacy = {
+        "consent": {"property": "onetrust_groups", "category": "C0004", "on_missing": "send"},
+        "allowed_fields": ["user_data.hashed_emails", "event_details.content_name"],
+    }
+    with SandboxThread() as sandbox:
+        code, out, err = _check_with_topics(
+            capsys, tmp_path, kafka_bootstrap, spotify={"url": sandbox.url}, transform=privacy
+        )
+    assert (code, err) == (0, "")
+    lines = {line[:14].strip(): line[14:] for line in out.splitlines()}
+    assert lines["consent"] == (
+        "'onetrust_groups' grants when category 'C0004' present; denied: drop, missing: send"
+    )
+    assert lines["fields"] == (
+        "transform.allowed_fields: event_id, event_name, event_time, opt_out_targeting, "
+        "user_data, event_details.content_name, user_data.hashed_emails"
+    )
+    code, out, err = _check_with_topics(
+        capsys, tmp_path, kafka_bootstrap, transform={"allowed_fields": ["user_data.email"]}
+    )
+    assert (code, out, err.count("\n")) == (2, "", 1)
+    assert (
+        "transform.allowed_fields: Value error, unknown Spotify fields ['user_data.email']" in err
+    )
 
 
 def test_every_connection_is_listed_checked_and_reached(

@@ -8,6 +8,7 @@ from connector.models import (
     DeliveryStatus,
     Rejected,
     Rejection,
+    Skipped,
     SourceCoordinates,
     SourceRecord,
     TransformWarning,
@@ -33,6 +34,23 @@ def test_an_undecodable_record_is_a_decode_failure() -> None:
         ),
         "decode",
     )
+
+
+def test_a_skipped_event_is_no_failure_and_says_why() -> None:
+    skipped = Skipped("consent_denied", "marketing_consent", "order-1", "PURCHASE")
+    result, _stage = failed_result(WHERE, RECORD, skipped, 1_250)
+    assert result == DeliveryResult(
+        coordinates=WHERE,
+        status=DeliveryStatus.SKIPPED_NO_CONSENT,
+        received_at_ms=1_000,
+        settled_at_ms=1_250,
+        event_id="order-1",
+        event_name="PURCHASE",
+        error_code="consent_denied",
+        error_field="marketing_consent",
+        error_message="not sent: the consent property denies it (transform.consent.on_denied)",
+    )
+    assert result.is_failure is False  # written as a result only, never dead-lettered
 
 
 def test_a_rejected_event_keeps_its_id_name_field_and_warnings() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import fastavro
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -92,3 +96,34 @@ def test_a_known_result_decodes_to_its_fields() -> None:
     assert decoded["warnings"] == ["invalid_gender:gender"]
     assert decoded["event_time"] is None
     assert decoded["connection"] == "brand_b"
+
+
+def test_statuses_older_readers_know_keep_their_bytes() -> None:
+    """New symbols are appended: a reader with the schema before SKIPPED_NO_CONSENT still reads
+    every status it knew from what this writer writes."""
+    older = json.loads((Path(avro.__file__).parent / "schemas/delivery_result.avsc").read_text())
+    for schema_field in older["fields"]:
+        if schema_field["name"] == "status":
+            schema_field["type"]["symbols"].remove("SKIPPED_NO_CONSENT")
+    older_parsed = fastavro.parse_schema(older)
+    for status in DeliveryStatus:
+        if status is DeliveryStatus.SKIPPED_NO_CONSENT:
+            continue
+        result = DeliveryResult(SourceCoordinates("events", 0, 1), status, 1, 2)
+        assert avro.decode(older_parsed, encode_result(result))["status"] == status.value
+
+
+def test_a_reader_without_the_connection_field_reads_every_other_field() -> None:
+    """`connection` is the last field: a reader with the schema before it (results are
+    schemaless, so its schema is the one it decodes with) stops before it and sees the rest."""
+    older = json.loads((Path(avro.__file__).parent / "schemas/delivery_result.avsc").read_text())
+    older["fields"] = [f for f in older["fields"] if f["name"] != "connection"]
+    older_parsed = fastavro.parse_schema(older)
+    result = DeliveryResult(
+        SourceCoordinates("events", 1, 9), DeliveryStatus.DELIVERED, 1, 2, event_id="e-1",
+        warnings=("w:x",), connection="brand_b",
+    )  # fmt: skip
+    decoded = avro.decode(older_parsed, encode_result(result))
+    current = avro.decode(avro.bundled_schema(avro.DELIVERY_RESULT), encode_result(result))
+    assert decoded == {k: v for k, v in current.items() if k != "connection"}
+    assert current["connection"] == "brand_b"

@@ -48,6 +48,19 @@ def result(status: DeliveryStatus, **fields: object) -> DeliveryResult:
     )
 
 
+def test_skipped_results_count_by_reason_and_are_neither_rejected_nor_dead_lettered() -> None:
+    t = telemetry()
+    t.on_result(result(DeliveryStatus.SKIPPED_NO_CONSENT, error_code="consent_denied"))
+    t.on_result(result(DeliveryStatus.SKIPPED_NO_CONSENT, error_code="consent_denied"))
+    t.on_result(result(DeliveryStatus.SKIPPED_NO_CONSENT, error_code="consent_missing"))
+    s = samples(t.scrape())
+    skipped = "spotify_capi_events_skipped_total"
+    assert value(s, skipped, spotify_capi_reason="consent_denied") == 2
+    assert value(s, skipped, spotify_capi_reason="consent_missing") == 1
+    assert not [key for key in s if key[0].startswith("spotify_capi_events_dead_lettered")]
+    assert not [key for key in s if key[0].startswith("spotify_capi_events_rejected")]
+
+
 def test_results_count_delivered_rejected_and_dead_lettered_by_bounded_labels() -> None:
     t = telemetry()
     t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE"))

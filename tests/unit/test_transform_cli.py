@@ -199,3 +199,18 @@ def test_as_a_subprocess(tmp_path: Path, config: Path) -> None:
     assert [record.get("event_name") for record in outputs] == ["PURCHASE", None]
     assert outputs[1]["error"]["reason"] == "unknown_event_name"
     assert result.stderr.decode() == "line 1: warning invalid_phone (phone)\n"
+
+
+def test_a_dropped_event_is_one_skipped_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "connector.yaml"
+    config.write_text("transform:\n  consent:\n    property: marketing_consent\n")
+    events = tmp_path / "events.jsonl"
+    denied = {"event": "view", "properties": {"$device_id": "d-1", "marketing_consent": False}}
+    granted = {"event": "view", "properties": {"$device_id": "d-1", "marketing_consent": "yes"}}
+    events.write_text(_jsonl(denied, granted))
+    assert main(["transform", str(events), "--config", str(config), "--now", NOW]) == 0
+    out = _outputs(capsys.readouterr().out)
+    assert out[0] == {"skipped": {"reason": "consent_denied", "field": "marketing_consent"}}
+    assert out[1]["user_data"] == {"device_id": "d-1"}

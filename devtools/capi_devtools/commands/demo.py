@@ -4,8 +4,10 @@ Starts a real Kafka broker (jars from Maven Central) and the local Spotify sandb
 topics, produces sample events (most valid, some not), runs the connector until every record is
 settled, prints what became of them, and stops everything. The sandbox refuses `clickID`, as a
 Spotify that will not take a field would, so the summary shows events healed: sent again
-without the refused field and delivered. Two brands share the bus: events are routed by their
-`brand` property to two Spotify connections, each with its own token and connection id.
+without the refused field and delivered. A consent rule on `marketing_consent` drops the samples
+that deny it or lack it: the summary counts them as skipped (never sent, never dead-lettered).
+Two brands share the bus: events are routed by their `brand` property to two Spotify
+connections, each with its own token and connection id.
 """
 
 from __future__ import annotations
@@ -47,11 +49,12 @@ def run(args: argparse.Namespace) -> int:
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
     from capi_devtools.localinfra import KafkaBroker
-    from capi_devtools.samples import DEMO_EVENT_NAME_MAPPING
+    from capi_devtools.samples import DEMO_CONSENT, DEMO_EVENT_NAME_MAPPING
     from capi_devtools.sandbox import FaultSettings, SandboxSettings, SandboxThread
     from connector.assemble import build_pipeline
     from connector.config import (
         ConnectionSettings,
+        ConsentSettings,
         KafkaSettings,
         RoutingSettings,
         Settings,
@@ -96,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
             routing=RoutingSettings(
                 by="property", property="brand", routes={"globex": "globex"}, default="acme"
             ),
-            transform=TransformSettings(event_name_mapping=DEMO_EVENT_NAME_MAPPING),
+            transform=TransformSettings(
+                event_name_mapping=DEMO_EVENT_NAME_MAPPING,
+                consent=ConsentSettings.model_validate(DEMO_CONSENT),
+            ),
         )
         results: list[DeliveryResult] = []
         stop = threading.Event()
@@ -159,9 +165,8 @@ def _branded(event: dict[str, Any], index: int) -> dict[str, Any]:
 def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> None:
     typed = results
     by_status = Counter(r.status.value for r in typed)
-    failures = Counter(
-        (r.status.value, r.error_code or "") for r in typed if r.status.value != "DELIVERED"
-    )
+    failures = Counter((r.status.value, r.error_code or "") for r in typed if r.is_failure)
+    skipped = Counter(r.error_code or "" for r in typed if r.status.value == "SKIPPED_NO_CONSENT")
     print()
     print(f"  {'status':<22}{'records':>8}")
     for status, count in sorted(by_status.items()):
@@ -170,6 +175,11 @@ def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> No
     print()
     for (status, code), count in sorted(failures.items()):
         print(f"  dead-lettered: {status} / {code} x{count}")
+    reasons = ", ".join(f"{code} x{count}" for code, count in sorted(skipped.items()))
+    print(
+        f"  skipped for want of consent (not sent, not dead-lettered): {skipped.total()}"
+        + (f"; {reasons}" if reasons else "")
+    )
     print(_healed_line(typed))
     print(_connections_line(typed))
     print(f"  events accepted by the Spotify sandbox: {accepted}")
