@@ -376,6 +376,9 @@ class TelemetrySettings(_Section):
     log_format: Literal["json", "text"] = "json"
     otlp_endpoint: OptionalUrl = None
     stall_timeout_s: float = Field(default=300.0, gt=0)
+    # /healthz fails once the Kafka thread has not come round its loop for this long: a hung
+    # poll loop gets the pod restarted. Above any one rebalance wait (pipeline.revoke_timeout_s).
+    liveness_timeout_s: float = Field(default=120.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -4,7 +4,10 @@ The server runs on its own event loop thread, not on the pipeline's HTTP loop: i
 the pipeline starts (and while it drains), and neither a Kafka thread blocked in a rebalance
 callback nor a sink loop busy with thousands of events can delay a probe into a restart.
 
-Liveness says the process and this loop answer. Readiness says the connector can do its job:
+Liveness says the process answers and the Kafka thread still turns its loop: once its heartbeat
+is older than `liveness_timeout_s` (a poll or a callback that never returns) `/healthz` fails and
+the pod is restarted. Downstream trouble (Spotify down, the token refused, brokers unreachable)
+never fails liveness: a restart would not cure it. Readiness says the connector can do its job:
 running, Kafka reachable, Spotify accepting the token, and not stalled (no record settled for
 `stall_timeout_s` while records are pending).
 """
@@ -46,6 +49,34 @@ class Check:
     name: str
     ok: bool
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    alive: bool
+    heartbeat_age_s: float | None  # None before the pipeline runs
+
+    def to_wire(self, phase: Phase) -> dict[str, Any]:
+        wire: dict[str, Any] = {"status": "alive" if self.alive else "hung", "phase": phase.value}
+        if self.heartbeat_age_s is not None:
+            wire["heartbeat_age_s"] = round(self.heartbeat_age_s, 1)
+        return wire
+
+
+def beating(
+    phase: Phase, status: PipelineStatus | None, liveness_timeout_s: float, now_ms: int
+) -> Liveness:
+    """Liveness from the Kafka thread's heartbeat. Pure: the clock is an argument.
+
+    Only a running pipeline can hang: before it starts nothing beats, and a stop is bounded by
+    the drain timeout (and the pod's termination grace period).
+    """
+    if status is None:
+        return Liveness(alive=True, heartbeat_age_s=None)
+    age_s = max(0, now_ms - status.heartbeat_ms) / 1000
+    return Liveness(
+        alive=phase is not Phase.RUNNING or age_s <= liveness_timeout_s, heartbeat_age_s=age_s
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +147,11 @@ class HealthState:
         self,
         stall_timeout_s: float,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        *,
+        liveness_timeout_s: float = TelemetrySettings().liveness_timeout_s,
     ) -> None:
         self.stall_timeout_s = stall_timeout_s
+        self.liveness_timeout_s = liveness_timeout_s
         self._clock_ms = clock_ms
         self.phase = Phase.STARTING
         self.status: PipelineStatus | None = None
@@ -131,6 +165,9 @@ class HealthState:
 
     def readiness(self) -> Readiness:
         return assess(self.phase, self.status, self.stall_timeout_s, self._clock_ms())
+
+    def liveness(self) -> Liveness:
+        return beating(self.phase, self.status, self.liveness_timeout_s, self._clock_ms())
 
 
 class HealthServer(Service):
@@ -188,7 +225,8 @@ class HealthServer(Service):
         return int(sock.getsockname()[1])
 
     async def _healthz(self, _request: web.Request) -> web.Response:
-        return _json(200, {"status": "alive", "phase": self._state.phase.value})
+        liveness = self._state.liveness()
+        return _json(200 if liveness.alive else 503, liveness.to_wire(self._state.phase))
 
     async def _readyz(self, _request: web.Request) -> web.Response:
         readiness = self._state.readiness()

@@ -63,6 +63,7 @@ class PipelineStatus:
     failing_connections: tuple[str, ...] = ()  # which ones
     broker_down: bool = False
     last_progress_ms: int = field(default_factory=now_ms)
+    heartbeat_ms: int = field(default_factory=now_ms)  # the Kafka thread's last turn of its loop
     settled_by_status: Counter[str] = field(default_factory=Counter)
     consumed: int = 0
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # records not yet settled
@@ -291,6 +292,7 @@ class Pipeline:
 
     def _update_status(self) -> None:
         status = self.status
+        status.heartbeat_ms = now_ms()
         status.unsettled = self._book.unsettled
         status.failing_connections = () if self._sink is None else self._sink.failing_connections
         status.auth_failing = bool(status.failing_connections)
@@ -329,6 +331,7 @@ class Pipeline:
         deadline = time.monotonic() + timeout_s
         self._take_prepared(keep=0)
         while any(p.unsettled for p in partitions) and time.monotonic() < deadline:
+            self.status.heartbeat_ms = now_ms()  # waiting for answers is not hanging
             self._collect_outcomes()
             self._writer.poll(0.01)
         if any(p.unsettled for p in partitions):

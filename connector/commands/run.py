@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     from connector.telemetry import Telemetry
 
     telemetry = Telemetry(settings)
-    health = HealthState(settings.telemetry.stall_timeout_s)
+    health = HealthState(
+        settings.telemetry.stall_timeout_s,
+        liveness_timeout_s=settings.telemetry.liveness_timeout_s,
+    )
     stop = threading.Event()
     failures: list[BaseException] = []
 
