@@ -188,6 +188,7 @@ def test_pdb_limits_voluntary_disruption(default_render: Rendered) -> None:
     pdb = default_render.one("PodDisruptionBudget")["spec"]
     assert pdb == {
         "maxUnavailable": 1,
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
         "selector": {
             "matchLabels": {
                 "app.kubernetes.io/name": "spotify-capi-connector",
@@ -195,3 +196,46 @@ def test_pdb_limits_voluntary_disruption(default_render: Rendered) -> None:
             }
         },
     }
+
+
+def test_pdb_never_blocks_a_drain_of_not_ready_pods(default_render: Rendered) -> None:
+    # Every replica is NotReady while Spotify refuses the token: they must stay evictable.
+    pdb = default_render.one("PodDisruptionBudget")["spec"]
+    assert pdb["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+
+
+def test_rollouts_wait_for_a_pod_to_stay_ready(chart: Chart, default_render: Rendered) -> None:
+    assert default_render.one("Deployment")["spec"]["minReadySeconds"] == 10
+    rendered = chart.render({"minReadySeconds": 45})
+    assert rendered.one("Deployment")["spec"]["minReadySeconds"] == 45
+
+
+def test_deployment_annotations_let_a_reloader_roll_on_secret_rotation(
+    full_render: Rendered, default_render: Rendered
+) -> None:
+    deployment = full_render.one("Deployment")
+    assert deployment["metadata"]["annotations"] == {
+        "secret.reloader.stakater.com/reload": "spotify-capi-connector-credentials"
+    }
+    assert "annotations" not in default_render.one("Deployment")["metadata"]
+
+
+def test_keda_excludes_persistent_lag_and_extra_metadata_replaces_defaults(chart: Chart) -> None:
+    rendered = chart.render(
+        {
+            "keda": {
+                "enabled": True,
+                "excludePersistentLag": False,
+                "extraTriggerMetadata": {"allowIdleConsumers": "true", "tls": "enable"},
+            }
+        }
+    )
+    spec = rendered.one("ScaledObject")["spec"]
+    metadata = spec["triggers"][0]["metadata"]
+    assert (metadata["allowIdleConsumers"], metadata["tls"]) == ("true", "enable")
+    assert metadata["excludePersistentLag"] == "false"
+    assert rendered.text.count("allowIdleConsumers:") == 1
+    assert "fallback" not in spec
+    assert "advanced" not in spec
+    default = chart.render({"keda": {"enabled": True}}).one("ScaledObject")["spec"]
+    assert default["triggers"][0]["metadata"]["excludePersistentLag"] == "true"

@@ -132,7 +132,15 @@ def test_scaled_object_scales_the_deployment_on_group_lag(full_render: Rendered)
         "activationLagThreshold": "0",
         "offsetResetPolicy": "earliest",
         "allowIdleConsumers": "false",
+        "excludePersistentLag": "true",
         "limitToPartitionsWithLag": "true",
+    }
+    # allowIdleConsumers is given by the chart and again in the values: one key in the text.
+    assert full_render.text.count("allowIdleConsumers:") == 1
+    assert spec["fallback"] == {"failureThreshold": 5, "replicas": 2}
+    assert spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"] == {
+        "stabilizationWindowSeconds": 600,
+        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}],
     }
     # KEDA takes trigger metadata as strings only.
     assert all(isinstance(value, str) for value in trigger["metadata"].values())
