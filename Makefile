@@ -6,6 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 CACHE  := .cache
 HELM   := $(CACHE)/bin/helm
+PROMTOOL := $(CACHE)/bin/promtool
 
 .PHONY: setup demo test lint typecheck unit integration chart bench clean
 
@@ -23,7 +24,11 @@ $(CACHE)/kafka/.fetched: devtools/capi_devtools/localinfra/kafka-pom.xml | $(VEN
 $(HELM): scripts/install-helm.sh
 	bash scripts/install-helm.sh $(CACHE)
 
-setup: $(VENV)/.installed $(CACHE)/kafka/.fetched $(HELM)
+# `promtool test rules` runs the chart's alert tests (tests/chart/test_rules.py).
+$(PROMTOOL): scripts/install-promtool.sh
+	bash scripts/install-promtool.sh $(CACHE)
+
+setup: $(VENV)/.installed $(CACHE)/kafka/.fetched $(HELM) $(PROMTOOL)
 
 demo: $(VENV)/.installed $(CACHE)/kafka/.fetched
 	$(PY) -m connector demo

@@ -20,7 +20,7 @@ CORE_KINDS = {
     "Service",
     "ServiceAccount",
 }
-CRD_KINDS = {"ServiceMonitor", "ScaledObject"}
+CRD_KINDS = {"ServiceMonitor", "ScaledObject", "PrometheusRule"}
 
 
 def test_lint_passes_with_default_values(chart: Chart) -> None:
@@ -49,6 +49,7 @@ def test_full_render_holds_every_optional_object(full_render: Rendered) -> None:
         "Deployment",
         "NetworkPolicy",
         "PodDisruptionBudget",
+        "PrometheusRule",
         "ScaledObject",
         "Service",
         "ServiceAccount",
@@ -74,13 +75,13 @@ def test_default_objects_are_valid_kubernetes_1_31(chart: Chart) -> None:
 
 
 def test_full_objects_are_valid_kubernetes_1_31(full_render: Rendered) -> None:
-    assert len(validate_core(full_render.objects)) == 6
+    assert len(validate_core(full_render.objects)) == 7  # two ConfigMaps: config and dashboard
 
 
 def test_full_objects_are_valid_for_the_newest_bundled_kubernetes(full_render: Rendered) -> None:
     newest: str = kubernetes_validate.utils.latest_version()
     assert tuple(int(part) for part in newest.split(".")[:2]) > (1, 31)
-    assert len(validate_core(full_render.objects, newest)) == 6
+    assert len(validate_core(full_render.objects, newest)) == 7
 
 
 def test_hpa_objects_are_valid_kubernetes_1_31(chart: Chart) -> None:

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -19,12 +20,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from capi_devtools.sandbox import DEFAULT_TOKEN, SandboxThread
+from capi_devtools.sandbox.settings import FaultSettings, SandboxSettings
 from connector import avro
 from connector.commands.run import consume
 from connector.config import Settings, SinkSettings, TelemetrySettings
 from connector.health import HealthServer, HealthState
 from connector.logs import JsonFormatter
 from connector.telemetry import Telemetry
+from tests.chart.helm import FULL_VALUES, Chart, find_helm
+from tests.chart.shipped_metrics import connector_metrics, dashboard, dashboard_exprs, rule_exprs
 from tests.support.connector import connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import create_topics, produce, read_all
@@ -190,6 +194,48 @@ def test_metrics_count_what_was_sent(kafka_bootstrap: str) -> None:
     assert value(m, "spotify_capi_partitions_paused") == 0
     assert value(m, "spotify_capi_auth_failing", **default) == 0
     assert (ready_status, ready["ready"], ready["failing"]) == (200, True, [])
+
+
+def test_every_metric_the_dashboard_and_the_alerts_query_is_exposed(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A run with a bad record and Spotify answering some 429s and 500s exposes every series
+    the shipped dashboard and PrometheusRule read (a renamed metric fails here)."""
+    helm = find_helm()
+    assert helm is not None, "helm not found: run `bash scripts/install-helm.sh`"
+    rules = rule_exprs(Chart(helm, tmp_path).render(None, FULL_VALUES))
+    wanted = connector_metrics(dashboard_exprs(dashboard())) | connector_metrics(rules)
+    topic = _topics(kafka_bootstrap, partitions=1)
+    schema = avro.bundled_schema(avro.TRACKING_EVENT)
+    values: list[bytes | None] = [avro.encode(schema, tracking_record(i)) for i in range(40)]
+    values[7] = b"\x07 not avro"
+    produce(kafka_bootstrap, topic, values)
+    faults = FaultSettings(seed=5, share_429=0.2, share_500=0.2, retry_after_s=0)
+    with SandboxThread(SandboxSettings(faults=faults)) as sandbox:
+        settings = connector_settings(
+            kafka_bootstrap,
+            topic,
+            sandbox.url,
+            sink=SinkSettings(batch_size=1, backoff_initial_s=0.01, backoff_max_s=0.05),
+        )
+        with RunningConnector(settings) as connector:
+            connector.wait_until(
+                "every record settled",
+                lambda: (
+                    total(connector.metrics(), "spotify_capi_events_delivered_total")
+                    + total(connector.metrics(), "spotify_capi_events_dead_lettered_total")
+                    >= 40
+                ),
+            )
+            exposed = {name for name, _ in connector.metrics()}
+            codes = {
+                dict(labels).get("http_response_status_code")
+                for name, labels in connector.metrics()
+                if name == "http_client_request_duration_seconds_count"
+            }
+    assert len(wanted) >= 15
+    assert wanted - exposed == set()
+    assert {"200", "429", "500"} <= codes  # the label values the 429 and 5xx panels select
 
 
 def test_readyz_goes_not_ready_on_a_refused_token_and_back(
