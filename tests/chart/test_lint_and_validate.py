@@ -15,6 +15,7 @@ CORE_KINDS = {
     "Deployment",
     "HorizontalPodAutoscaler",
     "NetworkPolicy",
+    "Pod",
     "PodDisruptionBudget",
     "Secret",
     "Service",
@@ -37,6 +38,7 @@ def test_default_render_holds_the_expected_objects(default_render: Rendered) -> 
     assert sorted(obj["kind"] for obj in default_render.objects) == [
         "ConfigMap",
         "Deployment",
+        "Pod",  # the `helm test` pod
         "PodDisruptionBudget",
         "Service",
         "ServiceAccount",
@@ -48,6 +50,7 @@ def test_full_render_holds_every_optional_object(full_render: Rendered) -> None:
         "ConfigMap",
         "Deployment",
         "NetworkPolicy",
+        "Pod",
         "PodDisruptionBudget",
         "PrometheusRule",
         "ScaledObject",
@@ -71,17 +74,17 @@ def validate_core(objects: list[Manifest], version: str = KUBE_VERSION) -> list[
 
 def test_default_objects_are_valid_kubernetes_1_31(chart: Chart) -> None:
     rendered = chart.render({"secrets": {"spotifyToken": "t", "spotifyConnectionId": "c"}})
-    assert len(validate_core(rendered.objects)) == 6
+    assert len(validate_core(rendered.objects)) == 7
 
 
 def test_full_objects_are_valid_kubernetes_1_31(full_render: Rendered) -> None:
-    assert len(validate_core(full_render.objects)) == 7  # two ConfigMaps: config and dashboard
+    assert len(validate_core(full_render.objects)) == 8  # two ConfigMaps: config and dashboard
 
 
 def test_full_objects_are_valid_for_the_newest_bundled_kubernetes(full_render: Rendered) -> None:
     newest: str = kubernetes_validate.utils.latest_version()
     assert tuple(int(part) for part in newest.split(".")[:2]) > (1, 31)
-    assert len(validate_core(full_render.objects, newest)) == 7
+    assert len(validate_core(full_render.objects, newest)) == 8
 
 
 def test_hpa_objects_are_valid_kubernetes_1_31(chart: Chart) -> None:

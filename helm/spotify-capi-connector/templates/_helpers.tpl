@@ -180,3 +180,82 @@ The secret values the pod reads, as a list of dicts: env (the connector's variab
 {{- fail "autoscaling.minReplicas is greater than autoscaling.maxReplicas." }}
 {{- end }}
 {{- end }}
+
+{{/*
+The connector container's env, volumeMounts and the pod's volumes: shared by the Deployment and
+the `helm test` pod, which must see exactly the same config and secrets.
+*/}}
+{{- define "connector.env" -}}
+{{- $refs := include "connector.secretRefs" . | fromJsonArray }}
+{{- if or $refs .Values.extraEnv }}
+env:
+  {{- range $refs }}
+  - name: {{ .env }}_FILE
+    value: {{ include "connector.secretsDir" $ }}/{{ .key }}
+  {{- end }}
+  {{- with .Values.extraEnv }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "connector.volumeMounts" -}}
+{{- $refs := include "connector.secretRefs" . | fromJsonArray }}
+volumeMounts:
+  - name: config
+    mountPath: {{ include "connector.configDir" . }}/config.yaml
+    subPath: config.yaml
+    readOnly: true
+  {{- if $refs }}
+  - name: secrets
+    mountPath: {{ include "connector.secretsDir" . }}
+    readOnly: true
+  {{- end }}
+  {{- if .Values.kafkaTls.enabled }}
+  - name: kafka-tls
+    mountPath: {{ include "connector.tlsDir" . }}
+    readOnly: true
+  {{- end }}
+  - name: tmp
+    mountPath: /tmp
+  {{- with .Values.extraVolumeMounts }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+
+{{- define "connector.volumes" -}}
+{{- $refs := include "connector.secretRefs" . | fromJsonArray }}
+volumes:
+  - name: config
+    configMap:
+      name: {{ include "connector.fullname" . }}
+  {{- if $refs }}
+  - name: secrets
+    secret:
+      secretName: {{ include "connector.secretName" . }}
+      defaultMode: 0400
+      items:
+        {{- range $refs }}
+        - key: {{ .key }}
+          path: {{ .key }}
+        {{- end }}
+  {{- end }}
+  {{- if .Values.kafkaTls.enabled }}
+  - name: kafka-tls
+    secret:
+      secretName: {{ .Values.kafkaTls.secretName }}
+      defaultMode: 0400
+      items:
+        {{- range list .Values.kafkaTls.caKey .Values.kafkaTls.certKey .Values.kafkaTls.keyKey | compact }}
+        - key: {{ . }}
+          path: {{ . }}
+        {{- end }}
+  {{- end }}
+  - name: tmp
+    emptyDir:
+      medium: Memory
+      sizeLimit: {{ .Values.tmpSizeLimit }}
+  {{- with .Values.extraVolumes }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
