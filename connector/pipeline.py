@@ -67,6 +67,8 @@ class PipelineStatus:
     settled_by_status: Counter[str] = field(default_factory=Counter)
     consumed: int = 0
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # records not yet settled
+    rebalances: Counter[str] = field(default_factory=Counter)  # assigned, revoked, lost
+    commits: int = 0  # partition offsets the broker acknowledged
 
 
 class Pipeline:
@@ -307,6 +309,7 @@ class Pipeline:
 
     def committed(self, commits: list[Commit]) -> None:
         """The broker acknowledged these commits (called inside poll or a blocking commit)."""
+        self.status.commits += len(commits)
         for commit in commits:
             offsets = self._book.get(commit.topic, commit.partition)
             if offsets is not None:
@@ -358,12 +361,14 @@ class Pipeline:
 
     def assigned(self, partitions: Partitions) -> None:
         self.status.broker_down = False
+        self.status.rebalances["assigned"] += 1
         for topic, partition in partitions:
             if self._book.get(topic, partition) is None:  # incremental: keep what we track
                 self._book.assign(topic, partition)
         log.info("partitions assigned", extra={"partitions": partitions})
 
     def revoked(self, partitions: Partitions) -> None:
+        self.status.rebalances["revoked"] += 1
         owned = [p for tp in partitions if (p := self._book.get(*tp)) is not None]
         self._await_settled(owned, self._remaining_s(self.settings.pipeline.revoke_timeout_s))
         self._commit(wait=True, partitions=owned)
@@ -372,6 +377,7 @@ class Pipeline:
         log.info("partitions revoked", extra={"partitions": partitions})
 
     def lost(self, partitions: Partitions) -> None:
+        self.status.rebalances["lost"] += 1
         for topic, partition in partitions:
             self._book.revoke(topic, partition)
         log.warning("partitions lost", extra={"partitions": partitions})

@@ -19,6 +19,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import aiohttp
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -27,7 +28,13 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import HistogramMetricFamily
 
 from connector import __version__
@@ -63,6 +70,7 @@ LATENCY_SECONDS_BUCKETS = (
 )  # fmt: skip
 _MAX_LABEL = 64  # reason codes are short; a longer one is cut rather than trusted
 _FAILURE_LABELS = ("spotify_capi.status", "error.type")
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def status_class(status: int | None) -> str:
@@ -93,7 +101,11 @@ class Telemetry:
     ) -> None:
         self._topic = settings.kafka.input_topic
         self._group = settings.kafka.group_id
-        self._connections = tuple(settings.spotify_connections())
+        self._spotify = settings.spotify_connections()
+        self._connections = tuple(self._spotify)
+        self._last_delivered_ms = 0
+        self._requests_in_flight: dict[str, int] = {}
+        self._in_flight_limit: dict[str, int] = {}
         self._clock_ms = clock_ms
         self._status: PipelineStatus | None = None
         self._delivered: Counter[tuple[str, ...]] = Counter()
@@ -118,9 +130,13 @@ class Telemetry:
         )
         self.meter_provider = MeterProvider(metric_readers=[reader], resource=resource)
         self.registry.register(HistogramCollector((self.delivery_latency, self.event_delay)))
+        # process_* (CPU, memory, file descriptors, start time), python_info and python_gc_*.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.tracer_provider = _tracer_provider(settings, span_exporter, resource)
         self._define(self.meter_provider.get_meter("connector", __version__))
-        self.sink_observer = SinkMetrics(self, DEFAULT_CONNECTION)
+        self.sink_observer = self.sink_observer_for(DEFAULT_CONNECTION)
 
     # --- instruments --------------------------------------------------------------------------
 
@@ -225,6 +241,42 @@ class Telemetry:
             "s",
             "Seconds since a record last settled (or since nothing was pending)",
         )
+        meter.create_observable_gauge(
+            "spotify_capi.delivery.last_success_time",
+            [self._last_success],
+            "s",
+            "Unix time of the last event Spotify acknowledged",
+        )
+        meter.create_observable_up_down_counter(
+            "spotify_capi.http.requests.in_flight",
+            [self._per_connection(self._requests_in_flight)],
+            "{request}",
+            "Conversions API requests in flight now",
+        )
+        meter.create_observable_gauge(
+            "spotify_capi.http.concurrency.limit",
+            [self._per_connection(self._in_flight_limit)],
+            "{request}",
+            "Requests allowed in flight now (adaptive: halved by 429, at most sink.max_in_flight)",
+        )
+        meter.create_observable_counter(
+            "spotify_capi.rebalances",
+            [self._rebalances],
+            "{rebalance}",
+            "Consumer group rebalance callbacks, by kind (assigned, revoked, lost)",
+        )
+        meter.create_observable_counter(
+            "spotify_capi.commits",
+            [self._gauge(lambda s: s.commits)],
+            "{offset}",
+            "Partition offsets committed and acknowledged by the broker",
+        )
+        meter.create_observable_gauge(
+            "spotify_capi.build.info",
+            [lambda _options: [Observation(1, {"version": __version__})]],
+            "1",
+            "1, labelled with the connector's version",
+        )
 
     # --- feeds --------------------------------------------------------------------------------
 
@@ -238,6 +290,7 @@ class Telemetry:
         if status is DeliveryStatus.DELIVERED:
             self._delivered[(event_name_label(result.event_name),)] += 1
             acknowledged = result.settled_at_ms
+            self._last_delivered_ms = max(self._last_delivered_ms, acknowledged)
             kafka_time = result.coordinates.timestamp_ms
             if kafka_time is not None:
                 self.delivery_latency.observe(max(0, acknowledged - kafka_time) / 1000)
@@ -254,7 +307,16 @@ class Telemetry:
 
     def sink_observer_for(self, connection: str) -> SinkMetrics:
         """The observer of one connection's sink: its metrics carry the connection's name."""
-        return SinkMetrics(self, connection)
+        spotify = self._spotify.get(connection)
+        url = urlsplit(str(spotify.url) if spotify is not None else "")
+        return SinkMetrics(
+            self, connection, url.hostname, url.port or _DEFAULT_PORTS.get(url.scheme)
+        )
+
+    def in_flight(self, connection: str, requests: int, limit: int) -> None:
+        """A sink's requests in flight and its limit (on the HTTP loop; read at scrape time)."""
+        self._requests_in_flight[connection] = requests
+        self._in_flight_limit[connection] = limit
 
     def trace_configs(self) -> list[aiohttp.TraceConfig]:
         """aiohttp client tracing for the sink, when traces are exported; else none (no cost)."""
@@ -305,6 +367,28 @@ class Telemetry:
             ]
 
         return observe
+
+    def _last_success(self, _options: CallbackOptions) -> Iterable[Observation]:
+        last = self._last_delivered_ms
+        return [Observation(last / 1000)] if last else []
+
+    @staticmethod
+    def _per_connection(
+        values: dict[str, int],
+    ) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(_options: CallbackOptions) -> Iterable[Observation]:
+            return [Observation(n, {"connection": name}) for name, n in list(values.items())]
+
+        return observe
+
+    def _rebalances(self, _options: CallbackOptions) -> Iterable[Observation]:
+        status = self._status
+        if status is None:
+            return []
+        return [
+            Observation(n, {"spotify_capi.rebalance": kind})
+            for kind, n in list(status.rebalances.items())
+        ]
 
     def _consumed(self, _options: CallbackOptions) -> Iterable[Observation]:
         status = self._status
@@ -391,20 +475,30 @@ def _le(bound: float) -> str:
 class SinkMetrics:
     """The sink's observer: called on the HTTP event loop, so it only adds to instruments."""
 
-    def __init__(self, telemetry: Telemetry, connection: str) -> None:
+    def __init__(
+        self, telemetry: Telemetry, connection: str, host: str | None, port: int | None
+    ) -> None:
         self._t = telemetry
         self._connection = connection  # a configured name: a bounded label
+        self._server: dict[str, str | int] = {}  # the semantic conventions' server.* attributes
+        if host:
+            self._server["server.address"] = host
+        if port:
+            self._server["server.port"] = port
 
     def on_request(self, status: int | None, events: int, seconds: float) -> None:
         t = self._t
         attributes: dict[str, str | int] = {
             "http.request.method": "POST",
             "connection": self._connection,
+            **self._server,
         }
         if status is None:
             attributes["error.type"] = "transport"
         else:
             attributes["http.response.status_code"] = status
+            if status >= 400:  # the conventions: an error answer names its status as error.type
+                attributes["error.type"] = str(status)
         t.request_duration.record(seconds, attributes)
         t.batch_size.record(events)
         t.responses.add(
@@ -417,6 +511,9 @@ class SinkMetrics:
     def on_auth_state(self, failing: bool) -> None:
         if failing:
             self._t.auth_failures.add(1, {"connection": self._connection})
+
+    def on_in_flight(self, requests: int, limit: int) -> None:
+        self._t.in_flight(self._connection, requests, limit)
 
     def on_field_removed(self, field: str) -> None:
         # A contract path from a fixed list (connector/sink/heal.py): a bounded label.

@@ -123,6 +123,7 @@ class SpotifySink:
         self._probing = False  # the auth probe's request is in flight
         self._progress = asyncio.Event()
         self._failures: list[BaseException] = []
+        self._report_in_flight()
 
     def __repr__(self) -> str:
         return (
@@ -259,6 +260,10 @@ class SpotifySink:
             batch = self._ready.popleft()
             self._sending += 1
             self._spawn(self._send(batch, self._limit.generation))
+        self._report_in_flight()
+
+    def _report_in_flight(self) -> None:
+        self._observer.on_in_flight(self._sending, self._limit.limit)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -282,6 +287,7 @@ class SpotifySink:
             result = await self._post(batch)
         finally:
             self._sending -= 1
+            self._report_in_flight()
         await self._act_on(batch, result, generation)
 
     async def _post(self, batch: _Batch) -> Result:
@@ -325,6 +331,7 @@ class SpotifySink:
         verdict = classify_status(result.status)
         if verdict is Verdict.DELIVERED:
             self._limit.on_success()
+            self._report_in_flight()
             self._deliver(batch, result)
         elif verdict is Verdict.AUTH:
             self._hold(batch, result.status)
@@ -338,6 +345,7 @@ class SpotifySink:
         else:
             if result.status == 429 and self._limit.on_throttled(generation):
                 log.info("429 from Spotify: in-flight limit lowered to %d", self._limit.limit)
+                self._report_in_flight()
             return self._retry_or_exhaust(
                 batch, result, cause=None, message=f"HTTP {result.status}: {result.message}"
             )

@@ -51,6 +51,9 @@ class SinkObserver(Protocol):
     def on_field_removed(self, field: str) -> None:
         """A healed event was accepted without `field` (a contract path)."""
 
+    def on_in_flight(self, requests: int, limit: int) -> None:
+        """Requests in flight now, and the adaptive limit on them."""
+
 
 class NullObserver:
     """The default observer: observes nothing."""
@@ -65,6 +68,9 @@ class NullObserver:
         pass
 
     def on_field_removed(self, field: str) -> None:
+        pass
+
+    def on_in_flight(self, requests: int, limit: int) -> None:
         pass
 
 

@@ -70,5 +70,10 @@ def test_dashboard_shows_what_an_sre_looks_for() -> None:
         "spotify_capi_http_responses_total",
         "http_client_request_duration_seconds_count",
         "spotify_capi_auth_failing",
+        "spotify_capi_http_requests_in_flight",
+        "spotify_capi_http_concurrency_limit",
+        "spotify_capi_rebalances_total",
+        "spotify_capi_commits_total",
+        "spotify_capi_delivery_last_success_time_seconds",
     } <= names
     assert DASHBOARD.name == "spotify-capi-connector.json"

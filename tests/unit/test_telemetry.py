@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from connector import __version__
 from connector.config import (
     ConnectionSettings,
     KafkaSettings,
@@ -256,3 +257,44 @@ def test_auth_failing_names_the_refused_connection_among_several() -> None:
     assert value(s, "spotify_capi_auth_failing", connection="brand_a") == 0
     assert value(s, "spotify_capi_auth_failing", connection="brand_b") == 1
     assert value(s, "spotify_capi_auth_failing", connection="default") is None
+
+
+def test_sre_metrics_in_flight_limit_rebalances_commits_last_delivery_and_build() -> None:
+    t = telemetry()
+    status = PipelineStatus()
+    status.rebalances.update({"assigned": 2, "revoked": 1})
+    status.commits = 9
+    t.watch(status)
+    t.sink_observer_for("default").on_in_flight(3, 8)
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE", settled_at_ms=1_700_000))
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE", settled_at_ms=1_500_000))
+    s = samples(t.scrape())
+    default = {"connection": "default"}
+    assert value(s, "spotify_capi_http_requests_in_flight", **default) == 3
+    assert value(s, "spotify_capi_http_concurrency_limit", **default) == 8
+    rebalances = "spotify_capi_rebalances_total"
+    assert value(s, rebalances, spotify_capi_rebalance="assigned") == 2
+    assert value(s, rebalances, spotify_capi_rebalance="revoked") == 1
+    assert value(s, "spotify_capi_commits_total") == 9
+    assert value(s, "spotify_capi_delivery_last_success_time_seconds") == 1_700.0  # the latest
+    assert value(s, "spotify_capi_build_info", version=__version__) == 1
+    assert (value(s, "process_cpu_seconds_total") or 0) > 0
+    assert any(name == "python_info" for name, _ in s)
+
+
+def test_no_last_delivery_time_before_a_delivery() -> None:
+    s = samples(telemetry().scrape())
+    assert not [k for k in s if k[0] == "spotify_capi_delivery_last_success_time_seconds"]
+
+
+def test_request_duration_names_the_server_and_error_answers_by_status() -> None:
+    t = telemetry()
+    observer = t.sink_observer_for("default")
+    observer.on_request(200, 1, 0.1)
+    observer.on_request(429, 1, 0.1)
+    s = samples(t.scrape())
+    server = {"server_address": "capi.spotify.com", "server_port": "443"}
+    common = {"http_request_method": "POST", "connection": "default", **server}
+    count = "http_client_request_duration_seconds_count"
+    assert value(s, count, http_response_status_code="200", **common) == 1
+    assert value(s, count, http_response_status_code="429", error_type="429", **common) == 1

@@ -124,6 +124,7 @@ class RecordingObserver:
         self.retries: list[str] = []
         self.auth_states: list[bool] = []
         self.removed_fields: list[str] = []
+        self.in_flight: list[tuple[int, int]] = []  # (requests, limit) as reported
 
     def on_request(self, status: int | None, events: int, seconds: float) -> None:
         assert seconds >= 0
@@ -137,6 +138,9 @@ class RecordingObserver:
 
     def on_field_removed(self, field: str) -> None:
         self.removed_fields.append(field)
+
+    def on_in_flight(self, requests: int, limit: int) -> None:
+        self.in_flight.append((requests, limit))
 
 
 class Harness:

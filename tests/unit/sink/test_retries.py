@@ -22,6 +22,10 @@ async def test_429_retry_after_seconds_is_honoured_and_the_same_batch_resent(
         assert h.sink.in_flight_limit == 2  # halved by the 429
 
     assert h.sleeps == [7.0]
+    # The observer hears the in-flight requests and the limit: 4 at the start, 2 after the 429.
+    assert h.observer.in_flight[0] == (0, 4)
+    assert (1, 4) in h.observer.in_flight
+    assert h.observer.in_flight[-1] == (0, 2)
     first, second = server.requests
     assert first.body == second.body  # same bytes, same event_ids
     assert h.observer.retries == ["http_429"]
