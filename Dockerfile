@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # spotify-capi-connector: Kafka -> Spotify Conversions API.
-#   docker build -t spotify-capi-connector:0.1.0 .
+#   docker build -t spotify-capi-connector:0.1.0 --build-arg REVISION=$(git rev-parse HEAD) .
 #   docker run --rm -e SPOTIFY_CAPI_TOKEN_FILE=/run/secrets/token ... spotify-capi-connector:0.1.0
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -15,9 +15,17 @@ RUN pip wheel --no-deps --wheel-dir /wheels .
 
 # --- runtime: the wheel and its dependencies (binary wheels only), nothing else ---------------
 FROM ${PYTHON_IMAGE} AS runtime
+# Where the image came from, for scanners and `docker inspect`: pass them at build time
+# (--build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) --build-arg SOURCE=<repo URL>).
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE=unknown
 LABEL org.opencontainers.image.title="spotify-capi-connector" \
       org.opencontainers.image.description="Delivers conversion events from Apache Kafka to the Spotify Conversions API, at least once." \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}"
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \

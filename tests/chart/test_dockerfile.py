@@ -103,3 +103,14 @@ def test_dockerignore_keeps_the_context_small() -> None:
         assert path in ignored
     for needed in ("connector", "pyproject.toml", "README.md"):
         assert needed not in ignored
+
+
+def test_oci_labels_name_source_revision_and_version() -> None:
+    runtime = stages()[-1]
+    (labels,) = instruction(runtime, "LABEL")
+    for key, arg in (("version", "VERSION"), ("revision", "REVISION"), ("source", "SOURCE")):
+        assert f'org.opencontainers.image.{key}="${{{arg}}}"' in labels
+        assert any(a.startswith(f"{arg}=") for a in instruction(runtime, "ARG")), arg
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (version,) = [a for a in instruction(runtime, "ARG") if a.startswith("VERSION=")]
+    assert f'version = "{version.removeprefix("VERSION=")}"' in pyproject
