@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -182,7 +183,9 @@ def test_metrics_count_what_was_sent(kafka_bootstrap: str) -> None:
         m, "spotify_capi_http_responses_total", http_response_status_class="2xx", **default
     ) == (requests)
     assert total(m, "spotify_capi_http_responses_total") == stats.requests_total
-    ok = {"http_request_method": "POST", "http_response_status_code": "200", **default}
+    spotify = urlsplit(str(settings.spotify.url))
+    server = {"server_address": str(spotify.hostname), "server_port": str(spotify.port)}
+    ok = {"http_request_method": "POST", "http_response_status_code": "200", **default, **server}
     assert value(m, "http_client_request_duration_seconds_count", **ok) == requests
     assert value(m, "spotify_capi_batch_size_sum") == 56 == stats.events_accepted
     assert value(m, "spotify_capi_batch_size_count") == requests
@@ -226,6 +229,12 @@ def test_every_metric_the_dashboard_and_the_alerts_query_is_exposed(
                     + total(connector.metrics(), "spotify_capi_events_dead_lettered_total")
                     >= 40
                 ),
+            )
+            # The lag and commits come with the commit interval: wait for them, within bounds.
+            connector.wait_until(
+                "every queried metric exposed",
+                lambda: wanted <= {name for name, _ in connector.metrics()},
+                timeout_s=30,
             )
             exposed = {name for name, _ in connector.metrics()}
             codes = {
