@@ -7,8 +7,9 @@ PY     := $(VENV)/bin/python
 CACHE  := .cache
 HELM   := $(CACHE)/bin/helm
 PROMTOOL := $(CACHE)/bin/promtool
+HELM_DOCS := $(CACHE)/bin/helm-docs
 
-.PHONY: setup demo test lint typecheck unit integration chart bench clean
+.PHONY: setup demo test lint typecheck unit integration chart chart-readme bench clean
 
 $(VENV)/.installed: pyproject.toml devtools/pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (or run make PYTHON=python3)"; exit 2; }
@@ -28,7 +29,14 @@ $(HELM): scripts/install-helm.sh
 $(PROMTOOL): scripts/install-promtool.sh
 	bash scripts/install-promtool.sh $(CACHE)
 
-setup: $(VENV)/.installed $(CACHE)/kafka/.fetched $(HELM) $(PROMTOOL)
+# helm-docs writes the chart's README from the comments in values.yaml (`make chart-readme`).
+$(HELM_DOCS): scripts/install-helm-docs.sh
+	bash scripts/install-helm-docs.sh $(CACHE)
+
+chart-readme: $(HELM_DOCS)
+	$(HELM_DOCS) --chart-search-root helm --sort-values-order file --skip-version-footer
+
+setup: $(VENV)/.installed $(CACHE)/kafka/.fetched $(HELM) $(PROMTOOL) $(HELM_DOCS)
 
 demo: $(VENV)/.installed $(CACHE)/kafka/.fetched
 	$(PY) -m connector demo

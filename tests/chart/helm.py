@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -24,11 +25,27 @@ Manifest = dict[str, Any]
 
 
 def find_helm() -> Path | None:
-    local = REPO_ROOT / ".cache" / "bin" / "helm"
+    return find_tool("helm")
+
+
+def find_tool(name: str) -> Path | None:
+    """A Go tool built by scripts/install-<name>.sh into .cache/bin, or one on PATH."""
+    local = REPO_ROOT / ".cache" / "bin" / name
     if local.is_file():
         return local
-    on_path = shutil.which("helm")
+    on_path = shutil.which(name)
     return Path(on_path) if on_path else None
+
+
+def require_tool(name: str) -> Path:
+    """The tool, or a skip saying how to build it; under CI=true a missing tool fails."""
+    found = find_tool(name)
+    if found is None:
+        message = f"{name} not found: run `bash scripts/install-{name}.sh` (or `make setup`)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.chart.helm import REPO_ROOT, Chart, Rendered
+from tests.chart.helm import Chart, Rendered, require_tool
 
 pytestmark = pytest.mark.chart
 
@@ -29,23 +28,9 @@ ALERTS = {
 }
 
 
-def find_promtool() -> Path | None:
-    local = REPO_ROOT / ".cache" / "bin" / "promtool"
-    if local.is_file():
-        return local
-    on_path = shutil.which("promtool")
-    return Path(on_path) if on_path else None
-
-
 @pytest.fixture(scope="module")
 def promtool() -> Path:
-    found = find_promtool()
-    if found is None:
-        message = "promtool not found: run `bash scripts/install-promtool.sh` (or `make setup`)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    return require_tool("promtool")
 
 
 def rule_groups(rendered: Rendered) -> list[dict[str, object]]:
