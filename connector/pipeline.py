@@ -69,6 +69,7 @@ class PipelineStatus:
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # records not yet settled
     rebalances: Counter[str] = field(default_factory=Counter)  # assigned, revoked, lost
     commits: int = 0  # partition offsets the broker acknowledged
+    commit_failures: int = 0  # commit calls the broker refused (retried by the next commit)
 
 
 class Pipeline:
@@ -314,6 +315,10 @@ class Pipeline:
             offsets = self._book.get(commit.topic, commit.partition)
             if offsets is not None:
                 offsets.mark_committed(commit.offset)
+
+    def commit_failed(self) -> None:
+        """A commit was refused (say, during a rebalance): the next commit tries again."""
+        self.status.commit_failures += 1
 
     def positions(self) -> dict[tuple[str, int], int]:
         """The committable offset of every assigned partition that has one."""

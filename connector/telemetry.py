@@ -271,6 +271,12 @@ class Telemetry:
             "{offset}",
             "Partition offsets committed and acknowledged by the broker",
         )
+        meter.create_observable_counter(
+            "spotify_capi.commit.failures",
+            [self._gauge(lambda s: s.commit_failures)],
+            "{failure}",
+            "Offset commits the broker refused (the next commit retries them)",
+        )
         meter.create_observable_gauge(
             "spotify_capi.build.info",
             [lambda _options: [Observation(1, {"version": __version__})]],

@@ -94,10 +94,14 @@ class KafkaSource:
                 self._consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
             log.warning("commit failed; it will be retried", extra={"error": str(exc.args[0])})
+            if self._events is not None:
+                self._events.commit_failed()
 
     def _acknowledged(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
         if error is not None:
             log.warning("commit failed; it will be retried", extra={"error": error.str()})
+            if self._events is not None:
+                self._events.commit_failed()
             return
         done = [
             Commit(tp.topic, tp.partition, tp.offset)

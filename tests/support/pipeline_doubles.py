@@ -145,8 +145,10 @@ class ScriptedSource:
         if not commits:
             return
         self.attempted.append(list(commits))
+        assert self._events is not None
         if self.fail_commits > 0:
             self.fail_commits -= 1
+            self._events.commit_failed()
             return
         self.acknowledged.extend(commits)
         assert self._events is not None

@@ -27,6 +27,9 @@ class Listener:
     def committed(self, commits: list[Commit]) -> None:
         raise AssertionError("nothing to commit without a broker")
 
+    def commit_failed(self) -> None:
+        raise AssertionError("nothing to commit without a broker")
+
     def brokers_down(self) -> None:
         self.brokers_down_calls += 1
 

@@ -111,6 +111,7 @@ def test_a_revoke_whose_commit_fails_commits_nothing_and_the_next_owner_redelive
     h.run()
     assert h.source.attempted == [[Commit(TOPIC, 0, 2)]]
     assert h.source.acknowledged == []
+    assert (h.pipeline.status.commit_failures, h.pipeline.status.commits) == (1, 0)
 
 
 def test_a_lost_partition_is_never_committed_while_the_others_are() -> None:

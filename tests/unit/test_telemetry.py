@@ -264,6 +264,7 @@ def test_sre_metrics_in_flight_limit_rebalances_commits_last_delivery_and_build(
     status = PipelineStatus()
     status.rebalances.update({"assigned": 2, "revoked": 1})
     status.commits = 9
+    status.commit_failures = 2
     t.watch(status)
     t.sink_observer_for("default").on_in_flight(3, 8)
     t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE", settled_at_ms=1_700_000))
@@ -276,6 +277,7 @@ def test_sre_metrics_in_flight_limit_rebalances_commits_last_delivery_and_build(
     assert value(s, rebalances, spotify_capi_rebalance="assigned") == 2
     assert value(s, rebalances, spotify_capi_rebalance="revoked") == 1
     assert value(s, "spotify_capi_commits_total") == 9
+    assert value(s, "spotify_capi_commit_failures_total") == 2
     assert value(s, "spotify_capi_delivery_last_success_time_seconds") == 1_700.0  # the latest
     assert value(s, "spotify_capi_build_info", version=__version__) == 1
     assert (value(s, "process_cpu_seconds_total") or 0) > 0
