@@ -17,6 +17,7 @@ from connector.models import (
 )
 from connector.prepare import Ready, Undecodable
 from connector.sink import SendOutcome, SendStatus
+from connector.transform.identifiers import dropped
 
 _SEND_STATUS = {
     SendStatus.DELIVERED: DeliveryStatus.DELIVERED,
@@ -67,6 +68,7 @@ def failed_result(
         error_field=r.field,
         error_message=r.message,
         warnings=tuple(str(w) for w in failure.warnings),
+        identifiers_dropped=dropped(failure.warnings),
     )
     return result, "transform"
 
@@ -96,4 +98,7 @@ def sent_result(
         sp_trace_id=outcome.sp_trace_id,
         warnings=ready.warnings + outcome.warnings,
         connection=outcome.item.connection,
+        identifiers=ready.identifiers.carried,
+        email_count=ready.identifiers.email_count,
+        identifiers_dropped=ready.identifiers.dropped,
     )

@@ -84,10 +84,24 @@ def encode_result(result: DeliveryResult) -> bytes:
     _optional_long(result.event_time_ms, out)
     _long(max(0, result.settled_at_ms - result.received_at_ms), out)
     _optional_string(result.sp_trace_id, out)
-    if result.warnings:
-        _long(len(result.warnings), out)
-        for warning in result.warnings:
-            _string(warning, out)
+    _strings(result.warnings, out)
     out += _END
     _optional_string(result.connection, out)
+    if result.identifiers or result.email_count or result.identifiers_dropped:
+        _strings(result.identifiers, out, end=True)
+        _long(result.email_count, out)
+        _strings(result.identifiers_dropped, out, end=True)
+    else:
+        out += b"\x00\x00\x00"  # no identifiers: two empty arrays and a zero
     return bytes(out)
+
+
+def _strings(values: tuple[str, ...], out: bytearray, end: bool = False) -> None:
+    """An array of strings; `end` writes its closing empty block too (the warnings array's
+    closing block is part of _END)."""
+    if values:
+        _long(len(values), out)
+        for value in values:
+            _string(value, out)
+    if end:
+        out.append(0)

@@ -39,6 +39,9 @@ results = st.builds(
     sp_trace_id=st.none() | _TEXT,
     warnings=st.lists(_TEXT, max_size=4).map(tuple),
     connection=st.none() | _TEXT,
+    identifiers=st.lists(_TEXT, max_size=5).map(tuple),
+    email_count=st.integers(min_value=0, max_value=2**31 - 1),
+    identifiers_dropped=st.lists(_TEXT, max_size=4).map(tuple),
 )
 
 
@@ -65,6 +68,9 @@ def as_record(result: DeliveryResult) -> dict[str, object]:
         "warnings": list(result.warnings),
         "connector_version": __version__,
         "connection": result.connection,
+        "identifiers": list(result.identifiers),
+        "email_count": result.email_count,
+        "identifiers_dropped": list(result.identifiers_dropped),
     }
 
 
@@ -117,13 +123,34 @@ def test_a_reader_without_the_connection_field_reads_every_other_field() -> None
     """`connection` is the last field: a reader with the schema before it (results are
     schemaless, so its schema is the one it decodes with) stops before it and sees the rest."""
     older = json.loads((Path(avro.__file__).parent / "schemas/delivery_result.avsc").read_text())
-    older["fields"] = [f for f in older["fields"] if f["name"] != "connection"]
+    newer = ("connection", *_IDENTIFIER_FIELDS)
+    older["fields"] = [f for f in older["fields"] if f["name"] not in newer]
     older_parsed = fastavro.parse_schema(older)
     result = DeliveryResult(
         SourceCoordinates("events", 1, 9), DeliveryStatus.DELIVERED, 1, 2, event_id="e-1",
-        warnings=("w:x",), connection="brand_b",
+        warnings=("w:x",), connection="brand_b", identifiers=("email", "ip"), email_count=2,
     )  # fmt: skip
     decoded = avro.decode(older_parsed, encode_result(result))
     current = avro.decode(avro.bundled_schema(avro.DELIVERY_RESULT), encode_result(result))
-    assert decoded == {k: v for k, v in current.items() if k != "connection"}
+    assert decoded == {k: v for k, v in current.items() if k not in newer}
     assert current["connection"] == "brand_b"
+
+
+_IDENTIFIER_FIELDS = ("identifiers", "email_count", "identifiers_dropped")
+
+
+def test_a_reader_before_the_identifier_fields_reads_every_other_field() -> None:
+    """The identifier fields come last, with defaults: a reader of the schema with
+    `connection` but without them reads the rest; the current one reads them by value."""
+    older = json.loads((Path(avro.__file__).parent / "schemas/delivery_result.avsc").read_text())
+    older["fields"] = [f for f in older["fields"] if f["name"] not in _IDENTIFIER_FIELDS]
+    result = DeliveryResult(
+        SourceCoordinates("events", 1, 9), DeliveryStatus.DELIVERED, 1, 2, connection="default",
+        identifiers=("email", "phone"), email_count=2, identifiers_dropped=("ip:placeholder",),
+    )  # fmt: skip
+    decoded = avro.decode(fastavro.parse_schema(older), encode_result(result))
+    current = avro.decode(avro.bundled_schema(avro.DELIVERY_RESULT), encode_result(result))
+    assert decoded == {k: v for k, v in current.items() if k not in _IDENTIFIER_FIELDS}
+    assert current["identifiers"] == ["email", "phone"]
+    assert current["email_count"] == 2
+    assert current["identifiers_dropped"] == ["ip:placeholder"]

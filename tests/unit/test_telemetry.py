@@ -256,3 +256,25 @@ def test_auth_failing_names_the_refused_connection_among_several() -> None:
     assert value(s, "spotify_capi_auth_failing", connection="brand_a") == 0
     assert value(s, "spotify_capi_auth_failing", connection="brand_b") == 1
     assert value(s, "spotify_capi_auth_failing", connection="default") is None
+
+
+def test_delivered_events_count_by_event_name_and_identifier_kind() -> None:
+    t = telemetry()
+    both = ("email", "ip")
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE", identifiers=both))
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE", identifiers=("ip",)))
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="LEAD", identifiers=("phone",)))
+    t.on_result(
+        result(DeliveryStatus.REJECTED_SPOTIFY, event_name="LEAD", identifiers=("phone",))
+    )  # not delivered: not counted
+    s = samples(t.scrape())
+    name = "spotify_capi_events_identifiers_total"
+
+    def count(event: str, kind: str) -> float | None:
+        return value(s, name, spotify_capi_event_name=event, spotify_capi_kind=kind)
+
+    assert count("PURCHASE", "ip") == 2
+    assert count("PURCHASE", "email") == 1
+    assert count("PURCHASE", "ip_only") == 1
+    assert count("LEAD", "phone") == 1
+    assert count("PURCHASE", "phone") is None
