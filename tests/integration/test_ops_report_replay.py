@@ -208,7 +208,7 @@ def test_retry_exhaustion_replayed_twice_stops_at_the_start_offsets_then_deliver
 
 
 _UNSPECIFIED = "0.0.0.0"  # noqa: S104 - a placeholder under test, nothing binds to it
-_NO_IDS = {"email": None, "phone": None, "$device_id": None, "$spclid": None}
+_NO_IDS: dict[str, str | None] = {"email": None, "phone": None, "$device_id": None, "$spclid": None}
 
 
 def test_report_shows_match_quality_per_event_name_with_the_top_drops_and_hints(
@@ -216,7 +216,7 @@ def test_report_shows_match_quality_per_event_name_with_the_top_drops_and_hints(
 ) -> None:
     topic = _topics(kafka_bootstrap)
     recent = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    mix = [
+    mix: list[dict[str, str | None]] = [
         *({} for _ in range(4)),  # every identifier
         *({**_NO_IDS, "phone": "12"} for _ in range(3)),  # the phone invalid: IP only
         *({"email": "undefined", "phone": None, "$spclid": None} for _ in range(2)),
