@@ -9,6 +9,7 @@ never values).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,9 @@ def hint(kind: str, reason: str) -> str:
     if (kind, reason) in _HINTS:
         return _HINTS[(kind, reason)]
     if reason == "placeholder":
-        return f"leave {prop} out when unknown rather than sending a stand-in (undefined, 0)"
+        return f"leave {prop} out when unknown instead of a stand-in like undefined or all zeros"
+    if reason == "refused":
+        return "Spotify refused the field for this connection; the event went without it"
     if reason == "too_long":
         return f"check what fills {prop}, or raise transform.max_length.{kind}"
     if reason == "not_allowed":
@@ -58,14 +61,13 @@ class MatchQuality:
     only_ip: dict[str, int] = field(default_factory=Counter)
     dropped: dict[str, Counter[str]] = field(default_factory=dict)
 
-    def add(self, name: str, record: dict[str, Any]) -> None:
-        """A DELIVERED result of event `name`."""
-        kinds = record.get("identifiers") or []
+    def add(self, name: str, carried: Sequence[str], dropped: Sequence[str]) -> None:
+        """A DELIVERED result of event `name`: its `identifiers` and `identifiers_dropped`."""
         self.delivered[name] += 1
-        self.carried.setdefault(name, Counter()).update(kinds)
-        if kinds == ["ip"]:
+        self.carried.setdefault(name, Counter()).update(carried)
+        if list(carried) == ["ip"]:
             self.only_ip[name] += 1
-        self.dropped.setdefault(name, Counter()).update(record.get("identifiers_dropped") or [])
+        self.dropped.setdefault(name, Counter()).update(dropped)
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {}

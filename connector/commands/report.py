@@ -149,7 +149,9 @@ class Summary:
         self.by_event_name.setdefault(name, Counter())[status] += 1
         if status == "DELIVERED":
             self.latencies_ms.append(int(record["latency_ms"]))
-            self.match_quality.add(name, record)
+            self.match_quality.add(
+                name, record.get("identifiers") or [], record.get("identifiers_dropped") or []
+            )
         else:
             self.by_error_code[record.get("error_code") or "(none)"] += 1
         self._track(record, status, settled)

@@ -2,8 +2,9 @@
 
 What decides whether Spotify can attribute a conversion is the identifiers it carries. A result
 names their kinds (`email`, `phone`, `ip`, `device_id`, `click_id`), how many e-mails, and the
-identifiers dropped as `kind:reason` (`invalid`, `placeholder`, `too_long`, `not_allowed`): never
-a value, hashed or raw. Derived from the built `UserData` and the transform's warnings.
+identifiers dropped as `kind:reason`: `invalid`, `placeholder`, `too_long`, `not_allowed` (the
+field filter took it out), or `refused` (Spotify refused the field and the sink sent the event
+without it). Never a value, hashed or raw. Derived from the built `UserData` and the warnings.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _PROPERTY_KIND: dict[str, str] = {
     **{prop: "click_id" for prop, attribute in m.USER_TEXT_FIELDS if attribute == "click_id"},
 }
 IDENTIFIER_PROPERTIES: tuple[str, ...] = tuple(_PROPERTY_KIND)
-REASONS: tuple[str, ...] = ("invalid", "placeholder", "too_long", "not_allowed")
+REASONS: tuple[str, ...] = ("invalid", "placeholder", "too_long", "not_allowed", "refused")
 _REASON = {"placeholder_identifier": "placeholder", "too_long": "too_long"}
 
 
@@ -50,6 +51,28 @@ def dropped(
     for prop in not_allowed:
         found[f"{_PROPERTY_KIND[prop]}:not_allowed"] = None
     return tuple(found)
+
+
+_PATH_KIND = {
+    "user_data.hashed_emails": "email",
+    "user_data.hashed_phone_number": "phone",
+    "user_data.ip_address": "ip",
+    "user_data.device_id": "device_id",
+    "user_data.clickID": "click_id",
+}
+
+
+def refused(identifiers: Identifiers, removed_paths: Iterable[str]) -> Identifiers:
+    """What went after Spotify refused fields (the sink's healing removed them): a removed
+    kind is no longer carried but dropped as `refused`."""
+    kinds = [_PATH_KIND[path] for path in removed_paths if path in _PATH_KIND]
+    if not kinds:
+        return identifiers
+    return Identifiers(
+        tuple(kind for kind in identifiers.carried if kind not in kinds),
+        0 if "email" in kinds else identifiers.email_count,
+        (*identifiers.dropped, *(f"{kind}:refused" for kind in kinds)),
+    )
 
 
 def removed(given: Mapping[str, PropertyValue], kept: Mapping[str, PropertyValue]) -> list[str]:

@@ -249,8 +249,8 @@ def test_report_shows_match_quality_per_event_name_with_the_top_drops_and_hints(
                     "reason": "placeholder",
                     "events": 4,
                     "share": 1.0,
-                    "hint": "leave $ip out when unknown rather than sending a stand-in "
-                    "(undefined, 0)",
+                    "hint": "leave $ip out when unknown instead of a stand-in like undefined "
+                    "or all zeros",
                 }
             ],
         },
@@ -271,8 +271,8 @@ def test_report_shows_match_quality_per_event_name_with_the_top_drops_and_hints(
                     "reason": "placeholder",
                     "events": 2,
                     "share": 0.2,
-                    "hint": "leave email out when unknown rather than sending a stand-in "
-                    "(undefined, 0)",
+                    "hint": "leave email out when unknown instead of a stand-in like undefined "
+                    "or all zeros",
                 },
             ],
         },

@@ -184,6 +184,18 @@ def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> No
     print(_connections_line(typed))
     print(f"  events accepted by the Spotify sandbox: {accepted}")
     print()
+    print(_match_quality(typed), end="")
+
+
+def _match_quality(results: Sequence[DeliveryResult]) -> str:
+    """`report`'s match-quality table, from the delivered results."""
+    from connector.match_quality import MatchQuality, render_match_quality
+
+    quality = MatchQuality()
+    for r in results:
+        if r.status.value == "DELIVERED":
+            quality.add(r.event_name or "(none)", r.identifiers, r.identifiers_dropped)
+    return "\n".join(render_match_quality(quality.to_wire())) + "\n"
 
 
 def _healed_line(results: Sequence[DeliveryResult]) -> str:

@@ -90,3 +90,26 @@ def test_no_value_raw_or_hashed_reaches_the_result_bytes() -> None:
     for value in [*raw, *hashed, *outcome.event.user_data.hashed_emails]:
         assert value.encode() not in written
         assert value not in repr(result)
+
+
+def test_an_identifier_spotify_refused_is_no_longer_carried_but_dropped_as_refused() -> None:
+    ready = Ready(
+        "e-1",
+        "VIEW",
+        1,
+        b"{}",
+        (),
+        "default",
+        accepted({"$spclid": CLICK, "$device_id": DEVICE}).identifiers,
+    )
+    item = SinkItem(ref=None, event_id="e-1", payload=b"{}", connection="default")
+    healed = SendOutcome(
+        item, SendStatus.DELIVERED, 200, None, None, 2, None, 5,
+        warnings=("spotify_400_removed:user_data.clickID", "spotify_400_removed:user_data.gender"),
+    )  # fmt: skip
+    record = SourceRecord(SourceCoordinates("events", 0, 1), None, b"", received_at_ms=1)
+    result = sent_result(record.coordinates, record, ready, healed)
+    assert (result.identifiers, result.identifiers_dropped) == (
+        ("device_id",),
+        ("click_id:refused",),
+    )
