@@ -116,7 +116,21 @@ def read_results(kafka: KafkaSettings, since_ms: int | None) -> Iterator[dict[st
             on_read=bar.update,
         )
         for value in read:
-            yield avro.decode(schema, value)
+            yield decode_result(kafka.results_format, schema, value)
+
+
+def decode_result(results_format: str, schema: Any, value: bytes) -> dict[str, Any]:
+    """A result record in any `kafka.results_format` (confluent: the bundled schema is the one
+    this connector registered and wrote with)."""
+    if results_format == "json":
+        record: dict[str, Any] = orjson.loads(value)
+        return record
+    if results_format == "confluent":
+        value = value[5:]  # the magic byte and the schema id
+    from connector import avro
+
+    decoded: dict[str, Any] = avro.decode(schema, value)
+    return decoded
 
 
 # --- counting ------------------------------------------------------------------------------------

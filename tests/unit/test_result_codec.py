@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import fastavro
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connector import __version__, avro
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
-from connector.result_codec import encode_result
+from connector.result_codec import encode_result, encode_result_json, result_record
 
 _LONGS = st.integers(min_value=0, max_value=2**62)
 _TEXT = st.text(max_size=40)
@@ -45,39 +46,10 @@ results = st.builds(
 )
 
 
-def as_record(result: DeliveryResult) -> dict[str, object]:
-    """The result as the schema's record, field by field, for fastavro to write."""
-    c = result.coordinates
-    return {
-        "source_topic": c.topic,
-        "source_partition": c.partition,
-        "source_offset": c.offset,
-        "event_id": result.event_id,
-        "event_name": result.event_name,
-        "status": result.status.value,
-        "http_status": result.http_status,
-        "error_code": result.error_code,
-        "error_field": result.error_field,
-        "error_message": result.error_message,
-        "attempts": result.attempts,
-        "received_at": result.received_at_ms,
-        "settled_at": result.settled_at_ms,
-        "event_time": result.event_time_ms,
-        "latency_ms": max(0, result.settled_at_ms - result.received_at_ms),
-        "sp_trace_id": result.sp_trace_id,
-        "warnings": list(result.warnings),
-        "connector_version": __version__,
-        "connection": result.connection,
-        "identifiers": list(result.identifiers),
-        "email_count": result.email_count,
-        "identifiers_dropped": list(result.identifiers_dropped),
-    }
-
-
 @given(results)
 def test_direct_writer_matches_fastavro(result: DeliveryResult) -> None:
     schema = avro.bundled_schema(avro.DELIVERY_RESULT)
-    assert encode_result(result) == avro.encode(schema, as_record(result))
+    assert encode_result(result) == avro.encode(schema, result_record(result))
 
 
 def test_a_known_result_decodes_to_its_fields() -> None:
@@ -154,3 +126,40 @@ def test_a_reader_before_the_identifier_fields_reads_every_other_field() -> None
     assert current["identifiers"] == ["email", "phone"]
     assert current["email_count"] == 2
     assert current["identifiers_dropped"] == ["ip:placeholder"]
+
+
+def test_json_results_carry_the_same_fields_by_value() -> None:
+    result = DeliveryResult(
+        SourceCoordinates("events", 2, 41), DeliveryStatus.DELIVERED, 1_000, 1_250,
+        event_id="order-1", event_name="PURCHASE", event_time_ms=900, http_status=200,
+        attempts=1, connection="default", identifiers=("email", "ip"), email_count=1,
+        identifiers_dropped=("phone:invalid",),
+    )  # fmt: skip
+    assert orjson.loads(encode_result_json(result)) == {
+        "source_topic": "events",
+        "source_partition": 2,
+        "source_offset": 41,
+        "event_id": "order-1",
+        "event_name": "PURCHASE",
+        "status": "DELIVERED",
+        "http_status": 200,
+        "error_code": None,
+        "error_field": None,
+        "error_message": None,
+        "attempts": 1,
+        "received_at": 1_000,
+        "settled_at": 1_250,
+        "event_time": 900,
+        "latency_ms": 250,
+        "sp_trace_id": None,
+        "warnings": [],
+        "connector_version": __version__,
+        "connection": "default",
+        "identifiers": ["email", "ip"],
+        "email_count": 1,
+        "identifiers_dropped": ["phone:invalid"],
+    }
+    schema_fields = [
+        f["name"] for f in json.loads(avro.bundled_text(avro.DELIVERY_RESULT))["fields"]
+    ]
+    assert list(orjson.loads(encode_result_json(result))) == schema_fields
