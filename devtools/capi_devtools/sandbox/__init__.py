@@ -4,7 +4,7 @@
     with SandboxThread() as sandbox:                          # the same, beside synchronous code
     SandboxAdmin(sandbox.admin_url).stats()                   # from any thread or process
 
-The events endpoint is as strict as the contract (/work/shared/spotify-capi.md); faults are
+The events endpoint is as strict as Spotify's published contract (docs/decisions.md); faults are
 injected on demand (latency, 429/500/503, dropped connections, a rate limit, outages).
 """
 

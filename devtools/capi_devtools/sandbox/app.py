@@ -1,6 +1,6 @@
 """The emulated `POST /capi-direct/events/` and the aiohttp application that serves it.
 
-Answers, where Spotify publishes nothing (see /work/shared/spotify-capi.md, "Not published"):
+Answers, where Spotify publishes nothing (see docs/decisions.md, "Sandbox (local Spotify)"):
 - Success is exactly `{"message": "SUCCESS"}`. Every answer carries the trace id in the
   `sp-trace-id` header; error bodies also carry it as `sp_trace_id`, as the Ads API's do.
 - An error body is, by default, the Ads API's published ErrorResponse: `{"sp_trace_id",

@@ -24,7 +24,7 @@ from capi_devtools.sandbox import (
 EMAIL_HASH = hashlib.sha256(b"jane@example.com").hexdigest()
 PHONE_HASH = hashlib.sha256(b"+15551234567").hexdigest()
 
-# The example of the contract (/work/shared/spotify-capi.md), with real hashes for the placeholders.
+# The example request of Spotify's published contract, with real hashes for the placeholders.
 CONTRACT_EXAMPLE: dict[str, Any] = {
     "conversion_events": {
         "capi_connection_id": DEFAULT_CONNECTION_ID,
