@@ -1,16 +1,16 @@
 """`spotify-capi-connector report`: what became of the records, read from the results topic.
 
-Counts by status, by event name (per status) and by error code, match quality (connector/
-match_quality.py: per event name, the identifiers delivered events carried and why some were
-dropped), delivery latency percentiles
-(`latency_ms` of DELIVERED results: poll to Spotify's acknowledgement), and the unsettled
+Counts by status, by event name (per status) and by error code; match quality (per event name,
+the identifiers delivered events carried and why some were dropped); delivery latency percentiles
+(`latency_ms` of DELIVERED results: poll to Spotify's acknowledgement); and the unsettled
 problems: records whose latest result is a failure with no later DELIVERED result for the same
 event (the same event id; the source coordinates when there is none). A replay that delivers an
 event settles its problem. SKIPPED_NO_CONSENT is counted (its error code says why) but is no
 problem: the consent rule settled it.
 
-The topic is read from the start (or from `--since`, by record time) up to the end offsets it had
-when the report began; `--since`/`--until` then select results by `settled_at`.
+Results are read in `kafka.results_format`. The topic is read from the start (or from `--since`,
+by record time) up to the end offsets it had when the report began; `--since`/`--until` then
+select results by `settled_at`.
 """
 
 from __future__ import annotations

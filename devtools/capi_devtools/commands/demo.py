@@ -7,7 +7,8 @@ Spotify that will not take a field would, so the summary shows events healed: se
 without the refused field and delivered. A consent rule on `marketing_consent` drops the samples
 that deny it or lack it: the summary counts them as skipped (never sent, never dead-lettered).
 Two brands share the bus: events are routed by their `brand` property to two Spotify
-connections, each with its own token and connection id.
+connections, each with its own token and connection id. Last comes `report`'s match-quality
+table: the samples carry some short phones and all-zero device ids, dropped with a hint.
 """
 
 from __future__ import annotations
