@@ -48,7 +48,7 @@ def build_pipeline(
     return Pipeline(
         settings,
         source=KafkaSource(settings.kafka),
-        writer=ResultWriter(settings.kafka),
+        writer=ResultWriter(settings.kafka, settings.decode),
         sink_factory=spotify_sinks,
         on_result=on_result,
         record_filter=record_filter,

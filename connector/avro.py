@@ -15,20 +15,20 @@ TRACKING_EVENT = "tracking_event"
 DELIVERY_RESULT = "delivery_result"
 
 
-def _bundled_text(name: str) -> str:
+def bundled_text(name: str) -> str:
     return resources.files("connector.schemas").joinpath(f"{name}.avsc").read_text("utf-8")
 
 
 @cache
 def bundled_schema(name: str) -> Any:
     """A parsed schema from connector/schemas/<name>.avsc."""
-    return fastavro.parse_schema(json.loads(_bundled_text(name)))
+    return fastavro.parse_schema(json.loads(bundled_text(name)))
 
 
 @cache
 def bundled_reading_schema(name: str) -> Any:
     """A bundled schema as the decoder reads with it (see `plain_millis`)."""
-    return reading_schema_from_text(_bundled_text(name))
+    return reading_schema_from_text(bundled_text(name))
 
 
 def reading_schema_from_file(path: Path) -> Any:

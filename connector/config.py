@@ -109,6 +109,9 @@ class KafkaSettings(_Section):
     input_topic: str = "tracking-events"
     group_id: str = "spotify-capi-connector"
     results_topic: str = "spotify-capi-results"
+    # How results are written: schemaless Avro, the Confluent wire format (schema registered
+    # under `<results_topic>-value` with decode.schema_registry_*), or one JSON object each.
+    results_format: Literal["avro", "confluent", "json"] = "avro"
     dlq_topic: str = "spotify-capi-dlq"
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -406,6 +409,12 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment first (it wins), then the YAML file's values given as init arguments.
         return (WellKnownEnvSource(settings_cls), env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _registry_for_confluent_results(self) -> Settings:
+        if self.kafka.results_format == "confluent" and not self.decode.schema_registry_url:
+            raise ValueError("kafka.results_format 'confluent' needs decode.schema_registry_url")
+        return self
 
     @model_validator(mode="after")
     def _routes_name_connections(self) -> Settings:

@@ -17,6 +17,10 @@ from connector.models import (
 )
 from connector.prepare import Ready, Undecodable
 from connector.sink import SendOutcome, SendStatus
+from connector.sink.heal import WARNING_CODE
+from connector.transform.identifiers import dropped, refused
+
+_REMOVED = f"{WARNING_CODE}:"
 
 _SEND_STATUS = {
     SendStatus.DELIVERED: DeliveryStatus.DELIVERED,
@@ -67,6 +71,7 @@ def failed_result(
         error_field=r.field,
         error_message=r.message,
         warnings=tuple(str(w) for w in failure.warnings),
+        identifiers_dropped=dropped(failure.warnings),
     )
     return result, "transform"
 
@@ -81,6 +86,10 @@ def sent_result(
     identity: SourceCoordinates, envelope: SourceRecord, ready: Ready, outcome: SendOutcome
 ) -> DeliveryResult:
     """The result of a record Spotify answered for (delivered, rejected or retried out)."""
+    identifiers = ready.identifiers
+    if outcome.warnings:
+        removed = (w.removeprefix(_REMOVED) for w in outcome.warnings if w.startswith(_REMOVED))
+        identifiers = refused(identifiers, removed)
     return DeliveryResult(
         coordinates=identity,
         status=_SEND_STATUS[outcome.status],
@@ -96,4 +105,7 @@ def sent_result(
         sp_trace_id=outcome.sp_trace_id,
         warnings=ready.warnings + outcome.warnings,
         connection=outcome.item.connection,
+        identifiers=identifiers.carried,
+        email_count=identifiers.email_count,
+        identifiers_dropped=identifiers.dropped,
     )

@@ -176,10 +176,19 @@ class Rejection:
     message: str
 
 
+class Identifiers(NamedTuple):
+    """The identifiers of a sent event by kind, and those dropped as `kind:reason`; no values."""
+
+    carried: tuple[str, ...] = ()  # email, phone, ip, device_id, click_id
+    email_count: int = 0
+    dropped: tuple[str, ...] = ()  # e.g. `phone:invalid`, `email:not_allowed`
+
+
 class Accepted(NamedTuple):
     event: SpotifyEvent
     warnings: tuple[TransformWarning, ...] = ()
     event_time_ms: int | None = None  # event.event_time as epoch ms, for the result record
+    identifiers: Identifiers = Identifiers()
 
 
 class Rejected(NamedTuple):
@@ -233,6 +242,9 @@ class DeliveryResult(NamedTuple):
     sp_trace_id: str | None = None
     warnings: tuple[str, ...] = ()
     connection: str | None = None  # the Spotify connection that answered for it
+    identifiers: tuple[str, ...] = ()  # the kinds the sent event carried (Identifiers)
+    email_count: int = 0
+    identifiers_dropped: tuple[str, ...] = ()  # `kind:reason`
 
     @property
     def is_failure(self) -> bool:

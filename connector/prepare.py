@@ -26,7 +26,7 @@ from connector.decode import build_decoder
 from connector.errors import DecodeError, PrepareWorkerLost
 from connector.gc_tuning import tune_for_streaming
 from connector.lifetime import die_with_parent
-from connector.models import Rejected, Skipped, SourceCoordinates
+from connector.models import Identifiers, Rejected, Skipped, SourceCoordinates
 from connector.routing import Router
 from connector.transform import Transformer
 
@@ -44,6 +44,7 @@ class Ready(NamedTuple):
     payload: bytes
     warnings: tuple[str, ...]
     connection: str = "default"  # the Spotify connection it goes to (connector.routing)
+    identifiers: Identifiers = Identifiers()
 
 
 class Undecodable(NamedTuple):
@@ -109,6 +110,7 @@ class Preparer:
                     orjson.dumps(spotify_event.to_wire()),
                     warnings,
                     connection,
+                    outcome.identifiers,
                 )
             )
         return prepared

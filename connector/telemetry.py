@@ -112,6 +112,7 @@ class Telemetry:
         self._rejected: Counter[tuple[str, ...]] = Counter()
         self._dead_lettered: Counter[tuple[str, ...]] = Counter()
         self._skipped: Counter[tuple[str, ...]] = Counter()
+        self._identifiers: Counter[tuple[str, ...]] = Counter()
         self.delivery_latency = Buckets(
             "spotify_capi_delivery_latency_seconds",
             "Kafka record timestamp to Spotify's acknowledgement",
@@ -166,6 +167,13 @@ class Telemetry:
             [self._observe(self._skipped, ("spotify_capi.reason",))],
             "{event}",
             "Events not sent because the consent rule drops them (consent_denied, consent_missing)",
+        )
+        meter.create_observable_counter(
+            "spotify_capi.events.identifiers",
+            [self._observe(self._identifiers, ("spotify_capi.event_name", "spotify_capi.kind"))],
+            "{event}",
+            "Delivered events by identifier kind they carried (email, phone, ip, device_id, "
+            "click_id; ip_only: no identifier but the IP)",
         )
         self.retried = meter.create_counter(
             "spotify_capi.requests.retried", "{request}", "Requests retried after a failure"
@@ -294,7 +302,12 @@ class Telemetry:
         """The pipeline's `on_result`: one call per settled record, on the Kafka thread."""
         status = result.status
         if status is DeliveryStatus.DELIVERED:
-            self._delivered[(event_name_label(result.event_name),)] += 1
+            name = event_name_label(result.event_name)
+            self._delivered[(name,)] += 1
+            for kind in result.identifiers:
+                self._identifiers[(name, kind)] += 1
+            if result.identifiers == ("ip",):
+                self._identifiers[(name, "ip_only")] += 1
             acknowledged = result.settled_at_ms
             self._last_delivered_ms = max(self._last_delivered_ms, acknowledged)
             kafka_time = result.coordinates.timestamp_ms

@@ -1,14 +1,16 @@
 """`spotify-capi-connector report`: what became of the records, read from the results topic.
 
-Counts by status, by event name (per status) and by error code, delivery latency percentiles
-(`latency_ms` of DELIVERED results: poll to Spotify's acknowledgement), and the unsettled
+Counts by status, by event name (per status) and by error code; match quality (per event name,
+the identifiers delivered events carried and why some were dropped); delivery latency percentiles
+(`latency_ms` of DELIVERED results: poll to Spotify's acknowledgement); and the unsettled
 problems: records whose latest result is a failure with no later DELIVERED result for the same
 event (the same event id; the source coordinates when there is none). A replay that delivers an
 event settles its problem. SKIPPED_NO_CONSENT is counted (its error code says why) but is no
 problem: the consent rule settled it.
 
-The topic is read from the start (or from `--since`, by record time) up to the end offsets it had
-when the report began; `--since`/`--until` then select results by `settled_at`.
+Results are read in `kafka.results_format`. The topic is read from the start (or from `--since`,
+by record time) up to the end offsets it had when the report began; `--since`/`--until` then
+select results by `settled_at`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import orjson
 
 from connector.config import KafkaSettings, load_settings
 from connector.errors import InputError
+from connector.match_quality import MatchQuality, render_match_quality
 
 NAME = "report"
 HELP = "summarise delivery results from the results topic (counts, errors, latency, problems)"
@@ -113,7 +116,21 @@ def read_results(kafka: KafkaSettings, since_ms: int | None) -> Iterator[dict[st
             on_read=bar.update,
         )
         for value in read:
-            yield avro.decode(schema, value)
+            yield decode_result(kafka.results_format, schema, value)
+
+
+def decode_result(results_format: str, schema: Any, value: bytes) -> dict[str, Any]:
+    """A result record in any `kafka.results_format` (confluent: the bundled schema is the one
+    this connector registered and wrote with)."""
+    if results_format == "json":
+        record: dict[str, Any] = orjson.loads(value)
+        return record
+    if results_format == "confluent":
+        value = value[5:]  # the magic byte and the schema id
+    from connector import avro
+
+    decoded: dict[str, Any] = avro.decode(schema, value)
+    return decoded
 
 
 # --- counting ------------------------------------------------------------------------------------
@@ -128,6 +145,7 @@ class Summary:
     by_event_name: dict[str, Counter[str]] = field(default_factory=dict)
     by_error_code: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[int] = field(default_factory=list)
+    match_quality: MatchQuality = field(default_factory=MatchQuality)
     # Per event: its latest result, while that result is a failure (a DELIVERED one removes it).
     _open: dict[str, dict[str, Any]] = field(default_factory=dict)
     _latest: dict[str, int] = field(default_factory=dict)
@@ -145,6 +163,9 @@ class Summary:
         self.by_event_name.setdefault(name, Counter())[status] += 1
         if status == "DELIVERED":
             self.latencies_ms.append(int(record["latency_ms"]))
+            self.match_quality.add(
+                name, record.get("identifiers") or [], record.get("identifiers_dropped") or []
+            )
         else:
             self.by_error_code[record.get("error_code") or "(none)"] += 1
         self._track(record, status, settled)
@@ -174,6 +195,7 @@ class Summary:
             },
             "by_error_code": dict(sorted(self.by_error_code.items())),
             "delivery_latency_ms": percentiles(self.latencies_ms),
+            "match_quality": self.match_quality.to_wire(),
             "unsettled_problems": len(self._open),
             "oldest_unsettled_problem": None if oldest is None else _problem(oldest),
         }
@@ -238,6 +260,7 @@ def render_table(report: dict[str, Any]) -> str:
             lines.append(f"  {name:<20}" + "".join(f"{counts.get(s, 0):>20}" for s in statuses))
         lines.append("")
     lines += _section("error code", report["by_error_code"])
+    lines += render_match_quality(report["match_quality"])
     latency = report["delivery_latency_ms"]
     if latency is not None:
         lines.append(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from connector.config import DecodeSettings
@@ -77,3 +77,23 @@ class Registry:
 
     def close(self) -> None:
         self._client.close()
+
+
+def register_schema(settings: DecodeSettings, subject: str, schema_text: str) -> int:
+    """Register an Avro schema under `subject` (the registry keeps one id for the same text) and
+    return its id; SchemaRegistryUnavailable names why it could not (an incompatible schema is
+    a 409)."""
+    client = SchemaRegistryClient(registry_config(settings))
+    try:
+        return int(client.register_schema(subject, Schema(schema_text, "AVRO")))
+    except SchemaRegistryError as exc:
+        raise SchemaRegistryUnavailable(
+            f"the Schema Registry refused the results schema under {subject} "
+            f"({exc.http_status_code}: {exc.error_message})"
+        ) from None
+    except Exception as exc:  # connection errors come as many types
+        raise SchemaRegistryUnavailable(
+            f"the Schema Registry is unreachable: {type(exc).__name__}"
+        ) from None
+    finally:
+        client.close()

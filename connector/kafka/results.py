@@ -1,23 +1,35 @@
 """Results and dead letters: one DeliveryResult per source record, failures also to the DLQ.
 
+Results are written in `kafka.results_format`; dead letters are always the source record as it
+came (value, key and headers) with the `capi.*` headers added.
+
 A record counts as settled only when every record written for it was acknowledged by the broker
 (idempotent producer, acks=all): `write(..., on_durable)` calls `on_durable` exactly then.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from connector.config import KafkaSettings
+from connector import avro
+from connector.config import DecodeSettings, KafkaSettings
 from connector.errors import ConnectorError
 from connector.kafka.client import producer_config
+from connector.kafka.registry import register_schema
 from connector.models import DeliveryResult, SourceRecord
-from connector.result_codec import encode_result
+from connector.result_codec import encode_result, encode_result_json
 
+Headers = list[tuple[str, str | bytes | None]]
+Encoder = Callable[[DeliveryResult], bytes]
 RESULT_CONTENT_TYPE = b"application/avro; schema=delivery_result"
-_RESULT_HEADERS: list[tuple[str, str | bytes | None]] = [("content-type", RESULT_CONTENT_TYPE)]
+_CONTENT_TYPES = {
+    "avro": RESULT_CONTENT_TYPE,
+    "confluent": b"application/vnd.confluent.avro",
+    "json": b"application/json",
+}
 VALUE_OMITTED_HEADER = "capi.value.omitted"  # on a dead letter whose value was too large
 
 
@@ -45,10 +57,29 @@ def dead_letter_headers(result: DeliveryResult, stage: str) -> list[tuple[str, b
     return [(k, v.encode("utf-8")) for k, v in headers.items()]
 
 
+def result_encoder(settings: KafkaSettings, registry: DecodeSettings) -> Encoder:
+    """How a result becomes a record value in `settings.results_format`. For `confluent` the
+    schema is registered (under `<results topic>-value`) now, at start, not at the first result."""
+    if settings.results_format == "json":
+        return encode_result_json
+    if settings.results_format == "avro":
+        return encode_result
+    subject = f"{settings.results_topic}-value"
+    schema_id = register_schema(registry, subject, avro.bundled_text(avro.DELIVERY_RESULT))
+    prefix = b"\x00" + struct.pack(">I", schema_id)  # the magic byte, then the schema id
+
+    def framed(result: DeliveryResult) -> bytes:
+        return prefix + encode_result(result)
+
+    return framed
+
+
 class ResultWriter:
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, registry: DecodeSettings | None = None) -> None:
         self._results_topic = settings.results_topic
         self._dlq_topic = settings.dlq_topic
+        self._encode = result_encoder(settings, registry or DecodeSettings())
+        self._headers: Headers = [("content-type", _CONTENT_TYPES[settings.results_format])]
         self._producer = Producer(producer_config(settings))
         self._failure: KafkaError | None = None
 
@@ -73,9 +104,9 @@ class ResultWriter:
                 on_durable()
 
         key = (result.event_id or "").encode("utf-8") or envelope.key
-        self._produce(self._results_topic, encode_result(result), key, _RESULT_HEADERS, acked)
+        self._produce(self._results_topic, self._encode(result), key, self._headers, acked)
         if result.is_failure:
-            headers: list[tuple[str, str | bytes | None]] = [
+            headers: Headers = [
                 *envelope.headers,
                 *dead_letter_headers(result, stage),
             ]
@@ -95,7 +126,7 @@ class ResultWriter:
         topic: str,
         value: bytes | None,
         key: bytes | None,
-        headers: list[tuple[str, str | bytes | None]],
+        headers: Headers,
         on_delivery: Callable[[KafkaError | None, Message], None],
     ) -> None:
         while True:

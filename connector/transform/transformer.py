@@ -64,6 +64,7 @@ from connector.transform.consent import Consent, ConsentRule
 from connector.transform.event_id import derive_event_id
 from connector.transform.event_names import EventNames, explicit_name
 from connector.transform.event_time import MIN_EVENT_TIME_MS, format_utc_ms, parse_event_time
+from connector.transform.identifiers import removed, summary
 from connector.transform.problems import Invalid
 from connector.transform.taxonomy import CategoryResolver
 from connector.transform.user_data import UserDataBuilder
@@ -138,6 +139,7 @@ class Transformer:
                 event_source_url=self._url(props, warnings),
                 event_details=self._event_details(props, event_name == "PURCHASE", warnings),
             )
+            identifiers = summary(user_data, warnings, removed(given, props))
         except _Reject as reject:
             if event_id is None:  # $event_id itself was refused: results key on the derived id
                 event_id = derive_event_id(coordinates)
@@ -147,7 +149,7 @@ class Transformer:
                 "transform_error", None, f"the transform failed ({type(exc).__name__}); a bug"
             )
             return Rejected(rejection, event_id, event_name, _unique(warnings))
-        return Accepted(spotify_event, _unique(warnings), event_time_ms)
+        return Accepted(spotify_event, _unique(warnings), event_time_ms, identifiers)
 
     def _skipped(
         self, own_name: object, props: dict[str, PropertyValue], consent: Consent, event_id: str

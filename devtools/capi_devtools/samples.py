@@ -35,6 +35,12 @@ _CATEGORIES = (
     "2915",
     166,
 )
+# Identifiers as real shops send them now and then: a local number too short to be a phone
+# (dropped as invalid) and the all-zero advertising id of a device that limits tracking (a
+# placeholder): the demo's match-quality table shows both.
+SHORT_PHONE_EVERY, SHORT_PHONE_AT = 8, 3
+ZERO_DEVICE_EVERY, ZERO_DEVICE_AT = 12, 7
+ZERO_DEVICE_ID = "00000000-0000-0000-0000-000000000000"
 _PHONES = (
     "+1 (415) 555-{n:04d}",
     "+44 20 7946 {n:04d}",
@@ -80,6 +86,10 @@ def sample_events(
             "content_name": f"Product {index % 500}",
             "content_category": rng.choice(_CATEGORIES),
         }
+        if index % SHORT_PHONE_EVERY == SHORT_PHONE_AT:
+            properties["phone"] = f"555-{index % 100:02d}"
+        if index % ZERO_DEVICE_EVERY == ZERO_DEVICE_AT:
+            properties["$device_id"] = ZERO_DEVICE_ID
         if index % CONSENT_EVERY != CONSENT_MISSING_AT:
             properties["marketing_consent"] = index % CONSENT_EVERY != CONSENT_DENIED_AT
         if index % CLICK_THROUGH_EVERY == 0:

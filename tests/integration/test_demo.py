@@ -9,7 +9,20 @@ import sys
 import pytest
 
 from capi_devtools.commands.demo import GLOBEX_EVERY
-from capi_devtools.samples import CONSENT_DENIED_AT, CONSENT_EVERY, CONSENT_MISSING_AT
+from capi_devtools.samples import (
+    CLICK_THROUGH_EVERY,
+    CONSENT_DENIED_AT,
+    CONSENT_EVERY,
+    CONSENT_MISSING_AT,
+    DEMO_EVENT_NAME_MAPPING,
+    SHORT_PHONE_AT,
+    SHORT_PHONE_EVERY,
+    ZERO_DEVICE_AT,
+    ZERO_DEVICE_EVERY,
+    sample_events,
+)
+from connector.config import TransformSettings
+from connector.transform.event_names import EventNames
 from tests.chart.helm import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -62,4 +75,42 @@ def test_demo_settles_every_record_and_says_what_became_of_them() -> None:
         f"  delivered by connection (routed by brand): acme x{len(sent) - globex}, globex x{globex}"
     ]
     assert f"events accepted by the Spotify sandbox: {EVENTS - 2 * SKIPPED_EACH}\n" in out
+    assert _match_quality_rows(out) == _expected_rows(sent)
+    drops = re.findall(r"^  [A-Z_]+ +(\w+): \d+ % dropped as ([\w ]+): ", out, flags=re.MULTILINE)
+    assert set(drops) == {
+        ("phone", "invalid"),
+        ("device_id", "placeholder"),
+        ("click_id", "refused"),
+    }
     assert out.rstrip().endswith("stopped the connector, the sandbox and the broker")
+
+
+def _match_quality_rows(out: str) -> dict[str, list[str]]:
+    section = out.split("match quality (share of delivered events carrying each identifier)")[1]
+    rows = re.findall(r"^  ([A-Z_]+) +(\d+)((?: +\d+ %){6})$", section, flags=re.MULTILINE)
+    return {name: [count, *re.findall(r"\d+ %", shares)] for name, count, shares in rows}
+
+
+def _expected_rows(sent: list[int]) -> dict[str, list[str]]:
+    """From the samples themselves: the sandbox refuses clickID, so no delivered event has it;
+    the short phones and all-zero device ids are dropped; every event keeps e-mail and IP."""
+    events = list(sample_events(EVENTS))
+    names = EventNames(DEMO_EVENT_NAME_MAPPING, TransformSettings().event_name_aliases)
+    by_name: dict[str, list[int]] = {}
+    for i in sent:
+        name = events[i]["properties"].get("spotify_event_name") or names.resolve(
+            events[i]["event"]
+        )
+        by_name.setdefault(str(name), []).append(i)
+
+    def share(count: int, total: int) -> str:
+        return f"{round(count / total * 100)} %"
+
+    rows = {}
+    for name, indexes in sorted(by_name.items()):
+        n = len(indexes)
+        phones = sum(1 for i in indexes if i % SHORT_PHONE_EVERY != SHORT_PHONE_AT)
+        devices = sum(1 for i in indexes if i % ZERO_DEVICE_EVERY != ZERO_DEVICE_AT)
+        rows[name] = [str(n), "100 %", share(phones, n), "100 %", share(devices, n), "0 %", "0 %"]
+    assert any(i % CLICK_THROUGH_EVERY == 0 for i in sent)  # click-throughs were sent, refused
+    return rows

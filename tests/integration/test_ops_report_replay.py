@@ -119,6 +119,14 @@ def test_report_counts_failures_and_replay_delivers_them_with_the_same_event_ids
             },
             "by_error_code": {"invalid_event_name": 2, "spotify_400": 10},
             "delivery_latency_ms": percentiles(latencies),
+            "match_quality": {
+                "PURCHASE": {
+                    "delivered": 30,
+                    "with": dict.fromkeys(("email", "phone", "ip", "device_id", "click_id"), 1.0),
+                    "only_ip": 0.0,
+                    "top_dropped": [],
+                }
+            },
             "unsettled_problems": 12,
             "oldest_unsettled_problem": {
                 "event_id": oldest.event_id,
@@ -197,3 +205,83 @@ def test_retry_exhaustion_replayed_twice_stops_at_the_start_offsets_then_deliver
     final = _report(capsys, config)
     assert final["by_status"] == {"DELIVERED": 10, "RETRY_EXHAUSTED": 10}
     assert (final["unsettled_problems"], final["oldest_unsettled_problem"]) == (0, None)
+
+
+_UNSPECIFIED = "0.0.0.0"  # noqa: S104 - a placeholder under test, nothing binds to it
+_NO_IDS: dict[str, str | None] = {"email": None, "phone": None, "$device_id": None, "$spclid": None}
+
+
+def test_report_shows_match_quality_per_event_name_with_the_top_drops_and_hints(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    topic = _topics(kafka_bootstrap)
+    recent = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    mix: list[dict[str, str | None]] = [
+        *({} for _ in range(4)),  # every identifier
+        *({**_NO_IDS, "phone": "12"} for _ in range(3)),  # the phone invalid: IP only
+        *({"email": "undefined", "phone": None, "$spclid": None} for _ in range(2)),
+        _NO_IDS,  # IP only
+        *({**_NO_IDS, "email": "a@example.com", "$ip": _UNSPECIFIED, "spotify_event_name": "LEAD"}
+          for _ in range(4)),  # the IP a placeholder
+    ]  # fmt: skip
+    records = [
+        tracking_record(i, **{"$event_time": recent}, **extra) for i, extra in enumerate(mix)
+    ]
+    produce_events(kafka_bootstrap, topic, records)
+    with SandboxThread() as sandbox:
+        settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        with ConnectorThread(settings) as connector:
+            connector.wait_for_results(len(mix))
+        config = _config(tmp_path, settings)
+        report = _report(capsys, config)
+        capsys.readouterr()
+        assert main(["report", "--config", str(config)]) == 0
+        table = capsys.readouterr().out
+    assert report["by_status"] == {"DELIVERED": 14}
+    assert report["match_quality"] == {
+        "LEAD": {
+            "delivered": 4,
+            "with": {"email": 1.0, "phone": 0.0, "ip": 0.0, "device_id": 0.0, "click_id": 0.0},
+            "only_ip": 0.0,
+            "top_dropped": [
+                {
+                    "kind": "ip",
+                    "reason": "placeholder",
+                    "events": 4,
+                    "share": 1.0,
+                    "hint": "leave $ip out when unknown instead of a stand-in like undefined "
+                    "or all zeros",
+                }
+            ],
+        },
+        "PURCHASE": {
+            "delivered": 10,
+            "with": {"email": 0.4, "phone": 0.4, "ip": 1.0, "device_id": 0.6, "click_id": 0.4},
+            "only_ip": 0.4,
+            "top_dropped": [
+                {
+                    "kind": "phone",
+                    "reason": "invalid",
+                    "events": 3,
+                    "share": 0.3,
+                    "hint": "send E.164 or set transform.default_phone_region",
+                },
+                {
+                    "kind": "email",
+                    "reason": "placeholder",
+                    "events": 2,
+                    "share": 0.2,
+                    "hint": "leave email out when unknown instead of a stand-in like undefined "
+                    "or all zeros",
+                },
+            ],
+        },
+    }
+    assert (
+        "  PURCHASE                    10      40 %      40 %     100 %      60 %      40 %"
+        "      40 %" in table.splitlines()
+    )
+    assert (
+        "  PURCHASE            phone: 30 % dropped as invalid: send E.164 or set "
+        "transform.default_phone_region" in table.splitlines()
+    )

@@ -69,6 +69,8 @@ def delivered(partition: int, offset: int) -> DeliveryResult:
         attempts=1,
         sp_trace_id="trace-1",
         connection="default",
+        identifiers=("email", "phone", "ip", "device_id", "click_id"),  # the sample event's
+        email_count=1,
     )
 
 

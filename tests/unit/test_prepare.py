@@ -61,7 +61,9 @@ def test_each_record_becomes_ready_undecodable_or_rejected_in_order() -> None:
         event_time_ms=expected.event_time_ms,
         payload=orjson.dumps(expected.event.to_wire()),
         warnings=(),
+        identifiers=expected.identifiers,
     )
+    assert expected.identifiers.carried == ("email", "phone", "ip", "device_id", "click_id")
     assert orjson.loads(prepared[0].payload)["event_id"] == "order-0000000"
 
 

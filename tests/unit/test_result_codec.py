@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import fastavro
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connector import __version__, avro
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
-from connector.result_codec import encode_result
+from connector.result_codec import encode_result, encode_result_json, result_record
 
 _LONGS = st.integers(min_value=0, max_value=2**62)
 _TEXT = st.text(max_size=40)
@@ -39,39 +40,16 @@ results = st.builds(
     sp_trace_id=st.none() | _TEXT,
     warnings=st.lists(_TEXT, max_size=4).map(tuple),
     connection=st.none() | _TEXT,
+    identifiers=st.lists(_TEXT, max_size=5).map(tuple),
+    email_count=st.integers(min_value=0, max_value=2**31 - 1),
+    identifiers_dropped=st.lists(_TEXT, max_size=4).map(tuple),
 )
-
-
-def as_record(result: DeliveryResult) -> dict[str, object]:
-    """The result as the schema's record, field by field, for fastavro to write."""
-    c = result.coordinates
-    return {
-        "source_topic": c.topic,
-        "source_partition": c.partition,
-        "source_offset": c.offset,
-        "event_id": result.event_id,
-        "event_name": result.event_name,
-        "status": result.status.value,
-        "http_status": result.http_status,
-        "error_code": result.error_code,
-        "error_field": result.error_field,
-        "error_message": result.error_message,
-        "attempts": result.attempts,
-        "received_at": result.received_at_ms,
-        "settled_at": result.settled_at_ms,
-        "event_time": result.event_time_ms,
-        "latency_ms": max(0, result.settled_at_ms - result.received_at_ms),
-        "sp_trace_id": result.sp_trace_id,
-        "warnings": list(result.warnings),
-        "connector_version": __version__,
-        "connection": result.connection,
-    }
 
 
 @given(results)
 def test_direct_writer_matches_fastavro(result: DeliveryResult) -> None:
     schema = avro.bundled_schema(avro.DELIVERY_RESULT)
-    assert encode_result(result) == avro.encode(schema, as_record(result))
+    assert encode_result(result) == avro.encode(schema, result_record(result))
 
 
 def test_a_known_result_decodes_to_its_fields() -> None:
@@ -117,13 +95,71 @@ def test_a_reader_without_the_connection_field_reads_every_other_field() -> None
     """`connection` is the last field: a reader with the schema before it (results are
     schemaless, so its schema is the one it decodes with) stops before it and sees the rest."""
     older = json.loads((Path(avro.__file__).parent / "schemas/delivery_result.avsc").read_text())
-    older["fields"] = [f for f in older["fields"] if f["name"] != "connection"]
+    newer = ("connection", *_IDENTIFIER_FIELDS)
+    older["fields"] = [f for f in older["fields"] if f["name"] not in newer]
     older_parsed = fastavro.parse_schema(older)
     result = DeliveryResult(
         SourceCoordinates("events", 1, 9), DeliveryStatus.DELIVERED, 1, 2, event_id="e-1",
-        warnings=("w:x",), connection="brand_b",
+        warnings=("w:x",), connection="brand_b", identifiers=("email", "ip"), email_count=2,
     )  # fmt: skip
     decoded = avro.decode(older_parsed, encode_result(result))
     current = avro.decode(avro.bundled_schema(avro.DELIVERY_RESULT), encode_result(result))
-    assert decoded == {k: v for k, v in current.items() if k != "connection"}
+    assert decoded == {k: v for k, v in current.items() if k not in newer}
     assert current["connection"] == "brand_b"
+
+
+_IDENTIFIER_FIELDS = ("identifiers", "email_count", "identifiers_dropped")
+
+
+def test_a_reader_before_the_identifier_fields_reads_every_other_field() -> None:
+    """The identifier fields come last, with defaults: a reader of the schema with
+    `connection` but without them reads the rest; the current one reads them by value."""
+    older = json.loads((Path(avro.__file__).parent / "schemas/delivery_result.avsc").read_text())
+    older["fields"] = [f for f in older["fields"] if f["name"] not in _IDENTIFIER_FIELDS]
+    result = DeliveryResult(
+        SourceCoordinates("events", 1, 9), DeliveryStatus.DELIVERED, 1, 2, connection="default",
+        identifiers=("email", "phone"), email_count=2, identifiers_dropped=("ip:placeholder",),
+    )  # fmt: skip
+    decoded = avro.decode(fastavro.parse_schema(older), encode_result(result))
+    current = avro.decode(avro.bundled_schema(avro.DELIVERY_RESULT), encode_result(result))
+    assert decoded == {k: v for k, v in current.items() if k not in _IDENTIFIER_FIELDS}
+    assert current["identifiers"] == ["email", "phone"]
+    assert current["email_count"] == 2
+    assert current["identifiers_dropped"] == ["ip:placeholder"]
+
+
+def test_json_results_carry_the_same_fields_by_value() -> None:
+    result = DeliveryResult(
+        SourceCoordinates("events", 2, 41), DeliveryStatus.DELIVERED, 1_000, 1_250,
+        event_id="order-1", event_name="PURCHASE", event_time_ms=900, http_status=200,
+        attempts=1, connection="default", identifiers=("email", "ip"), email_count=1,
+        identifiers_dropped=("phone:invalid",),
+    )  # fmt: skip
+    assert orjson.loads(encode_result_json(result)) == {
+        "source_topic": "events",
+        "source_partition": 2,
+        "source_offset": 41,
+        "event_id": "order-1",
+        "event_name": "PURCHASE",
+        "status": "DELIVERED",
+        "http_status": 200,
+        "error_code": None,
+        "error_field": None,
+        "error_message": None,
+        "attempts": 1,
+        "received_at": 1_000,
+        "settled_at": 1_250,
+        "event_time": 900,
+        "latency_ms": 250,
+        "sp_trace_id": None,
+        "warnings": [],
+        "connector_version": __version__,
+        "connection": "default",
+        "identifiers": ["email", "ip"],
+        "email_count": 1,
+        "identifiers_dropped": ["phone:invalid"],
+    }
+    schema_fields = [
+        f["name"] for f in json.loads(avro.bundled_text(avro.DELIVERY_RESULT))["fields"]
+    ]
+    assert list(orjson.loads(encode_result_json(result))) == schema_fields

@@ -300,3 +300,25 @@ def test_request_duration_names_the_server_and_error_answers_by_status() -> None
     count = "http_client_request_duration_seconds_count"
     assert value(s, count, http_response_status_code="200", **common) == 1
     assert value(s, count, http_response_status_code="429", error_type="429", **common) == 1
+
+
+def test_delivered_events_count_by_event_name_and_identifier_kind() -> None:
+    t = telemetry()
+    both = ("email", "ip")
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE", identifiers=both))
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE", identifiers=("ip",)))
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="LEAD", identifiers=("phone",)))
+    t.on_result(
+        result(DeliveryStatus.REJECTED_SPOTIFY, event_name="LEAD", identifiers=("phone",))
+    )  # not delivered: not counted
+    s = samples(t.scrape())
+    name = "spotify_capi_events_identifiers_total"
+
+    def count(event: str, kind: str) -> float | None:
+        return value(s, name, spotify_capi_event_name=event, spotify_capi_kind=kind)
+
+    assert count("PURCHASE", "ip") == 2
+    assert count("PURCHASE", "email") == 1
+    assert count("PURCHASE", "ip_only") == 1
+    assert count("LEAD", "phone") == 1
+    assert count("PURCHASE", "phone") is None

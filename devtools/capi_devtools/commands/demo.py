@@ -7,7 +7,8 @@ Spotify that will not take a field would, so the summary shows events healed: se
 without the refused field and delivered. A consent rule on `marketing_consent` drops the samples
 that deny it or lack it: the summary counts them as skipped (never sent, never dead-lettered).
 Two brands share the bus: events are routed by their `brand` property to two Spotify
-connections, each with its own token and connection id.
+connections, each with its own token and connection id. Last comes `report`'s match-quality
+table: the samples carry some short phones and all-zero device ids, dropped with a hint.
 """
 
 from __future__ import annotations
@@ -184,6 +185,18 @@ def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> No
     print(_connections_line(typed))
     print(f"  events accepted by the Spotify sandbox: {accepted}")
     print()
+    print(_match_quality(typed), end="")
+
+
+def _match_quality(results: Sequence[DeliveryResult]) -> str:
+    """`report`'s match-quality table, from the delivered results."""
+    from connector.match_quality import MatchQuality, render_match_quality
+
+    quality = MatchQuality()
+    for r in results:
+        if r.status.value == "DELIVERED":
+            quality.add(r.event_name or "(none)", r.identifiers, r.identifiers_dropped)
+    return "\n".join(render_match_quality(quality.to_wire())) + "\n"
 
 
 def _healed_line(results: Sequence[DeliveryResult]) -> str:

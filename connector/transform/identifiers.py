@@ -1,0 +1,90 @@
+"""Which identifiers an event carries and which were dropped and why: kinds and reasons only.
+
+What decides whether Spotify can attribute a conversion is the identifiers it carries. A result
+names their kinds (`email`, `phone`, `ip`, `device_id`, `click_id`), how many e-mails, and the
+identifiers dropped as `kind:reason`: `invalid`, `placeholder`, `too_long`, `not_allowed` (the
+field filter took it out), or `refused` (Spotify refused the field and the sink sent the event
+without it). Never a value, hashed or raw. Derived from the built `UserData` and the warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from connector.models import Identifiers, PropertyValue, TransformWarning, UserData
+from connector.transform import mapping as m
+
+# The kinds, in the order results list them, and the property each is read from.
+KINDS: tuple[str, ...] = ("email", "phone", "ip", "device_id", "click_id")
+_PROPERTY_KIND: dict[str, str] = {
+    m.EMAIL: "email",
+    m.PHONE: "phone",
+    m.USER_IP_FIELDS[0][0]: "ip",
+    m.DEVICE_ID: "device_id",
+    **{prop: "click_id" for prop, attribute in m.USER_TEXT_FIELDS if attribute == "click_id"},
+}
+IDENTIFIER_PROPERTIES: tuple[str, ...] = tuple(_PROPERTY_KIND)
+REASONS: tuple[str, ...] = ("invalid", "placeholder", "too_long", "not_allowed", "refused")
+_REASON = {"placeholder_identifier": "placeholder", "too_long": "too_long"}
+
+
+def carried(user_data: UserData) -> tuple[str, ...]:
+    present = (
+        bool(user_data.hashed_emails),
+        user_data.hashed_phone_number is not None,
+        user_data.ip_address is not None,
+        user_data.device_id is not None,
+        user_data.click_id is not None,
+    )
+    return tuple(kind for kind, there in zip(KINDS, present, strict=True) if there)
+
+
+def dropped(
+    warnings: Iterable[TransformWarning], not_allowed: Iterable[str] = ()
+) -> tuple[str, ...]:
+    """`kind:reason` of each identifier a warning dropped, then of those the allow-list took."""
+    found: dict[str, None] = {}
+    for warning in warnings:
+        kind = _PROPERTY_KIND.get(warning.field)
+        if kind is not None:
+            found[f"{kind}:{_REASON.get(warning.code, 'invalid')}"] = None
+    for prop in not_allowed:
+        found[f"{_PROPERTY_KIND[prop]}:not_allowed"] = None
+    return tuple(found)
+
+
+_PATH_KIND = {
+    "user_data.hashed_emails": "email",
+    "user_data.hashed_phone_number": "phone",
+    "user_data.ip_address": "ip",
+    "user_data.device_id": "device_id",
+    "user_data.clickID": "click_id",
+}
+
+
+def refused(identifiers: Identifiers, removed_paths: Iterable[str]) -> Identifiers:
+    """What went after Spotify refused fields (the sink's healing removed them): a removed
+    kind is no longer carried but dropped as `refused`."""
+    kinds = [_PATH_KIND[path] for path in removed_paths if path in _PATH_KIND]
+    if not kinds:
+        return identifiers
+    return Identifiers(
+        tuple(kind for kind in identifiers.carried if kind not in kinds),
+        0 if "email" in kinds else identifiers.email_count,
+        (*identifiers.dropped, *(f"{kind}:refused" for kind in kinds)),
+    )
+
+
+def removed(given: Mapping[str, PropertyValue], kept: Mapping[str, PropertyValue]) -> list[str]:
+    """The identifier properties the event had that the field filter took out."""
+    if kept is given:
+        return []
+    return [p for p in IDENTIFIER_PROPERTIES if given.get(p) is not None and p not in kept]
+
+
+def summary(
+    user_data: UserData, warnings: Iterable[TransformWarning], not_allowed: Iterable[str] = ()
+) -> Identifiers:
+    return Identifiers(
+        carried(user_data), len(user_data.hashed_emails), dropped(warnings, not_allowed)
+    )
