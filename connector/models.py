@@ -82,6 +82,14 @@ class UserData(NamedTuple):
         return wire
 
 
+def user_data_key(attribute: str) -> str:
+    """The `user_data` key Spotify reads for a `UserData` attribute (`click_id` → `clickID`)."""
+    return "clickID" if attribute == "click_id" else attribute
+
+
+# Every `user_data` key of the contract, in `UserData`'s order.
+USER_DATA_KEYS: tuple[str, ...] = tuple(user_data_key(name) for name in UserData._fields)
+
 _USER_DATA_SCALARS = (
     "ip_address",
     "device_id",

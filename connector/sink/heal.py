@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from connector.models import USER_DATA_KEYS
+
 MAX_NAMED_STEPS = 2  # resends without named fields; then one reduction; then give up
 WARNING_CODE = "spotify_400_removed"  # result warning `spotify_400_removed:<contract path>`
 
@@ -43,25 +45,10 @@ DOCUMENTED: Mapping[str, frozenset[str]] = {
     "user_data": frozenset(IDENTIFIERS),
     "event_details": frozenset({"amount", "currency", "content_name", "content_category"}),
 }
-# Every field of the contract (the Freshpaint table's user_data keys besides the documented ones).
-_USER_DATA_EXTRA = (
-    "user_agent",
-    "gender",
-    "request_ip_address",
-    "event_ip_address",
-    "platform_id",
-    "session_id",
-    "alias_id",
-    "cookie1",
-    "page_id",
-    "connection_type",
-    "age_group",
-    "clickID",
-)
 CONTRACT_PATHS = frozenset(
     [
         *DOCUMENTED[""],
-        *(f"user_data.{key}" for key in (*IDENTIFIERS, *_USER_DATA_EXTRA)),
+        *(f"user_data.{key}" for key in USER_DATA_KEYS),
         *(f"event_details.{key}" for key in DOCUMENTED["event_details"]),
     ]
 )

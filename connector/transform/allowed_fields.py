@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from connector.models import PropertyValue
+from connector.models import PropertyValue, user_data_key
 from connector.transform import mapping as m
 
 # Always sent, whatever the list says: the contract requires them (`user_data` needs one of the
@@ -38,7 +38,7 @@ OPTIONAL_FIELDS: dict[str, str] = {
     "user_data.hashed_phone_number": m.PHONE,
     "user_data.gender": m.GENDER,
     **{
-        f"user_data.{'clickID' if attribute == 'click_id' else attribute}": prop
+        f"user_data.{user_data_key(attribute)}": prop
         for prop, attribute in (*m.USER_IP_FIELDS[1:], *m.USER_TEXT_FIELDS)
     },
 }
