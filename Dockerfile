@@ -9,7 +9,8 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE constraints.txt ./
+COPY pyproject.toml README.md LICENSE ./
+COPY requirements/runtime.lock ./requirements/
 COPY connector ./connector
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
@@ -36,11 +37,15 @@ RUN groupadd --system --gid 10001 connector \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin connector
 
+# Dependencies first, from the lock (`make lock`): --require-hashes refuses any file whose sha256
+# differs from the one recorded, so a re-uploaded or tampered release cannot enter the image.
 # --only-binary: no dependency is compiled here, so the final image needs no compiler.
-# -c: the dependency versions CI tested, not whatever is newest on the day of the build.
+# Then the connector's own wheel, built above and so not hashable in advance: --no-deps, since
+# every dependency is already in place.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    --mount=type=bind,from=build,source=/src/constraints.txt,target=/constraints.txt \
-    pip install --only-binary=:all: -c /constraints.txt /wheels/*.whl \
+    --mount=type=bind,from=build,source=/src/requirements/runtime.lock,target=/runtime.lock \
+    pip install --require-hashes --only-binary=:all: -r /runtime.lock \
+ && pip install --no-deps --no-index /wheels/*.whl \
  && pip uninstall -y setuptools wheel pip
 
 USER 10001:10001

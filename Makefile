@@ -8,8 +8,10 @@ CACHE  := .cache
 HELM   := $(CACHE)/bin/helm
 PROMTOOL := $(CACHE)/bin/promtool
 HELM_DOCS := $(CACHE)/bin/helm-docs
+UV     := $(CACHE)/uv/bin/uv
+RUNTIME_LOCK := requirements/runtime.lock
 
-.PHONY: setup demo test lint typecheck unit integration chart chart-readme bench clean
+.PHONY: setup demo test lint typecheck unit integration chart chart-readme bench clean lock
 
 $(VENV)/.installed: pyproject.toml devtools/pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (or run make PYTHON=python3)"; exit 2; }
@@ -35,6 +37,18 @@ $(HELM_DOCS): scripts/install-helm-docs.sh
 
 chart-readme: $(HELM_DOCS)
 	$(HELM_DOCS) --chart-search-root helm --sort-values-order file --skip-version-footer
+
+# uv in its own venv: the lock tool is not a dependency of the connector or of its tests.
+$(UV):
+	$(PYTHON) -m venv $(CACHE)/uv
+	$(CACHE)/uv/bin/pip install -q uv==0.13.9
+
+# Run after changing pyproject.toml's dependencies or constraints.txt: the image installs exactly
+# this file (runtime dependencies only, constraints.txt's versions, hashes of every file on PyPI).
+lock: $(UV)
+	$(UV) pip compile pyproject.toml -c constraints.txt --generate-hashes \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_36 --annotation-style line \
+	  --custom-compile-command 'make lock' -o $(RUNTIME_LOCK)
 
 setup: $(VENV)/.installed $(CACHE)/kafka/.fetched $(HELM) $(PROMTOOL) $(HELM_DOCS)
 

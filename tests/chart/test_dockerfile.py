@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 
 import pytest
 import yaml
@@ -13,6 +14,30 @@ from tests.chart.helm import CHART_DIR, REPO_ROOT
 pytestmark = pytest.mark.chart
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
+RUNTIME_LOCK = REPO_ROOT / "requirements" / "runtime.lock"
+
+
+def normalise(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def lock_requirements() -> dict[str, list[str]]:
+    """Each requirement line of the lock (continuations joined): its `name==version`, its tokens."""
+    text = re.sub(r"\\\n", " ", RUNTIME_LOCK.read_text(encoding="utf-8"))
+    lines = [line.strip() for line in text.splitlines()]
+    requirements = [line.split() for line in lines if line and not line.startswith("#")]
+    return {tokens[0].removesuffix(";"): tokens[1:] for tokens in requirements}
+
+
+def pins(lines: list[str]) -> dict[str, str]:
+    """`name==version` lines as normalised name -> version."""
+    found: dict[str, str] = {}
+    for line in lines:
+        name, separator, version = line.partition("==")
+        assert separator, line
+        found[normalise(name)] = version
+    return found
 
 
 def stages() -> list[list[str]]:
@@ -38,14 +63,18 @@ def test_two_stages_build_the_wheel_then_install_it() -> None:
     build, runtime = stages()
     assert instruction(build, "FROM") == ["${PYTHON_IMAGE} AS build"]
     assert any("pip wheel --no-deps" in run for run in instruction(build, "RUN"))
-    installs = [run for run in instruction(runtime, "RUN") if "pip install" in run]
-    assert len(installs) == 1
-    assert "--only-binary=:all:" in installs[0]  # nothing compiled: no compiler needed
-    assert "/wheels/*.whl" in installs[0]
-    assert "-c /constraints.txt" in installs[0]  # the versions CI tested
-    assert "source=/src/constraints.txt,target=/constraints.txt" in installs[0]
-    (copy,) = [c for c in instruction(build, "COPY") if "pyproject.toml" in c]
-    assert "constraints.txt" in copy.split()
+    (run,) = [run for run in instruction(runtime, "RUN") if "pip install" in run]
+    dependencies, connector = [part.strip() for part in run.split("&&") if "pip install" in part]
+    # Dependencies: only the lock's files, each checked against its recorded sha256.
+    assert "--require-hashes" in dependencies.split()
+    assert "--only-binary=:all:" in dependencies.split()  # nothing compiled: no compiler needed
+    assert dependencies.endswith("-r /runtime.lock")
+    assert "source=/src/requirements/runtime.lock,target=/runtime.lock" in run
+    # The connector's wheel cannot be hashed in advance: it goes in alone, from the build stage.
+    assert connector.split()[-1] == "/wheels/*.whl"
+    assert "--no-deps" in connector.split()
+    assert "--no-index" in connector.split()
+    assert "constraints.txt" not in run  # the lock carries constraints.txt's versions
     assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in DOCKERFILE.read_text(encoding="utf-8")
 
 
@@ -56,8 +85,8 @@ def test_only_the_connector_is_built_and_installed() -> None:
         "LICENSE",
         "README.md",
         "connector",
-        "constraints.txt",
         "pyproject.toml",
+        "requirements/runtime.lock",
     ]
     (wheel,) = [run for run in instruction(build, "RUN") if "pip wheel" in run]
     assert wheel.split()[-1] == "."  # the connector's pyproject.toml, not devtools/
@@ -114,3 +143,34 @@ def test_oci_labels_name_source_revision_and_version() -> None:
     pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
     (version,) = [a for a in instruction(runtime, "ARG") if a.startswith("VERSION=")]
     assert f'version = "{version.removeprefix("VERSION=")}"' in pyproject
+
+
+def test_every_locked_requirement_carries_a_sha256() -> None:
+    requirements = lock_requirements()
+    assert len(requirements) > 20  # the parser found the lock's entries, not just a header
+    for pin, tokens in requirements.items():
+        assert "==" in pin, pin  # an exact version: a range would defeat the hashes
+        hashes = [t for t in tokens if t.startswith("--hash=")]
+        assert hashes, pin
+        assert all(re.fullmatch(r"--hash=sha256:[0-9a-f]{64}", h) for h in hashes), pin
+
+
+def test_the_lock_pins_constraints_versions_for_every_runtime_dependency() -> None:
+    locked = pins(list(lock_requirements()))
+    constraints = pins(
+        [
+            line.strip()
+            for line in (REPO_ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+    )
+    # Nothing in the image that CI did not test, at the version CI tested.
+    assert {name: constraints.get(name) for name in locked} == locked
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    dependencies = project["dependencies"]
+    direct = {normalise(re.split(r"[\[<>=!~;\s]", d, maxsplit=1)[0]) for d in dependencies}
+    assert len(direct) == len(dependencies)
+    assert direct - set(locked) == set()
+    # Runtime only: the dev tools stay out of the image.
+    for tool in ("pytest", "mypy", "ruff", "hypothesis", "kubernetes-validate", "setuptools"):
+        assert tool not in locked

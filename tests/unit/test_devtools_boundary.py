@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILD_STAGE_FILES = ("pyproject.toml", "README.md", "LICENSE", "constraints.txt")
+BUILD_STAGE_FILES = ("pyproject.toml", "README.md", "LICENSE")
 DEV_TOOL_NAMES = {"capi_devtools", "sandbox", "localinfra", "samples", "demo"}
 
 
