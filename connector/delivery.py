@@ -17,10 +17,8 @@ from connector.models import (
 )
 from connector.prepare import Ready, Undecodable
 from connector.sink import SendOutcome, SendStatus
-from connector.sink.heal import WARNING_CODE
+from connector.sink.heal import removal_warnings
 from connector.transform.identifiers import dropped, refused
-
-_REMOVED = f"{WARNING_CODE}:"
 
 _SEND_STATUS = {
     SendStatus.DELIVERED: DeliveryStatus.DELIVERED,
@@ -86,10 +84,10 @@ def sent_result(
     identity: SourceCoordinates, envelope: SourceRecord, ready: Ready, outcome: SendOutcome
 ) -> DeliveryResult:
     """The result of a record Spotify answered for (delivered, rejected or retried out)."""
-    identifiers = ready.identifiers
-    if outcome.warnings:
-        removed = (w.removeprefix(_REMOVED) for w in outcome.warnings if w.startswith(_REMOVED))
-        identifiers = refused(identifiers, removed)
+    identifiers, warnings = ready.identifiers, ready.warnings
+    if outcome.removed_fields:  # healed: Spotify took the event without these fields
+        identifiers = refused(identifiers, outcome.removed_fields)
+        warnings += removal_warnings(outcome.removed_fields)
     return DeliveryResult(
         coordinates=identity,
         status=_SEND_STATUS[outcome.status],
@@ -103,7 +101,7 @@ def sent_result(
         error_message=outcome.error_message,
         attempts=outcome.attempts,
         sp_trace_id=outcome.sp_trace_id,
-        warnings=ready.warnings + outcome.warnings,
+        warnings=warnings,
         connection=outcome.item.connection,
         identifiers=identifiers.carried,
         email_count=identifiers.email_count,

@@ -416,7 +416,7 @@ class SpotifySink:
             SendStatus.DELIVERED,
             http_status=answer.status,
             sp_trace_id=answer.sp_trace_id,
-            warnings=() if healing is None else healing.warnings(),
+            removed_fields=() if healing is None else healing.removed,
         )
 
     def _reject(self, batch: _Batch, answer: Answer, code: str) -> None:
@@ -439,7 +439,7 @@ class SpotifySink:
         error_code: str | None = None,
         error_message: str | None = None,
         sp_trace_id: str | None = None,
-        warnings: tuple[str, ...] = (),
+        removed_fields: tuple[str, ...] = (),
     ) -> None:
         now = self._clock_ms()
         outcomes = [
@@ -452,7 +452,7 @@ class SpotifySink:
                 attempts=batch.requests,
                 sp_trace_id=sp_trace_id,
                 acknowledged_at_ms=now,
-                warnings=warnings,
+                removed_fields=removed_fields,
             )
             for item in batch.items
         ]

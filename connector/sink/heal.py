@@ -95,6 +95,11 @@ def named_fields(body: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
+def removal_warnings(removed: Iterable[str]) -> tuple[str, ...]:
+    """The result warnings for fields healing removed: `spotify_400_removed:<contract path>`."""
+    return tuple(f"{WARNING_CODE}:{path}" for path in removed)
+
+
 @dataclass(frozen=True, slots=True)
 class Healing:
     """Where the healing of one event stands."""
@@ -103,9 +108,6 @@ class Healing:
     removed: tuple[str, ...] = ()  # contract paths, in the order they were removed
     named_steps: int = 0
     reduced: bool = False
-
-    def warnings(self) -> tuple[str, ...]:
-        return tuple(f"{WARNING_CODE}:{path}" for path in self.removed)
 
     def refused(self, last_answer: str) -> str:
         """The dead letter's message: both answers, and what was tried between them."""

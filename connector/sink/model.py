@@ -36,7 +36,7 @@ class SendOutcome(NamedTuple):
     attempts: int  # requests sent for the batch that answered this item
     sp_trace_id: str | None
     acknowledged_at_ms: int
-    warnings: tuple[str, ...] = ()  # `spotify_400_removed:<field>` for each field healing removed
+    removed_fields: tuple[str, ...] = ()  # contract paths healing removed before Spotify accepted
 
 
 class SinkObserver(Protocol):

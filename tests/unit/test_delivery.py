@@ -88,7 +88,7 @@ def test_spotify_s_answer_becomes_the_result_with_both_stages_warnings() -> None
         attempts=6,
         sp_trace_id="t-1",
         acknowledged_at_ms=5_000,
-        warnings=("spotify_400_removed:gender",),
+        removed_fields=("gender",),
     )
     assert sent_result(WHERE, RECORD, ready, outcome) == DeliveryResult(
         coordinates=WHERE,

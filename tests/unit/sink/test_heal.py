@@ -17,6 +17,7 @@ from connector.sink.heal import (
     named_fields,
     next_step,
     reduced,
+    removal_warnings,
 )
 
 HASH = "a" * 64
@@ -105,7 +106,7 @@ def test_a_named_field_is_removed_and_nothing_else() -> None:
     del expected["user_data"]["clickID"]
     assert orjson.loads(healed.payload) == expected
     assert healed.healing == Healing("first", removed=("user_data.clickID",), named_steps=1)
-    assert healed.healing.warnings() == ("spotify_400_removed:user_data.clickID",)
+    assert removal_warnings(healed.healing.removed) == ("spotify_400_removed:user_data.clickID",)
 
 
 def test_several_named_fields_go_in_one_step_and_an_emptied_event_details_goes_too() -> None:

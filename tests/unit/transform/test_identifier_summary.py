@@ -105,7 +105,7 @@ def test_an_identifier_spotify_refused_is_no_longer_carried_but_dropped_as_refus
     item = SinkItem(ref=None, event_id="e-1", payload=b"{}", connection="default")
     healed = SendOutcome(
         item, SendStatus.DELIVERED, 200, None, None, 2, None, 5,
-        warnings=("spotify_400_removed:user_data.clickID", "spotify_400_removed:user_data.gender"),
+        removed_fields=("user_data.clickID", "user_data.gender"),
     )  # fmt: skip
     record = SourceRecord(SourceCoordinates("events", 0, 1), None, b"", received_at_ms=1)
     result = sent_result(record.coordinates, record, ready, healed)
