@@ -9,6 +9,9 @@ Three feeds: the sink's observer (HTTP requests, retries, auth: SDK instruments)
 `on_result` (one call per settled record: plain counters and bucket arrays, cheap on the Kafka
 thread, read at scrape time) and observable gauges that read `PipelineStatus` at scrape time.
 docs/operations.md lists every metric.
+
+The exposition never carries an empty label: the OpenTelemetry exporter fills the attribute keys
+a series lacks with "" (a 2xx answer has no `error.type`), and `DropEmptyLabels` takes them out.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.core import HistogramMetricFamily, Metric
 
 from connector import __version__
 from connector.config import DEFAULT_CONNECTION, SPOTIFY_EVENT_NAMES, Settings
@@ -126,10 +129,13 @@ class Telemetry:
         resource = Resource.create({"service.name": SERVICE_NAME, "service.version": __version__})
         # A registry of our own: several connectors (tests) in one process never mix metrics.
         self.registry = CollectorRegistry(auto_describe=True)
+        # The exporter registers in a registry of its own, exposed through DropEmptyLabels.
+        exported = CollectorRegistry(auto_describe=False)
         reader = PrometheusMetricReader(
-            registry=self.registry, disable_target_info=True, scope_info_enabled=False
+            registry=exported, disable_target_info=True, scope_info_enabled=False
         )
         self.meter_provider = MeterProvider(metric_readers=[reader], resource=resource)
+        self.registry.register(DropEmptyLabels(exported))
         self.registry.register(HistogramCollector((self.delivery_latency, self.event_delay)))
         # process_* (CPU, memory, file descriptors, start time), python_info and python_gc_*.
         ProcessCollector(registry=self.registry)
@@ -465,6 +471,28 @@ class Buckets:
         self.counts[bisect_left(self.bounds, value)] += 1  # bucket `le` bound: value <= bound
         self.sum += value
         self.count += 1
+
+
+class DropEmptyLabels:
+    """Exposes a registry's metrics without their empty labels.
+
+    The OpenTelemetry exporter gives every series of a metric the same label names and fills
+    the ones a series lacks with "" (`error_type=""` on a 2xx duration); an empty label means
+    an absent one to Prometheus, so dropping it changes no query and leaves no `=""` to read.
+    """
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._source.collect():
+            metric.samples = [
+                s._replace(labels={k: v for k, v in s.labels.items() if v != ""})
+                if "" in s.labels.values()
+                else s
+                for s in metric.samples
+            ]
+            yield metric
 
 
 class HistogramCollector:

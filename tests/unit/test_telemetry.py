@@ -21,9 +21,9 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def samples(text: bytes) -> Samples:
-    """Every sample by name and labels; the exporter's empty fillers ("") are left out."""
+    """Every sample by name and labels."""
     return {
-        (s.name, frozenset((k, v) for k, v in s.labels.items() if v != "")): s.value
+        (s.name, frozenset(s.labels.items())): s.value
         for family in text_string_to_metric_families(text.decode())
         for s in family.samples
     }
@@ -300,6 +300,35 @@ def test_request_duration_names_the_server_and_error_answers_by_status() -> None
     count = "http_client_request_duration_seconds_count"
     assert value(s, count, http_response_status_code="200", **common) == 1
     assert value(s, count, http_response_status_code="429", error_type="429", **common) == 1
+
+
+def test_the_exposition_carries_no_empty_label() -> None:
+    """The exporter fills a series' missing attributes with ""; none reaches the exposition."""
+    t = telemetry()
+    observer = t.sink_observer_for("default")
+    observer.on_request(200, 1, 0.1)
+    observer.on_request(400, 1, 0.1)
+    observer.on_request(None, 1, 0.1)
+    observer.on_retry("http_429")
+    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE"))
+    text = t.scrape().decode()
+    assert '=""' not in text
+    durations = {
+        frozenset(labels)
+        for (name, labels) in samples(text.encode())
+        if name == "http_client_request_duration_seconds_count"
+    }
+    common = {
+        ("http_request_method", "POST"),
+        ("connection", "default"),
+        ("server_address", "capi.spotify.com"),
+        ("server_port", "443"),
+    }
+    assert durations == {
+        frozenset({*common, ("http_response_status_code", "200")}),
+        frozenset({*common, ("http_response_status_code", "400"), ("error_type", "400")}),
+        frozenset({*common, ("error_type", "transport")}),
+    }
 
 
 def test_delivered_events_count_by_event_name_and_identifier_kind() -> None:
