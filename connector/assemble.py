@@ -11,7 +11,7 @@ from connector.kafka.results import ResultWriter
 from connector.kafka.source import KafkaSource
 from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
 from connector.pipeline import Pipeline
-from connector.ports import OutcomesCallback
+from connector.ports import OutcomesCallback, ProduceErrorCallback
 from connector.sink import NullObserver, SinkObserver, SpotifySink
 from connector.sink.connections import ConnectionSinks
 
@@ -21,12 +21,14 @@ def build_pipeline(
     *,
     sink_observers: Callable[[str], SinkObserver] | None = None,
     on_result: Callable[[DeliveryResult], None] | None = None,
+    on_produce_error: ProduceErrorCallback | None = None,
     record_filter: Callable[[SourceRecord], bool] | None = None,
     coordinates_for: Callable[[SourceRecord], SourceCoordinates] | None = None,
     trace_configs: Sequence[aiohttp.TraceConfig] = (),
 ) -> Pipeline:
     """A pipeline over the input topics, the Spotify connections and the results and DLQ
-    topics. `sink_observers` gives each connection's sink its observer, by connection name."""
+    topics. `sink_observers` gives each connection's sink its observer, by connection name;
+    `on_produce_error` hears of each result or dead-letter record the broker refused."""
     settings.require_delivery()
     connections = settings.spotify_connections()
 
@@ -48,7 +50,7 @@ def build_pipeline(
     return Pipeline(
         settings,
         source=KafkaSource(settings.kafka),
-        writer=ResultWriter(settings.kafka, settings.decode),
+        writer=ResultWriter(settings.kafka, settings.decode, on_produce_error=on_produce_error),
         sink_factory=spotify_sinks,
         on_result=on_result,
         record_filter=record_filter,

@@ -54,6 +54,14 @@ class RecordSource(Protocol):
     def close(self) -> None: ...
 
 
+# The result writer's two topics, as its producer-error feed names them.
+RESULTS, DEAD_LETTER = "results", "dead_letter"
+TOPIC_ROLES = (RESULTS, DEAD_LETTER)
+# (topic role, librdkafka error name such as "_MSG_TIMED_OUT"): a record the broker refused for
+# good, reported before the writer raises (connector.kafka.ResultWriter → telemetry).
+ProduceErrorCallback = Callable[[str, str], None]
+
+
 class ResultStore(Protocol):
     """Where results (and dead letters) go; `on_durable` runs once all of a record's are stored."""
 

@@ -5,10 +5,10 @@ Metric names follow the OpenTelemetry semantic conventions where one exists
 under `spotify_capi.`. Labels are bounded: a status, a reason code, a cause, a partition, an event
 name from Spotify's fixed list. Never an event id, a user identifier or a value from a record.
 
-Three feeds: the sink's observer (HTTP requests, retries, auth: SDK instruments), the pipeline's
+Four feeds: the sink's observer (HTTP requests, retries, auth: SDK instruments), the pipeline's
 `on_result` (one call per settled record: plain counters and bucket arrays, cheap on the Kafka
-thread, read at scrape time) and observable gauges that read `PipelineStatus` at scrape time.
-docs/operations.md lists every metric.
+thread, read at scrape time), the result writer's `on_produce_error`, and observable gauges that
+read `PipelineStatus` at scrape time. docs/operations.md lists every metric.
 
 The exposition never carries an empty label: the OpenTelemetry exporter fills the attribute keys
 a series lacks with "" (a 2xx answer has no `error.type`), and `DropEmptyLabels` takes them out.
@@ -43,6 +43,7 @@ from prometheus_client.core import HistogramMetricFamily, Metric
 from connector import __version__
 from connector.config import DEFAULT_CONNECTION, SPOTIFY_EVENT_NAMES, Settings
 from connector.models import DeliveryResult, DeliveryStatus
+from connector.ports import TOPIC_ROLES
 
 if TYPE_CHECKING:
     from connector.pipeline import PipelineStatus
@@ -116,6 +117,7 @@ class Telemetry:
         self._dead_lettered: Counter[tuple[str, ...]] = Counter()
         self._skipped: Counter[tuple[str, ...]] = Counter()
         self._identifiers: Counter[tuple[str, ...]] = Counter()
+        self._produce_errors: Counter[tuple[str, ...]] = Counter()
         self.delivery_latency = Buckets(
             "spotify_capi_delivery_latency_seconds",
             "Kafka record timestamp to Spotify's acknowledgement",
@@ -180,6 +182,13 @@ class Telemetry:
             "{event}",
             "Delivered events by identifier kind they carried (email, phone, ip, device_id, "
             "click_id; ip_only: no identifier but the IP)",
+        )
+        meter.create_observable_counter(
+            "spotify_capi.results.produce_errors",
+            [self._produce_errors_observed],
+            "{record}",
+            "Result and dead-letter records the broker refused for good (each stops the run), "
+            "by topic role and librdkafka error name",
         )
         self.retried = meter.create_counter(
             "spotify_capi.requests.retried", "{request}", "Requests retried after a failure"
@@ -330,6 +339,11 @@ class Telemetry:
             self._rejected[key] += 1
         self._dead_lettered[key] += 1
 
+    def on_produce_error(self, role: str, error_name: str) -> None:
+        """The result writer's `on_produce_error`: a record the broker refused, on the Kafka
+        thread, just before the run stops."""
+        self._produce_errors[(role, _label(error_name))] += 1
+
     def sink_observer_for(self, connection: str) -> SinkMetrics:
         """The observer of one connection's sink: its metrics carry the connection's name."""
         spotify = self._spotify.get(connection)
@@ -392,6 +406,16 @@ class Telemetry:
             ]
 
         return observe
+
+    def _produce_errors_observed(self, _options: CallbackOptions) -> Iterable[Observation]:
+        # A zero series per role from the start (the metric exists before any error; the
+        # error.type series appear with their first error).
+        role = "spotify_capi.topic_role"
+        zeros = [Observation(0, {role: r}) for r in TOPIC_ROLES]
+        return zeros + [
+            Observation(n, {role: r, "error.type": name})
+            for (r, name), n in list(self._produce_errors.items())
+        ]
 
     def _last_success(self, _options: CallbackOptions) -> Iterable[Observation]:
         last = self._last_delivered_ms

@@ -96,6 +96,7 @@ def consume(
         settings,
         sink_observers=telemetry.sink_observer_for,
         on_result=telemetry.on_result,
+        on_produce_error=telemetry.on_produce_error,
         trace_configs=telemetry.trace_configs(),
     )
     telemetry.watch(pipeline.status)

@@ -4,13 +4,16 @@ Results are written in `kafka.results_format`; dead letters are always the sourc
 came (value, key and headers) with the `capi.*` headers added.
 
 A record counts as settled only when every record written for it was acknowledged by the broker
-(idempotent producer, acks=all): `write(..., on_durable)` calls `on_durable` exactly then.
+(idempotent producer, acks=all): `write(..., on_durable)` calls `on_durable` exactly then. A record
+the broker refuses for good stops the run (`ResultWriteError`); `on_produce_error` hears of each
+such record first, by topic role and librdkafka error name (the metrics' feed).
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from functools import partial
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -20,6 +23,7 @@ from connector.errors import ConnectorError
 from connector.kafka.client import producer_config
 from connector.kafka.registry import register_schema
 from connector.models import DeliveryResult, SourceRecord
+from connector.ports import DEAD_LETTER, RESULTS, ProduceErrorCallback
 from connector.result_codec import encode_result, encode_result_json
 
 Headers = list[tuple[str, str | bytes | None]]
@@ -74,14 +78,25 @@ def result_encoder(settings: KafkaSettings, registry: DecodeSettings) -> Encoder
     return framed
 
 
+def _ignore(_role: str, _error_name: str) -> None:
+    pass
+
+
 class ResultWriter:
-    def __init__(self, settings: KafkaSettings, registry: DecodeSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        registry: DecodeSettings | None = None,
+        *,
+        on_produce_error: ProduceErrorCallback | None = None,
+    ) -> None:
         self._results_topic = settings.results_topic
         self._dlq_topic = settings.dlq_topic
         self._encode = result_encoder(settings, registry or DecodeSettings())
         self._headers: Headers = [("content-type", _CONTENT_TYPES[settings.results_format])]
         self._producer = Producer(producer_config(settings))
-        self._failure: KafkaError | None = None
+        self._on_produce_error = on_produce_error or _ignore
+        self._failure: tuple[str, KafkaError] | None = None  # the first refusal: role, error
 
     def write(
         self,
@@ -94,10 +109,13 @@ class ResultWriter:
         """Write the result (and, for a failure, the dead letter); then call `on_durable`."""
         outstanding = 2 if result.is_failure else 1
 
-        def acked(error: KafkaError | None, _message: Message) -> None:
+        def acked(error: KafkaError | None, _message: Message, role: str = RESULTS) -> None:
             nonlocal outstanding
             if error is not None:
-                self._failure = error
+                # Counted here, in the delivery callback: before poll() raises and stops the run.
+                self._on_produce_error(role, error.name())
+                if self._failure is None:
+                    self._failure = (role, error)
                 return
             outstanding -= 1
             if outstanding == 0:
@@ -110,8 +128,9 @@ class ResultWriter:
                 *envelope.headers,
                 *dead_letter_headers(result, stage),
             ]
+            dead_letter = partial(acked, role=DEAD_LETTER)
             try:
-                self._produce(self._dlq_topic, envelope.value, envelope.key, headers, acked)
+                self._produce(self._dlq_topic, envelope.value, envelope.key, headers, dead_letter)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
                     raise
@@ -119,7 +138,7 @@ class ResultWriter:
                 # dead-letter its coordinates and reason without the value.
                 size = f"{len(envelope.value or b'')} bytes, over the producer's message.max.bytes"
                 headers.append((VALUE_OMITTED_HEADER, size.encode()))
-                self._produce(self._dlq_topic, None, envelope.key, headers, acked)
+                self._produce(self._dlq_topic, None, envelope.key, headers, dead_letter)
 
     def _produce(
         self,
@@ -154,6 +173,12 @@ class ResultWriter:
 
     def _raise_on_failure(self) -> None:
         if self._failure is not None:
+            role, error = self._failure
+            what, topic = (
+                ("a result", self._results_topic)
+                if role == RESULTS
+                else ("a dead-letter", self._dlq_topic)
+            )
             raise ResultWriteError(
-                f"could not write a result or dead-letter record: {self._failure.str()}"
+                f"could not write {what} record to {topic}: {error.name()} ({error.str()})"
             )

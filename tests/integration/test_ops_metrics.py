@@ -26,6 +26,7 @@ from connector import avro
 from connector.commands.run import consume
 from connector.config import Settings, SinkSettings, TelemetrySettings
 from connector.health import HealthServer, HealthState
+from connector.kafka.results import ResultWriteError
 from connector.logs import JsonFormatter
 from connector.telemetry import Telemetry
 from tests.chart.helm import FULL_VALUES, Chart, find_helm
@@ -39,10 +40,14 @@ pytestmark = pytest.mark.integration
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def _topics(bootstrap: str, partitions: int) -> str:
+def _topics(bootstrap: str, partitions: int, results_max_bytes: int | None = None) -> str:
+    """An input topic and its `-results` and `-dlq` topics; `results_max_bytes` sets the results
+    topic's max.message.bytes (the broker then refuses larger batches)."""
     name = f"ops-{uuid.uuid4().hex[:8]}"
     create_topics(bootstrap, name, partitions=partitions)
-    create_topics(bootstrap, f"{name}-results", f"{name}-dlq", partitions=1)
+    create_topics(bootstrap, f"{name}-dlq", partitions=1)
+    config = {} if results_max_bytes is None else {"max.message.bytes": str(results_max_bytes)}
+    create_topics(bootstrap, f"{name}-results", partitions=1, config=config)
     return name
 
 
@@ -86,6 +91,13 @@ class RunningConnector:
         if self._error is not None and exc is None:
             raise self._error
 
+    def failure(self, timeout_s: float = 60.0) -> BaseException | None:
+        """Wait for the run to stop on its own; its failure, taken (so __exit__ does not raise)."""
+        self._thread.join(timeout_s)
+        assert not self._thread.is_alive(), "the run did not stop"
+        error, self._error = self._error, None
+        return error
+
     def get(self, path: str) -> tuple[int, bytes]:
         try:
             with urllib.request.urlopen(f"{self.server.url}{path}", timeout=5) as response:  # noqa: S310
@@ -97,7 +109,7 @@ class RunningConnector:
         status, body = self.get("/metrics")
         assert status == 200
         return {
-            (s.name, frozenset((k, v) for k, v in s.labels.items() if v != "")): s.value
+            (s.name, frozenset(s.labels.items())): s.value
             for family in text_string_to_metric_families(body.decode())
             for s in family.samples
         }
@@ -237,14 +249,51 @@ def test_every_metric_the_dashboard_and_the_alerts_query_is_exposed(
                 timeout_s=30,
             )
             exposed = {name for name, _ in connector.metrics()}
-            codes = {
-                dict(labels).get("http_response_status_code")
+            durations = {
+                frozenset(labels)
                 for name, labels in connector.metrics()
                 if name == "http_client_request_duration_seconds_count"
             }
+            text = connector.get("/metrics")[1].decode()
     assert len(wanted) >= 15
+    assert "spotify_capi_results_produce_errors_total" in wanted
     assert wanted - exposed == set()
+    codes = {dict(labels).get("http_response_status_code") for labels in durations}
     assert {"200", "429", "500"} <= codes  # the label values the 429 and 5xx panels select
+    # The semantic conventions: error.type on error answers only, and no empty label anywhere.
+    error_types = {
+        dict(labels)["http_response_status_code"]: dict(labels).get("error_type")
+        for labels in durations
+    }
+    assert (error_types["200"], error_types["429"], error_types["500"]) == (None, "429", "500")
+    assert '=""' not in text
+
+
+def test_a_result_the_broker_refuses_is_counted_before_the_run_stops(kafka_bootstrap: str) -> None:
+    """A results topic whose max.message.bytes no result fits: the broker refuses the write, the
+    run stops with one message naming it, and /metrics (still served) counts the refusals."""
+    topic = _topics(kafka_bootstrap, partitions=1, results_max_bytes=64)
+    schema = avro.bundled_schema(avro.TRACKING_EVENT)
+    produce(kafka_bootstrap, topic, [avro.encode(schema, tracking_record(i)) for i in range(3)])
+    with SandboxThread() as sandbox:
+        settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        with RunningConnector(settings) as connector:
+            before = connector.metrics()
+            failure = connector.failure()
+            after = connector.metrics()
+        accepted = sandbox.state.accepted_ids()
+    name = "spotify_capi_results_produce_errors_total"
+    assert value(before, name, spotify_capi_topic_role="results") == 0
+    assert value(before, name, spotify_capi_topic_role="dead_letter") == 0
+    assert isinstance(failure, ResultWriteError)
+    assert str(failure).startswith(
+        f"could not write a result record to {topic}-results: MSG_SIZE_TOO_LARGE ("
+    )
+    refused = value(after, name, spotify_capi_topic_role="results", error_type="MSG_SIZE_TOO_LARGE")
+    assert 1 <= refused <= 3  # each refused record once; the run stops at the first refusal
+    assert total(after, name) == refused
+    assert len(accepted) == 3  # Spotify has them; without their results none counts as settled
+    assert total(after, "spotify_capi_events_delivered_total") == 0
 
 
 def test_readyz_goes_not_ready_on_a_refused_token_and_back(

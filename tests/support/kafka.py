@@ -13,9 +13,12 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from connector import avro
 
 
-def create_topics(bootstrap: str, *names: str, partitions: int = 1) -> None:
+def create_topics(
+    bootstrap: str, *names: str, partitions: int = 1, config: dict[str, str] | None = None
+) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names], operation_timeout=30)
+    topics = [NewTopic(n, partitions, 1, config=config or {}) for n in names]
+    futures = admin.create_topics(topics, operation_timeout=30)
     for future in futures.values():
         future.result(timeout=30)
 

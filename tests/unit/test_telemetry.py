@@ -311,6 +311,7 @@ def test_the_exposition_carries_no_empty_label() -> None:
     observer.on_request(None, 1, 0.1)
     observer.on_retry("http_429")
     t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE"))
+    t.on_produce_error("results", "_MSG_TIMED_OUT")
     text = t.scrape().decode()
     assert '=""' not in text
     durations = {
@@ -329,6 +330,28 @@ def test_the_exposition_carries_no_empty_label() -> None:
         frozenset({*common, ("http_response_status_code", "400"), ("error_type", "400")}),
         frozenset({*common, ("error_type", "transport")}),
     }
+
+
+def test_produce_errors_count_by_topic_role_and_error_name_from_zero() -> None:
+    t = telemetry()
+    name = "spotify_capi_results_produce_errors_total"
+    before = {k: v for k, v in samples(t.scrape()).items() if k[0] == name}
+    assert before == {
+        (name, frozenset({("spotify_capi_topic_role", "results")})): 0,
+        (name, frozenset({("spotify_capi_topic_role", "dead_letter")})): 0,
+    }
+    t.on_produce_error("results", "_MSG_TIMED_OUT")
+    t.on_produce_error("results", "_MSG_TIMED_OUT")
+    t.on_produce_error("dead_letter", "TOPIC_AUTHORIZATION_FAILED")
+    t.on_produce_error("results", "X" * 200)  # cut to a bounded label
+    s = samples(t.scrape())
+    assert value(s, name, spotify_capi_topic_role="results", error_type="_MSG_TIMED_OUT") == 2
+    role = {"spotify_capi_topic_role": "dead_letter"}
+    assert value(s, name, error_type="TOPIC_AUTHORIZATION_FAILED", **role) == 1
+    assert value(s, name, spotify_capi_topic_role="results", error_type="X" * 64) == 1
+    assert value(s, name, spotify_capi_topic_role="results") == 0  # the zero series stay
+    assert value(s, name, **role) == 0
+    assert sum(n for (series, _), n in s.items() if series == name) == 4
 
 
 def test_delivered_events_count_by_event_name_and_identifier_kind() -> None:
