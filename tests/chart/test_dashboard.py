@@ -75,5 +75,6 @@ def test_dashboard_shows_what_an_sre_looks_for() -> None:
         "spotify_capi_rebalances_total",
         "spotify_capi_commits_total",
         "spotify_capi_delivery_last_success_time_seconds",
+        "spotify_capi_results_produce_errors_total",
     } <= names
     assert DASHBOARD.name == "spotify-capi-connector.json"

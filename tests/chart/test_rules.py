@@ -21,6 +21,7 @@ ALERTS = {
     "SpotifyCapiServerErrors",
     "SpotifyCapiTokenRefused",
     "SpotifyCapiBrokerUnreachable",
+    "SpotifyCapiResultWriteFailed",
     "SpotifyCapiMetricsAbsent",
     "SpotifyCapiNoReadyReplica",
     "SpotifyCapiConsumerLagHigh",
