@@ -20,7 +20,7 @@ def build_pipeline(
     settings: Settings,
     *,
     sink_observers: Callable[[str], SinkObserver] | None = None,
-    on_result: Callable[[DeliveryResult], None] | None = None,
+    on_results: Callable[[Sequence[DeliveryResult]], None] | None = None,
     on_produce_error: ProduceErrorCallback | None = None,
     record_filter: Callable[[SourceRecord], bool] | None = None,
     coordinates_for: Callable[[SourceRecord], SourceCoordinates] | None = None,
@@ -52,7 +52,7 @@ def build_pipeline(
         source=KafkaSource(settings.kafka),
         writer=ResultWriter(settings.kafka, settings.decode, on_produce_error=on_produce_error),
         sink_factory=spotify_sinks,
-        on_result=on_result,
+        on_results=on_results,
         record_filter=record_filter,
         coordinates_for=coordinates_for,
     )

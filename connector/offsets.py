@@ -8,7 +8,7 @@ order; the committable offset only moves forward, so a gap is never committed pa
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 TopicPartition = tuple[str, int]
@@ -53,7 +53,15 @@ class PartitionOffsets:
         if offset not in unsettled:
             return
         unsettled.remove(offset)
-        order = self._order
+        self._advance()
+
+    def settle_many(self, offsets: Iterable[int]) -> None:
+        """`settle` for many offsets at once (a batch of results): the front moves once."""
+        self._unsettled.difference_update(offsets)
+        self._advance()
+
+    def _advance(self) -> None:
+        order, unsettled = self._order, self._unsettled
         while order and order[0] not in unsettled:
             order.popleft()
 

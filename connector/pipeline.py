@@ -17,10 +17,11 @@ import math
 import queue
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from connector.config import Settings
 from connector.delivery import failed_result, sent_result
@@ -28,8 +29,15 @@ from connector.errors import InternalFailure
 from connector.loop_thread import LoopThread
 from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
 from connector.offsets import Commit, OffsetBook, PartitionOffsets
-from connector.ports import Partitions, RecordSource, ResultStore, Sink, SinkFactory
-from connector.prepare import Preparation, Prepared, PreparePool, Preparer, Ready
+from connector.ports import (
+    Partitions,
+    RecordSource,
+    ResultEntry,
+    ResultStore,
+    Sink,
+    SinkFactory,
+)
+from connector.prepare import Preparation, PreparePool, Preparer, Ready
 from connector.sink import SendOutcome, SinkItem
 
 log = logging.getLogger(__name__)
@@ -86,7 +94,7 @@ class Pipeline:
         source: RecordSource,
         writer: ResultStore,
         sink_factory: SinkFactory,
-        on_result: Callable[[DeliveryResult], None] | None = None,
+        on_results: Callable[[Sequence[DeliveryResult]], None] | None = None,
         record_filter: Callable[[SourceRecord], bool] | None = None,
         coordinates_for: Callable[[SourceRecord], SourceCoordinates] | None = None,
     ) -> None:
@@ -101,11 +109,13 @@ class Pipeline:
         self._max_preparing = max(1, 2 * settings.pipeline.prepare_processes)
         self._book = OffsetBook()
         self._outcomes: queue.SimpleQueue[Sequence[SendOutcome]] = queue.SimpleQueue()
-        self._on_result = on_result
+        self._on_results = on_results  # each batch of settled records' results, once
         self._record_filter = record_filter  # records it refuses are skipped (settled, no result)
         # The identity of a record for its event id and result: replay gives the original
         # coordinates of a dead letter, so a replayed event keeps its derived event id.
-        self._coordinates_for = coordinates_for
+        self._identity: Callable[[SourceRecord], SourceCoordinates] = (
+            coordinates_for or _own_coordinates
+        )
         self._writer = writer
         self._source = source
         self._sink_factory = sink_factory
@@ -211,63 +221,58 @@ class Pipeline:
         """Hand prepared batches to the sink in order: those done, and (waiting for them) all
         but the newest `keep`."""
         items: list[SinkItem] = []
+        failures = ResultBatch()  # records that end before the sink, written together
         while self._preparing and (len(self._preparing) > keep or self._preparing[0][0].done()):
             done, batch = self._preparing.popleft()
             for (envelope, offsets), prepared in zip(batch, done.result(), strict=True):
                 c = envelope.coordinates
                 if self._book.get(c.topic, c.partition) is not offsets:
                     continue  # lost while it was prepared; the new owner reads it again
-                item = self._dispatch(envelope, offsets, prepared)
-                if item is not None:
-                    items.append(item)
+                if isinstance(prepared, Ready):
+                    pending = Pending(envelope, offsets, prepared)
+                    items.append(
+                        SinkItem(pending, prepared.event_id, prepared.payload, prepared.connection)
+                    )
+                else:
+                    identity = self._identity(envelope)
+                    result, stage = failed_result(identity, envelope, prepared, now_ms())
+                    failures.add(result, envelope, stage, offsets)
+        self._write(failures)
         if items and self._sink is not None:
             self._http.call(_add_all, self._sink, items)
 
-    def _dispatch(
-        self, envelope: SourceRecord, offsets: PartitionOffsets, prepared: Prepared
-    ) -> SinkItem | None:
-        """A sink item for an accepted event; a failure is recorded here and settles alone."""
-        if isinstance(prepared, Ready):
-            pending = Pending(envelope, offsets, prepared)
-            return SinkItem(pending, prepared.event_id, prepared.payload, prepared.connection)
-        result, stage = failed_result(self._identity(envelope), envelope, prepared, now_ms())
-        self._write(result, envelope, offsets, stage)
-        return None
-
-    def _identity(self, envelope: SourceRecord) -> SourceCoordinates:
-        if self._coordinates_for is None:
-            return envelope.coordinates
-        return self._coordinates_for(envelope)
-
     def _collect_outcomes(self) -> None:
+        """Every answer the sink has given since the last turn, as one batch of results."""
+        batch = ResultBatch()
+        identity = self._identity
         while True:
             try:
                 outcomes = self._outcomes.get_nowait()
             except queue.Empty:
-                return
+                break
             for outcome in outcomes:
-                self._record_sent(outcome)
+                pending = outcome.item.ref
+                assert isinstance(pending, Pending)  # noqa: S101 - our own handle
+                envelope = pending.envelope
+                result = sent_result(identity(envelope), envelope, pending.ready, outcome)
+                batch.add(result, envelope, "spotify", pending.offsets)
+        self._write(batch)
 
-    def _record_sent(self, outcome: SendOutcome) -> None:
-        pending = outcome.item.ref
-        assert isinstance(pending, Pending)  # noqa: S101 - our own handle
-        envelope = pending.envelope
-        result = sent_result(self._identity(envelope), envelope, pending.ready, outcome)
-        self._write(result, envelope, pending.offsets, "spotify")
-
-    def _write(
-        self, result: DeliveryResult, envelope: SourceRecord, offsets: PartitionOffsets, stage: str
-    ) -> None:
-        offset = envelope.coordinates.offset
+    def _write(self, batch: ResultBatch) -> None:
+        """Hand a batch to the store; its records settle together once all are durable."""
+        if not batch.entries:
+            return
 
         def durable() -> None:
-            offsets.settle(offset)
-            self.status.settled_by_status[result.status.value] += 1
+            for offsets, settled in batch.offsets.items():
+                offsets.settle_many(settled)
+            results = [result for result, _, _ in batch.entries]
+            self.status.settled_by_status.update(map(_status_value, results))
             self.status.last_progress_ms = now_ms()
-            if self._on_result is not None:
-                self._on_result(result)
+            if self._on_results is not None:
+                self._on_results(results)
 
-        self._writer.write(result, envelope, durable, stage=stage)
+        self._writer.write_batch(batch.entries, durable)
 
     # --- flow control and commits -----------------------------------------------------------
 
@@ -389,6 +394,26 @@ class Pipeline:
 
     def brokers_down(self) -> None:
         self.status.broker_down = True
+
+
+class ResultBatch:
+    """Results written together, and the offsets they settle once all are durable."""
+
+    __slots__ = ("entries", "offsets")
+
+    def __init__(self) -> None:
+        self.entries: list[ResultEntry] = []
+        self.offsets: defaultdict[PartitionOffsets, list[int]] = defaultdict(list)
+
+    def add(
+        self, result: DeliveryResult, envelope: SourceRecord, stage: str, offsets: PartitionOffsets
+    ) -> None:
+        self.entries.append((result, envelope, stage))
+        self.offsets[offsets].append(envelope.coordinates.offset)
+
+
+_own_coordinates: Callable[[SourceRecord], SourceCoordinates] = attrgetter("coordinates")
+_status_value: Callable[[DeliveryResult], str] = attrgetter("status.value")
 
 
 def _add_all(sink: Sink, items: list[SinkItem]) -> None:

@@ -62,17 +62,18 @@ TOPIC_ROLES = (RESULTS, DEAD_LETTER)
 ProduceErrorCallback = Callable[[str, str], None]
 
 
-class ResultStore(Protocol):
-    """Where results (and dead letters) go; `on_durable` runs once all of a record's are stored."""
+# One record's result: the result, the source record it is for (a dead letter is that record),
+# and the stage a dead letter names.
+ResultEntry = tuple[DeliveryResult, SourceRecord, str]
 
-    def write(
-        self,
-        result: DeliveryResult,
-        envelope: SourceRecord,
-        on_durable: Callable[[], None],
-        *,
-        stage: str,
-    ) -> None: ...
+
+class ResultStore(Protocol):
+    """Where results (and dead letters) go, a batch at a time."""
+
+    def write_batch(self, entries: Sequence[ResultEntry], on_durable: Callable[[], None]) -> None:
+        """Store every entry's result, and a failure's dead letter too. Call `on_durable` once,
+        inside `poll` or `flush`, when every record written for the batch is stored; never when
+        one is refused (then `poll` or `flush` raises, and the run stops)."""
 
     def poll(self, timeout_s: float = 0.0) -> None: ...
 

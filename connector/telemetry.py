@@ -6,9 +6,9 @@ under `spotify_capi.`. Labels are bounded: a status, a reason code, a cause, a p
 name from Spotify's fixed list. Never an event id, a user identifier or a value from a record.
 
 Four feeds: the sink's observer (HTTP requests, retries, auth: SDK instruments), the pipeline's
-`on_result` (one call per settled record: plain counters and bucket arrays, cheap on the Kafka
-thread, read at scrape time), the result writer's `on_produce_error`, and observable gauges that
-read `PipelineStatus` at scrape time. docs/operations.md lists every metric.
+`on_results` (one call per batch of settled records: plain counters and bucket arrays, cheap on
+the Kafka thread, read at scrape time), the result writer's `on_produce_error`, and observable
+gauges that read `PipelineStatus` at scrape time. docs/operations.md lists every metric.
 
 The exposition never carries an empty label: the OpenTelemetry exporter fills the attribute keys
 a series lacks with "" (a 2xx answer has no `error.type`), and `DropEmptyLabels` takes them out.
@@ -314,23 +314,43 @@ class Telemetry:
         self._status = status
 
     def on_result(self, result: DeliveryResult) -> None:
-        """The pipeline's `on_result`: one call per settled record, on the Kafka thread."""
-        status = result.status
-        if status is DeliveryStatus.DELIVERED:
-            name = event_name_label(result.event_name)
-            self._delivered[(name,)] += 1
-            for kind in result.identifiers:
-                self._identifiers[(name, kind)] += 1
-            if result.identifiers == ("ip",):
-                self._identifiers[(name, "ip_only")] += 1
+        """One settled record: `on_results` of one."""
+        self.on_results((result,))
+
+    def on_results(self, results: Iterable[DeliveryResult]) -> None:
+        """The pipeline's `on_results`: a batch of settled records, on the Kafka thread. The
+        delivered ones are tallied locally first, then added once per label set."""
+        delivered: list[tuple[str | None, tuple[str, ...]]] = []  # (event name, identifiers)
+        latencies: list[float] = []
+        delays: list[float] = []
+        last = self._last_delivered_ms
+        for result in results:
+            if result.status is not DeliveryStatus.DELIVERED:
+                self._count_failure(result)
+                continue
+            delivered.append((result.event_name, result.identifiers))
             acknowledged = result.settled_at_ms
-            self._last_delivered_ms = max(self._last_delivered_ms, acknowledged)
+            last = max(last, acknowledged)
             kafka_time = result.coordinates.timestamp_ms
             if kafka_time is not None:
-                self.delivery_latency.observe(max(0, acknowledged - kafka_time) / 1000)
+                latencies.append(max(0, acknowledged - kafka_time) / 1000)
             if result.event_time_ms is not None:
-                self.event_delay.observe(max(0, acknowledged - result.event_time_ms) / 1000)
+                delays.append(max(0, acknowledged - result.event_time_ms) / 1000)
+        if not delivered:
             return
+        self._last_delivered_ms = last
+        for (event_name, identifiers), n in Counter(delivered).items():
+            name = event_name_label(event_name)
+            self._delivered[(name,)] += n
+            for kind in identifiers:
+                self._identifiers[(name, kind)] += n
+            if identifiers == ("ip",):
+                self._identifiers[(name, "ip_only")] += n
+        self.delivery_latency.observe_many(latencies)
+        self.event_delay.observe_many(delays)
+
+    def _count_failure(self, result: DeliveryResult) -> None:
+        status = result.status
         if status is DeliveryStatus.SKIPPED_NO_CONSENT:
             self._skipped[(_label(result.error_code),)] += 1
             return
@@ -495,6 +515,13 @@ class Buckets:
         self.counts[bisect_left(self.bounds, value)] += 1  # bucket `le` bound: value <= bound
         self.sum += value
         self.count += 1
+
+    def observe_many(self, values: Sequence[float]) -> None:
+        counts, bounds = self.counts, self.bounds
+        for value in values:
+            counts[bisect_left(bounds, value)] += 1
+        self.sum += sum(values)
+        self.count += len(values)
 
 
 class DropEmptyLabels:

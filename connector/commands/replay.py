@@ -23,6 +23,7 @@ import sys
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,9 +203,9 @@ def replay(settings: Settings, scope: ReplayScope, stop: threading.Event) -> Rep
         if scope.complete:
             stop.set()
 
-    def on_result(result: DeliveryResult) -> None:
-        outcome.by_status[result.status.value] += 1
-        scope.done += 1
+    def on_results(results: Sequence[DeliveryResult]) -> None:
+        outcome.by_status.update(result.status.value for result in results)
+        scope.done += len(results)
         advance()
 
     def record_filter(envelope: SourceRecord) -> bool:
@@ -215,7 +216,7 @@ def replay(settings: Settings, scope: ReplayScope, stop: threading.Event) -> Rep
 
     pipeline = build_pipeline(
         settings,
-        on_result=on_result,
+        on_results=on_results,
         record_filter=record_filter,
         coordinates_for=original_coordinates,
     )

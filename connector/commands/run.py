@@ -95,7 +95,7 @@ def consume(
     pipeline = build_pipeline(
         settings,
         sink_observers=telemetry.sink_observer_for,
-        on_result=telemetry.on_result,
+        on_results=telemetry.on_results,
         on_produce_error=telemetry.on_produce_error,
         trace_configs=telemetry.trace_configs(),
     )

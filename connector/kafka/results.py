@@ -3,17 +3,18 @@
 Results are written in `kafka.results_format`; dead letters are always the source record as it
 came (value, key and headers) with the `capi.*` headers added.
 
-A record counts as settled only when every record written for it was acknowledged by the broker
-(idempotent producer, acks=all): `write(..., on_durable)` calls `on_durable` exactly then. A record
-the broker refuses for good stops the run (`ResultWriteError`); `on_produce_error` hears of each
-such record first, by topic role and librdkafka error name (the metrics' feed).
+Results are written a batch at a time: a batch's records count as settled only when every record
+written for them was acknowledged by the broker (idempotent producer, acks=all):
+`write_batch(entries, on_durable)` calls `on_durable` exactly then, once (`BatchAck`). A record the
+broker refuses for good stops the run (`ResultWriteError`) and its batch never settles;
+`on_produce_error` hears of each such record first, by topic role and librdkafka error name (the
+metrics' feed).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Callable, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -23,7 +24,7 @@ from connector.errors import ConnectorError
 from connector.kafka.client import producer_config
 from connector.kafka.registry import register_schema
 from connector.models import DeliveryResult, SourceRecord
-from connector.ports import DEAD_LETTER, RESULTS, ProduceErrorCallback
+from connector.ports import DEAD_LETTER, RESULTS, ProduceErrorCallback, ResultEntry
 from connector.result_codec import encode_result, encode_result_json
 
 Headers = list[tuple[str, str | bytes | None]]
@@ -82,6 +83,47 @@ def _ignore(_role: str, _error_name: str) -> None:
     pass
 
 
+class BatchAck:
+    """The broker's acknowledgements of one batch: its two bound methods are the delivery
+    callbacks of every result and dead-letter record the batch writes (no closure a record);
+    `on_durable` runs once, when the last of them is acknowledged. A refusal goes to `refused`
+    and holds the batch for good: the writer raises at its next poll and the run stops."""
+
+    __slots__ = ("_on_durable", "_refused", "outstanding")
+
+    def __init__(
+        self,
+        outstanding: int,
+        on_durable: Callable[[], None],
+        refused: Callable[[str, KafkaError], None],
+    ) -> None:
+        self.outstanding = outstanding  # records not yet acknowledged, plus the writer's hold
+        self._on_durable = on_durable
+        self._refused = refused
+
+    def result_acked(self, error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            self._refused(RESULTS, error)
+            return
+        self.outstanding -= 1
+        if self.outstanding == 0:
+            self._on_durable()
+
+    def dead_letter_acked(self, error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            self._refused(DEAD_LETTER, error)
+            return
+        self.outstanding -= 1
+        if self.outstanding == 0:
+            self._on_durable()
+
+    def release(self) -> None:
+        """The writer's hold: every record of the batch is with the producer now."""
+        self.outstanding -= 1
+        if self.outstanding == 0:
+            self._on_durable()
+
+
 class ResultWriter:
     def __init__(
         self,
@@ -98,47 +140,51 @@ class ResultWriter:
         self._on_produce_error = on_produce_error or _ignore
         self._failure: tuple[str, KafkaError] | None = None  # the first refusal: role, error
 
-    def write(
+    def write_batch(self, entries: Sequence[ResultEntry], on_durable: Callable[[], None]) -> None:
+        """Write each result (and, for a failure, its dead letter); call `on_durable` once every
+        record of the batch is acknowledged."""
+        # Held (the +1) until the loop ends: a full queue polls mid-batch, and the records
+        # acknowledged by then must not look like the whole batch.
+        ack = BatchAck(len(entries) + 1, on_durable, self._refused)
+        acked = ack.result_acked
+        produce = self._producer.produce
+        topic, headers, encode = self._results_topic, self._headers, self._encode
+        for result, envelope, stage in entries:
+            key = (result.event_id or "").encode("utf-8") or envelope.key
+            value = encode(result)
+            try:
+                produce(topic, value=value, key=key, headers=headers, on_delivery=acked)
+            except BufferError:
+                self._produce(topic, value, key, headers, acked)
+            if result.is_failure:
+                ack.outstanding += 1
+                self._dead_letter(result, envelope, stage, ack.dead_letter_acked)
+        ack.release()
+
+    def _dead_letter(
         self,
         result: DeliveryResult,
         envelope: SourceRecord,
-        on_durable: Callable[[], None],
-        *,
         stage: str,
+        acked: Callable[[KafkaError | None, Message], None],
     ) -> None:
-        """Write the result (and, for a failure, the dead letter); then call `on_durable`."""
-        outstanding = 2 if result.is_failure else 1
+        headers: Headers = [*envelope.headers, *dead_letter_headers(result, stage)]
+        try:
+            self._produce(self._dlq_topic, envelope.value, envelope.key, headers, acked)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise
+            # A record too large for the producer would stop the run on every restart:
+            # dead-letter its coordinates and reason without the value.
+            size = f"{len(envelope.value or b'')} bytes, over the producer's message.max.bytes"
+            headers.append((VALUE_OMITTED_HEADER, size.encode()))
+            self._produce(self._dlq_topic, None, envelope.key, headers, acked)
 
-        def acked(error: KafkaError | None, _message: Message, role: str = RESULTS) -> None:
-            nonlocal outstanding
-            if error is not None:
-                # Counted here, in the delivery callback: before poll() raises and stops the run.
-                self._on_produce_error(role, error.name())
-                if self._failure is None:
-                    self._failure = (role, error)
-                return
-            outstanding -= 1
-            if outstanding == 0:
-                on_durable()
-
-        key = (result.event_id or "").encode("utf-8") or envelope.key
-        self._produce(self._results_topic, self._encode(result), key, self._headers, acked)
-        if result.is_failure:
-            headers: Headers = [
-                *envelope.headers,
-                *dead_letter_headers(result, stage),
-            ]
-            dead_letter = partial(acked, role=DEAD_LETTER)
-            try:
-                self._produce(self._dlq_topic, envelope.value, envelope.key, headers, dead_letter)
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
-                    raise
-                # A record too large for the producer would stop the run on every restart:
-                # dead-letter its coordinates and reason without the value.
-                size = f"{len(envelope.value or b'')} bytes, over the producer's message.max.bytes"
-                headers.append((VALUE_OMITTED_HEADER, size.encode()))
-                self._produce(self._dlq_topic, None, envelope.key, headers, dead_letter)
+    def _refused(self, role: str, error: KafkaError) -> None:
+        # Counted here, in the delivery callback: before poll() raises and stops the run.
+        self._on_produce_error(role, error.name())
+        if self._failure is None:
+            self._failure = (role, error)
 
     def _produce(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 
 from pydantic import SecretStr
 
@@ -53,14 +54,14 @@ class ConnectorThread(Service):
     def __init__(self, settings: Settings) -> None:
         self.results: list[DeliveryResult] = []
         self._lock = threading.Lock()
-        self.pipeline = build_pipeline(settings, on_result=self._record)
+        self.pipeline = build_pipeline(settings, on_results=self._record)
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="connector", daemon=True)
 
-    def _record(self, result: DeliveryResult) -> None:
+    def _record(self, results: Sequence[DeliveryResult]) -> None:
         with self._lock:
-            self.results.append(result)
+            self.results.extend(results)
 
     def _run(self) -> None:
         try:

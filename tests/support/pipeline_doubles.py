@@ -18,7 +18,7 @@ from connector import avro
 from connector.kafka.results import ResultWriteError
 from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
 from connector.offsets import Commit
-from connector.ports import OutcomesCallback, Partitions, SourceEvents
+from connector.ports import OutcomesCallback, Partitions, ResultEntry, SourceEvents
 from connector.sink import SendOutcome, SendStatus, SinkItem
 from tests.support.events import tracking_record
 
@@ -180,15 +180,8 @@ class MemoryResults:
     stored: list[tuple[DeliveryResult, str]] = field(default_factory=list)
     _unacknowledged: list[Callable[[], None]] = field(default_factory=list)
 
-    def write(
-        self,
-        result: DeliveryResult,
-        envelope: SourceRecord,
-        on_durable: Callable[[], None],
-        *,
-        stage: str,
-    ) -> None:
-        self.stored.append((result, stage))
+    def write_batch(self, entries: Sequence[ResultEntry], on_durable: Callable[[], None]) -> None:
+        self.stored.extend((result, stage) for result, _, stage in entries)
         self._unacknowledged.append(on_durable)
 
     def poll(self, timeout_s: float = 0.0) -> None:

@@ -98,3 +98,21 @@ def test_book_counts_unsettled_across_partitions_and_forgets_revoked() -> None:
     assert book.revoke("t", 1) is None
     assert book.unsettled == 2
     assert [p.partition for p in book] == [0]
+
+
+@given(offsets_and_settle_order(), st.integers(min_value=1, max_value=10))
+def test_settling_many_at_once_is_settling_each(
+    case: tuple[list[int], list[int]], batch_size: int
+) -> None:
+    offsets, settle_order = case
+    one_by_one, in_batches = PartitionOffsets("t", 0), PartitionOffsets("t", 0)
+    for offset in offsets:
+        one_by_one.track(offset)
+        in_batches.track(offset)
+    for start in range(0, len(settle_order), batch_size):
+        batch = settle_order[start : start + batch_size]
+        for offset in batch:
+            one_by_one.settle(offset)
+        in_batches.settle_many([*batch, offsets[-1] + 5])  # an unknown offset is ignored
+        assert in_batches.committable() == one_by_one.committable()
+        assert in_batches.unsettled == one_by_one.unsettled

@@ -56,9 +56,9 @@ def test_failed_records_are_reported_by_role_and_error_before_the_writer_raises(
     writer = writer_nowhere(errors)
     try:
         delivered = result(1, DeliveryStatus.DELIVERED)
-        writer.write(delivered, envelope(1), lambda: durable.append(1), stage="sink")
+        writer.write_batch([(delivered, envelope(1), "sink")], lambda: durable.append(1))
         dead = result(2, DeliveryStatus.UNDECODABLE)
-        writer.write(dead, envelope(2), lambda: durable.append(2), stage="decode")
+        writer.write_batch([(dead, envelope(2), "decode")], lambda: durable.append(2))
         # No broker to answer: purge fails the three queued records as a refusal would.
         writer._producer.purge()
         with pytest.raises(ResultWriteError) as raised:
@@ -84,9 +84,34 @@ def test_without_a_callback_a_failure_still_raises() -> None:
     )
     writer = ResultWriter(settings)
     try:
-        writer.write(result(1, DeliveryStatus.DELIVERED), envelope(1), lambda: None, stage="sink")
+        writer.write_batch([(result(1, DeliveryStatus.DELIVERED), envelope(1), "sink")], _nothing)
         writer._producer.purge()
         with pytest.raises(ResultWriteError, match="_PURGE_QUEUE"):
             writer.poll(1.0)
     finally:
         writer.close()
+
+
+def test_a_batch_with_one_refused_record_never_settles_and_the_writer_raises() -> None:
+    errors: list[tuple[str, str]] = []
+    settled: list[str] = []
+    writer = writer_nowhere(errors)
+    try:
+        batch = [
+            (result(1, DeliveryStatus.DELIVERED), envelope(1), "spotify"),
+            (result(2, DeliveryStatus.UNDECODABLE), envelope(2), "decode"),
+            (result(3, DeliveryStatus.DELIVERED), envelope(3), "spotify"),
+        ]
+        writer.write_batch(batch, lambda: settled.append("batch"))
+        assert len(writer._producer) == 4  # three results and one dead letter
+        writer._producer.purge()
+        with pytest.raises(ResultWriteError):
+            writer.poll(1.0)
+    finally:
+        writer.close()
+    assert settled == []
+    assert len(errors) == 4
+
+
+def _nothing() -> None:
+    pass

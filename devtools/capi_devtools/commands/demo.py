@@ -108,14 +108,14 @@ def run(args: argparse.Namespace) -> int:
         results: list[DeliveryResult] = []
         stop = threading.Event()
 
-        def on_result(result: DeliveryResult) -> None:
-            results.append(result)
+        def on_results(batch: Sequence[DeliveryResult]) -> None:
+            results.extend(batch)
             if len(results) >= total:
                 stop.set()
 
         say.step("running the connector until every record is settled")
         began = time.monotonic()
-        pipeline = build_pipeline(settings, on_result=on_result)
+        pipeline = build_pipeline(settings, on_results=on_results)
         watchdog = threading.Timer(300, stop.set)
         watchdog.start()
         pipeline.run(stop)
