@@ -1,8 +1,10 @@
 """A DeliveryResult as Avro binary (schemas/delivery_result.avsc), written without fastavro.
 
 One result is written per record on the Kafka thread; this direct writer takes well under half
-the time of fastavro's generic writer (bench/README.md). tests/unit/test_result_codec.py proves
-both produce the same bytes for any result, so the schema file stays the contract.
+the time of fastavro's generic writer, and caching the segments many results share (names,
+kinds, the times of a poll and of an answer) halves it again (bench/README.md).
+tests/unit/test_result_codec.py proves both produce the same bytes for any result, so the schema
+file stays the contract.
 `encode_result_json` writes the same fields as one JSON object (timestamps as epoch ms).
 """
 
@@ -16,99 +18,138 @@ import orjson
 from connector import __version__
 from connector.models import DeliveryResult, DeliveryStatus
 
-# An enum index below 64 is one zig-zag byte.
-_STATUS_BYTE = {status: index << 1 for index, status in enumerate(DeliveryStatus)}
+# Segments that do not depend on the record, built once.
+_BYTES = [bytes((value,)) for value in range(0x80)]  # a varint below 0x80 is itself
+_STATUS_BYTE = {status: bytes((index << 1,)) for index, status in enumerate(DeliveryStatus)}
+_SHORT_PRESENT = [b"\x02" + bytes((length << 1,)) for length in range(64)]  # branch 1, length
+_NULL = b"\x00"  # union branch 0: null
+_NO_ERRORS = b"\x00\x00\x00"  # the usual delivered record: error code, field, message null
 
 
-def _long(value: int, out: bytearray) -> None:
-    value = (value << 1) ^ (value >> 63)  # zig-zag
+def _long(value: int) -> bytes | bytearray:
+    """A zig-zag varint (Avro `long`)."""
+    value = (value << 1) ^ (value >> 63)
+    if value < 0x80:
+        return _BYTES[value]
+    out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
         value >>= 7
     out.append(value)
+    return out
 
 
-def _string(value: str, out: bytearray) -> None:
+def _optional_string(value: str | None) -> bytes:
+    if value is None:
+        return _NULL
     data = value.encode()
-    _long(len(data), out)
-    out += data
+    length = len(data)
+    return (_SHORT_PRESENT[length] if length < 64 else b"\x02" + _long(length)) + data
 
 
-def _optional_string(value: str | None, out: bytearray) -> None:
-    if value is None:
-        out.append(0)  # union branch 0: null
-    else:
-        out.append(2)  # union branch 1, zig-zag encoded
-        _string(value, out)
+def _optional_long(value: int | None) -> bytes:
+    return _NULL if value is None else b"\x02" + _long(value)
 
 
-def _optional_long(value: int | None, out: bytearray) -> None:
-    if value is None:
+def _strings(values: tuple[str, ...], *, end: bool) -> bytes:
+    """An array of strings; `end` writes its closing empty block too (the warnings array's
+    closing block is part of _END)."""
+    out = bytearray()
+    if values:
+        out += _long(len(values))
+        for value in values:
+            data = value.encode()
+            out += _long(len(data))
+            out += data
+    if end:
         out.append(0)
-    else:
-        out.append(2)
-        _long(value, out)
-
-
-def _end() -> bytes:
-    out = bytearray([0])  # the end of the warnings array
-    _string(__version__, out)  # connector_version
     return bytes(out)
 
 
-_END = _end()
+_END = _NULL + _optional_string(__version__)[1:]  # the warnings array's end, connector_version
+
+# Values shared by many results, so cached: the times of a poll and of Spotify's answer (and so
+# the latency), the trace id of a request, and the segments made of names and kinds.
+_shared_long = lru_cache(maxsize=4096)(_long)
+_shared_string = lru_cache(maxsize=1024)(_optional_string)
 
 
 @lru_cache(maxsize=1024)
 def _topic_and_partition(topic: str, partition: int) -> bytes:
-    """The record's first two fields; a connector reads few partitions, so they are cached."""
-    out = bytearray()
-    _string(topic, out)
-    _long(partition, out)
-    return bytes(out)
+    """The record's first two fields; a connector reads few partitions."""
+    return _optional_string(topic)[1:] + _long(partition)
+
+
+@lru_cache(maxsize=1024)
+def _name_status_http(event_name: str | None, status: DeliveryStatus, http: int | None) -> bytes:
+    return _optional_string(event_name) + _STATUS_BYTE[status] + _optional_long(http)
+
+
+@lru_cache(maxsize=1024)
+def _tail(
+    warnings: tuple[str, ...],
+    connection: str | None,
+    identifiers: tuple[str, ...],
+    email_count: int,
+    dropped: tuple[str, ...],
+) -> bytes:
+    """Warnings to the end of the record: few distinct values (kinds, reasons, connections)."""
+    return (
+        _strings(warnings, end=False)
+        + _END
+        + _optional_string(connection)
+        + _strings(identifiers, end=True)
+        + _long(email_count)
+        + _strings(dropped, end=True)
+    )
 
 
 def encode_result(result: DeliveryResult) -> bytes:
-    c = result.coordinates
-    out = bytearray(_topic_and_partition(c.topic, c.partition))
-    _long(c.offset, out)
-    _optional_string(result.event_id, out)
-    _optional_string(result.event_name, out)
-    out.append(_STATUS_BYTE[result.status])
-    _optional_long(result.http_status, out)
-    if result.error_code is None and result.error_field is None and result.error_message is None:
-        out += b"\x00\x00\x00"  # the usual delivered record: three nulls
+    """The result's fields in the schema's order, as segments joined once."""
+    (
+        (topic, partition, offset, _),
+        status,
+        received_at_ms,
+        settled_at_ms,
+        event_id,
+        event_name,
+        event_time_ms,
+        http_status,
+        error_code,
+        error_field,
+        error_message,
+        attempts,
+        sp_trace_id,
+        warnings,
+        connection,
+        identifiers,
+        email_count,
+        identifiers_dropped,
+    ) = result
+    if error_code is None and error_field is None and error_message is None:
+        errors = _NO_ERRORS
     else:
-        _optional_string(result.error_code, out)
-        _optional_string(result.error_field, out)
-        _optional_string(result.error_message, out)
-    _long(result.attempts, out)
-    _long(result.received_at_ms, out)
-    _long(result.settled_at_ms, out)
-    _optional_long(result.event_time_ms, out)
-    _long(max(0, result.settled_at_ms - result.received_at_ms), out)
-    _optional_string(result.sp_trace_id, out)
-    _strings(result.warnings, out)
-    out += _END
-    _optional_string(result.connection, out)
-    if result.identifiers or result.email_count or result.identifiers_dropped:
-        _strings(result.identifiers, out, end=True)
-        _long(result.email_count, out)
-        _strings(result.identifiers_dropped, out, end=True)
-    else:
-        out += b"\x00\x00\x00"  # no identifiers: two empty arrays and a zero
-    return bytes(out)
-
-
-def _strings(values: tuple[str, ...], out: bytearray, end: bool = False) -> None:
-    """An array of strings; `end` writes its closing empty block too (the warnings array's
-    closing block is part of _END)."""
-    if values:
-        _long(len(values), out)
-        for value in values:
-            _string(value, out)
-    if end:
-        out.append(0)
+        errors = (
+            _optional_string(error_code)
+            + _optional_string(error_field)
+            + _optional_string(error_message)
+        )
+    return b"".join(
+        (
+            _topic_and_partition(topic, partition),
+            _long(offset),
+            _optional_string(event_id),
+            _name_status_http(event_name, status, http_status),
+            errors,
+            _long(attempts),
+            _shared_long(received_at_ms),
+            _shared_long(settled_at_ms),
+            _optional_long(event_time_ms),
+            _shared_long(max(0, settled_at_ms - received_at_ms)),
+            _shared_string(sp_trace_id),
+            _tail(warnings, connection, identifiers, email_count, identifiers_dropped),
+        )
+    )
 
 
 def result_record(result: DeliveryResult) -> dict[str, Any]:
