@@ -27,7 +27,7 @@ from connector.config import Settings
 from connector.delivery import failed_result, sent_result
 from connector.errors import InternalFailure
 from connector.loop_thread import LoopThread
-from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
+from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates, SourceRecord
 from connector.offsets import Commit, OffsetBook, PartitionOffsets
 from connector.ports import (
     Partitions,
@@ -244,18 +244,19 @@ class Pipeline:
     def _collect_outcomes(self) -> None:
         """Every answer the sink has given since the last turn, as one batch of results."""
         batch = ResultBatch()
-        identity = self._identity
+        entries, settles, identity = batch.entries, batch.offsets, self._identity
         while True:
             try:
                 outcomes = self._outcomes.get_nowait()
             except queue.Empty:
                 break
-            for outcome in outcomes:
+            for outcome in outcomes:  # ResultBatch.add, inlined: this loop runs for every event
                 pending = outcome.item.ref
                 assert isinstance(pending, Pending)  # noqa: S101 - our own handle
                 envelope = pending.envelope
                 result = sent_result(identity(envelope), envelope, pending.ready, outcome)
-                batch.add(result, envelope, "spotify", pending.offsets)
+                entries.append((result, envelope, "spotify"))
+                settles[pending.offsets].append(envelope.coordinates.offset)
         self._write(batch)
 
     def _write(self, batch: ResultBatch) -> None:
@@ -267,7 +268,8 @@ class Pipeline:
             for offsets, settled in batch.offsets.items():
                 offsets.settle_many(settled)
             results = [result for result, _, _ in batch.entries]
-            self.status.settled_by_status.update(map(_status_value, results))
+            for status, count in Counter(map(_status, results)).items():
+                self.status.settled_by_status[status.value] += count
             self.status.last_progress_ms = now_ms()
             if self._on_results is not None:
                 self._on_results(results)
@@ -413,7 +415,7 @@ class ResultBatch:
 
 
 _own_coordinates: Callable[[SourceRecord], SourceCoordinates] = attrgetter("coordinates")
-_status_value: Callable[[DeliveryResult], str] = attrgetter("status.value")
+_status: Callable[[DeliveryResult], DeliveryStatus] = attrgetter("status")
 
 
 def _add_all(sink: Sink, items: list[SinkItem]) -> None:
