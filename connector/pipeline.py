@@ -6,8 +6,10 @@ takes their batches back in order. The HTTP thread runs the sink's event loop. T
 answers cross back through a queue.
 
 A record is *settled* when Spotify acknowledged it and its result record is acknowledged by the
-broker, or when its failure (result and dead letter) is acknowledged by the broker. Offsets are
-committed only up to the first unsettled record of each partition (connector.offsets).
+broker, or when its failure (result and dead letter) is acknowledged by the broker. Results are
+written a batch at a time (every answer collected in a turn of the loop; every failure of the
+batches taken from the preparer): a batch settles together, once all its records are acknowledged.
+Offsets are committed only up to the first unsettled record of each partition (connector.offsets).
 """
 
 from __future__ import annotations

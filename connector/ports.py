@@ -72,8 +72,9 @@ class ResultStore(Protocol):
 
     def write_batch(self, entries: Sequence[ResultEntry], on_durable: Callable[[], None]) -> None:
         """Store every entry's result, and a failure's dead letter too. Call `on_durable` once,
-        inside `poll` or `flush`, when every record written for the batch is stored; never when
-        one is refused (then `poll` or `flush` raises, and the run stops)."""
+        when every record written for the batch is stored (from `poll` or `flush`, or from this
+        call if they were stored before it ends); never when one is refused (then `poll` or
+        `flush` raises, and the run stops)."""
 
     def poll(self, timeout_s: float = 0.0) -> None: ...
 
