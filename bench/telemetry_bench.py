@@ -44,9 +44,9 @@ def main() -> None:
         for i in range(n)
     ]
     began = time.perf_counter()
-    for result in results:
-        telemetry.on_result(result)
-    print(f"Telemetry.on_result      {per_call_us(n, began):7.2f} µs per result")
+    for start in range(0, n, 500):  # the pipeline reports a batch of results at a time
+        telemetry.on_results(results[start : start + 500])
+    print(f"Telemetry.on_results     {per_call_us(n, began):7.2f} µs per result (batches of 500)")
 
     requests = n // 100
     observer = telemetry.sink_observer
