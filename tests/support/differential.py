@@ -44,6 +44,13 @@ ODD_VALUES: tuple[PropertyValue, ...] = (
     2**63 - 1,
     -(2**63),
     1_767_225_600,
+    10**11 - 1,  # the epoch units' boundaries: seconds, ms, µs, ns; past 2^53
+    10**14 - 1,
+    10**17 - 1,
+    10**17,
+    2**53 + 1,
+    "99999999999999999",
+    1.7672256e12,
     1.5,
     -0.0,
     math.nan,
@@ -183,6 +190,14 @@ def transformed_directly() -> list[Any]:
         event = TrackingEvent(record["event"], properties, record["timestamp"])
         outcome = transformer.transform(event, SourceCoordinates("events", 0, n), NOW_MS)
         found.append(repr(outcome))
+    malformed = (  # not the declared types at all: the transform still refuses them with reasons
+        TrackingEvent(None, {"$device_id": "d"}),  # type: ignore[arg-type]
+        TrackingEvent("View", None),  # type: ignore[arg-type]
+        TrackingEvent("View", {"$device_id": "d"}, "x"),  # type: ignore[arg-type]
+        TrackingEvent(7, {"$device_id": "d"}, 2.5),  # type: ignore[arg-type]
+    )
+    coordinates = SourceCoordinates("e", 0, 0)
+    found.extend(repr(transformer.transform(e, coordinates, NOW_MS)) for e in malformed)
     return found
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -24,10 +25,14 @@ import fastavro
 import pytest
 
 from connector import _compiled, avro
+from connector.config import DecodeSettings, RoutingSettings
+from connector.models import SourceCoordinates
+from connector.prepare import Preparer
 from connector.tracking_reader import read_tracking_event
 from tests.support import differential
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+RECORDS = cache(differential.records)
 NOT_BUILT = "the compiled modules are missing or stale: `make setup` builds them"
 
 
@@ -107,10 +112,19 @@ def test_the_corpus_reaches_every_kind_of_outcome() -> None:
     assert "transform_error" not in reasons  # the transform's net for its own bugs never caught
 
 
+def test_every_outcome_crosses_to_another_process_intact() -> None:
+    """Prepare workers send their outcomes back pickled; compiled classes must survive it."""
+    preparer = Preparer(DecodeSettings(), differential.transform_settings(), RoutingSettings())
+    records = [(value, SourceCoordinates("t", 0, n)) for n, value in enumerate(RECORDS())]
+    outcomes = preparer.prepare(records, differential.NOW_MS)
+    assert {type(o).__name__ for o in outcomes} == {"Ready", "Undecodable", "Rejected", "Skipped"}
+    assert pickle.loads(pickle.dumps(outcomes)) == outcomes  # noqa: S301 - our own bytes
+
+
 def test_the_compiled_reader_returns_what_fastavro_returns() -> None:
     reading = avro.bundled_reading_schema(avro.TRACKING_EVENT)
     compared = 0
-    for payload in differential.records():
+    for payload in RECORDS():
         try:
             expected = fastavro.schemaless_reader(io.BytesIO(payload), reading, reading)
         except Exception:  # noqa: S112 - fastavro refuses it: nothing to compare
