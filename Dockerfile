@@ -5,11 +5,17 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- build: turn the source into a wheel; build tools stay in this stage -----------------------
+# The wheel carries the per-record modules compiled by mypyc (setup.py): a C compiler here, and
+# mypy at constraints.txt's version (PIP_CONSTRAINT reaches pip's isolated build environment).
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_CONSTRAINT=/src/constraints.txt
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml setup.py constraints.txt README.md LICENSE ./
 COPY requirements/runtime.lock ./requirements/
 COPY connector ./connector
 RUN pip wheel --no-deps --wheel-dir /wheels .

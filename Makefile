@@ -10,6 +10,9 @@ PROMTOOL := $(CACHE)/bin/promtool
 HELM_DOCS := $(CACHE)/bin/helm-docs
 UV     := $(CACHE)/uv/bin/uv
 RUNTIME_LOCK := requirements/runtime.lock
+# The per-record modules mypyc compiles (connector/_compiled.py lists them).
+COMPILED_SOURCES := $(shell $(PYTHON) connector/_compiled.py 2>/dev/null)
+COMPILED := build/.compiled
 
 .PHONY: setup demo test lint typecheck unit integration chart chart-readme bench clean lock
 
@@ -17,7 +20,13 @@ $(VENV)/.installed: pyproject.toml devtools/pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (or run make PYTHON=python3)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev]' -e ./devtools
+	CAPI_PURE_PYTHON_BUILD=1 $(PY) -m pip install -q -c constraints.txt -e '.[dev]' -e ./devtools
+	@touch $@
+
+# mypyc builds the compiled modules in place (the editable install above compiles nothing),
+# again whenever one of their sources changes; an older extension is never imported (_compiled.py).
+$(COMPILED): $(VENV)/.installed setup.py connector/_compiled.py $(COMPILED_SOURCES)
+	$(PY) setup.py -q build_ext --inplace
 	@touch $@
 
 $(CACHE)/kafka/.fetched: devtools/capi_devtools/localinfra/kafka-pom.xml | $(VENV)/.installed
@@ -50,9 +59,9 @@ lock: $(UV)
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_36 --annotation-style line \
 	  --custom-compile-command 'make lock' -o $(RUNTIME_LOCK)
 
-setup: $(VENV)/.installed $(CACHE)/kafka/.fetched $(HELM) $(PROMTOOL) $(HELM_DOCS)
+setup: $(VENV)/.installed $(COMPILED) $(CACHE)/kafka/.fetched $(HELM) $(PROMTOOL) $(HELM_DOCS)
 
-demo: $(VENV)/.installed $(CACHE)/kafka/.fetched
+demo: $(VENV)/.installed $(COMPILED) $(CACHE)/kafka/.fetched
 	$(PY) -m connector demo
 
 lint: $(VENV)/.installed
@@ -65,11 +74,12 @@ typecheck: $(VENV)/.installed
 test: setup lint typecheck
 	PATH="$(abspath $(CACHE)/bin):$$PATH" $(PY) -m pytest
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed $(COMPILED)
 	$(PY) -m pytest tests/unit
 
 bench: setup
 	$(PY) -m bench.end_to_end
 
 clean:
-	rm -rf $(VENV) $(CACHE) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CACHE) .mypy_cache .ruff_cache .pytest_cache build
+	find connector -name '*.so' -delete

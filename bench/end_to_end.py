@@ -4,11 +4,13 @@ In one run, on one machine:
   (a) decode-only rate: a plain confluent-kafka consumer + fastavro, nothing else;
   (b) the connector's throughput into the sandbox, first poll → last offset committed, with
       sandbox latency 0 ms and 50 ms, with one process, one process that decodes and transforms
-      in a worker process (`pipeline.prepare_processes: 1`), and `run --workers 2`;
+      in a worker process (`pipeline.prepare_processes: 1`), and `run --workers 2`; and a
+      Quix Streams app doing the same job (bench/quix_app.py, in its own virtualenv);
   (c) p50/p99 latency, produce → Spotify acknowledgement, at a steady offered load;
   (d) the connector's peak resident memory while it works off a backlog (two backlog sizes).
 
     .venv/bin/python -m bench.end_to_end [--events 200000] [--backlog 1000000]
+        [--shapes 1:0 1:1 2:0 quix] [--latencies 0 50] [--skip a b c d]
 
 The sandbox runs in its own process with light validation and no kept bodies, so that it
 measures the connector rather than the emulator. Results go to bench/out/end_to_end.json.
@@ -37,14 +39,18 @@ import fastavro
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from capi_devtools.localinfra import KafkaBroker
+from capi_devtools.localinfra import KafkaBroker, cache_dir
 from capi_devtools.samples import DEMO_EVENT_NAME_MAPPING, sample_events
 from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxAdmin
 from connector import avro
 
 PARTITIONS = 4
-# (b) runs each shape: (`run --workers`, `pipeline.prepare_processes`).
-THROUGHPUT_SHAPES = ((1, 0), (1, 1), (2, 0))
+# (b) runs each shape: `WORKERS:PREPARE` (`run --workers`, `pipeline.prepare_processes`) or
+# `quix` (bench/quix_app.py).
+THROUGHPUT_SHAPES = ("1:0", "1:1", "2:0", "quix")
+QUIX = "quix"
+# The Quix app's own virtualenv (quixstreams pins its own confluent-kafka), under the cache.
+QUIX_PINS = ("quixstreams==3.28.1", "fastavro==1.13.1", "orjson==3.13.0", "requests==2.34.2")
 OUT = Path("bench/out")
 
 
@@ -246,7 +252,7 @@ def wait_until_committed(bootstrap: str, run: Run, topic: str, ends: list[int]) 
     """Wall-clock time when the last offset was committed; samples memory and CPU on the way."""
     while True:
         if run.process.poll() is not None:
-            raise RuntimeError(f"the connector exited with {run.process.returncode}")
+            raise RuntimeError(f"the process under test exited with {run.process.returncode}")
         run.rss_samples.append(rss_mb(run.process.pid))
         run.cpu_samples.append((time.time(), cpu_s(run.process.pid)))
         if committed(bootstrap, run.group, topic) == ends:
@@ -290,16 +296,25 @@ def throughput(
     run = start_connector(
         bootstrap, topic, sandbox_url, workers, CONNECTOR_PIPELINE__PREPARE_PROCESSES=str(prepare)
     )
+    done, steal = _until_committed(bootstrap, run, topic, ends)
+    # The first poll: the earliest `received_at` among the first results of every partition.
+    first = min(_ms(r["received_at"]) for r in result_records(bootstrap, run.results_topic, 200))
+    return _rates(run, total, first / 1000, done, steal)
+
+
+def _until_committed(bootstrap: str, run: Run, topic: str, ends: list[int]) -> tuple[float, float]:
+    """(when the last offset was committed, the steal share meanwhile); then stops the run."""
     machine_before = cpu_times()
     try:
         done = wait_until_committed(bootstrap, run, topic, ends)
     finally:
         stop(run)
-    steal = steal_share(machine_before, cpu_times())
-    # The first poll: the earliest `received_at` among the first results of every partition.
-    first = min(_ms(r["received_at"]) for r in result_records(bootstrap, run.results_topic, 200))
-    elapsed = done - first / 1000
-    cpu = _cpu_at(run.cpu_samples, done) - _cpu_at(run.cpu_samples, first / 1000)
+    return done, steal_share(machine_before, cpu_times())
+
+
+def _rates(run: Run, total: int, first: float, done: float, steal: float) -> dict[str, Any]:
+    elapsed = done - first
+    cpu = _cpu_at(run.cpu_samples, done) - _cpu_at(run.cpu_samples, first)
     return {
         "events_per_s": total / elapsed,
         "seconds": elapsed,
@@ -307,6 +322,51 @@ def throughput(
         "cpu_us_per_event": cpu / total * 1e6,
         "steal": steal,
     }
+
+
+# --- the same job as a Quix Streams app (bench/quix_app.py) ---------------------------------
+
+
+def quix_python() -> Path:
+    """The Python of the Quix app's virtualenv, made (or remade on a change of pins) here."""
+    venv = cache_dir() / "quix-venv"
+    python = venv / "bin" / "python"
+    marker = venv / "bench-pins.txt"
+    pins = "\n".join(QUIX_PINS)
+    if not (python.exists() and marker.exists() and marker.read_text() == pins):
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603
+        install = [str(python), "-m", "pip", "install", "-q", *QUIX_PINS]
+        subprocess.run(install, check=True)  # noqa: S603
+        marker.write_text(pins)
+    return python
+
+
+def start_quix(bootstrap: str, topic: str, sandbox_url: str) -> Run:
+    python = quix_python()
+    schema = python.parent.parent / "tracking_event.avsc"
+    schema.write_text(avro.bundled_text(avro.TRACKING_EVENT))
+    group = f"bench-quix-{uuid.uuid4().hex[:8]}"
+    command = [
+        str(python),
+        str(Path(__file__).with_name("quix_app.py")),
+        *("--broker", bootstrap, "--topic", topic, "--group", group, "--url", sandbox_url),
+        *("--token", DEFAULT_TOKEN, "--connection-id", DEFAULT_CONNECTION_ID),
+        *("--schema", str(schema), "--event-names", json.dumps(DEMO_EVENT_NAME_MAPPING)),
+    ]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)  # noqa: S603
+    return Run(process, group, results_topic="")
+
+
+def quix_throughput(bootstrap: str, topic: str, sandbox_url: str, total: int) -> dict[str, Any]:
+    """As `throughput`, from the app's first record (the `first-message` line it prints)."""
+    ends = end_offsets(bootstrap, topic)
+    run = start_quix(bootstrap, topic, sandbox_url)
+    done, steal = _until_committed(bootstrap, run, topic, ends)
+    printed = run.process.stdout.read().decode() if run.process.stdout else ""
+    first = next(
+        float(line.split()[1]) for line in printed.splitlines() if line.startswith("first-message")
+    )
+    return _rates(run, total, first, done, steal)
 
 
 def latency(
@@ -421,6 +481,13 @@ def main() -> None:
     parser.add_argument("--rate-seconds", type=int, default=30)
     parser.add_argument("--latency-workers", type=int, default=2)
     parser.add_argument("--skip", nargs="*", default=[], choices=["a", "b", "c", "d"])
+    parser.add_argument(
+        "--shapes",
+        nargs="*",
+        default=list(THROUGHPUT_SHAPES),
+        help="(b) rows: WORKERS:PREPARE for the connector, or quix",
+    )
+    parser.add_argument("--latencies", nargs="*", type=int, default=[0, 50], help="(b), in ms")
     args = parser.parse_args()
     report: dict[str, Any] = {"machine": machine(), "settings": vars(args)}
     print(json.dumps(report["machine"]), flush=True)
@@ -440,13 +507,19 @@ def main() -> None:
             decode_runs.append(decode_only(bootstrap, topic, args.events))
             print("(a)", decode_runs[-1], flush=True)
         if "b" not in args.skip:
-            for latency_ms in (0, 50):
+            for latency_ms in args.latencies:
                 sandbox.latency(latency_ms)
-                for workers, prepare in THROUGHPUT_SHAPES:
-                    key = f"b_latency_{latency_ms}ms_workers_{workers}_prepare_{prepare}"
-                    report[key] = throughput(
-                        bootstrap, topic, sandbox.url, args.events, workers, prepare=prepare
-                    )
+                for shape in args.shapes:
+                    key = f"b_latency_{latency_ms}ms_{_shape_name(shape)}"
+                    if key in report:  # a shape given twice: keep both rows
+                        key += f"_run_{sum(k.startswith(key) for k in report) + 1}"
+                    if shape == QUIX:
+                        report[key] = quix_throughput(bootstrap, topic, sandbox.url, args.events)
+                    else:
+                        workers, prepare = (int(n) for n in shape.split(":"))
+                        report[key] = throughput(
+                            bootstrap, topic, sandbox.url, args.events, workers, prepare=prepare
+                        )
                     if "a" not in args.skip:
                         # (a) again right after: the machine's speed drifts between minutes,
                         # so each row is compared with the (a) measured next to it.
@@ -472,6 +545,13 @@ def main() -> None:
     print_table(report)
 
 
+def _shape_name(shape: str) -> str:
+    if shape == QUIX:
+        return QUIX
+    workers, prepare = shape.split(":")
+    return f"workers_{workers}_prepare_{prepare}"
+
+
 def print_table(report: dict[str, Any]) -> None:
     m = report["machine"]
     print(
@@ -495,6 +575,14 @@ def print_table(report: dict[str, Any]) -> None:
                 f"| ({key}) | {value['events_per_s']:,.0f} events/s{ratio}, "
                 f"{value['cpu_us_per_event']:.0f} µs CPU/event, "
                 f"steal {value['steal']:.0%}, peak RSS {value['peak_rss_mb']:.0f} MB |"
+            )
+    for key, value in report.items():
+        latency_ms = key.removeprefix("b_latency_").split("_", 1)[0]
+        quix = report.get(f"b_latency_{latency_ms}_{QUIX}")
+        if key.startswith("b_") and f"_{QUIX}" not in key and quix:
+            print(
+                f"| ({key}) / Quix at {latency_ms} | "
+                f"{value['events_per_s'] / quix['events_per_s']:.2f} x |"
             )
     if "c_latency" in report:
         c = report["c_latency"]

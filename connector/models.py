@@ -174,6 +174,11 @@ class TransformWarning:
     def __str__(self) -> str:
         return f"{self.code}:{self.field}"
 
+    def __reduce__(self) -> tuple[type[TransformWarning], tuple[str, str]]:
+        # Rebuilt by its constructor: compiled (connector/_compiled.py), a frozen dataclass's
+        # own unpickling assigns the fields and is refused. Results cross from prepare workers.
+        return TransformWarning, (self.code, self.field)
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -182,6 +187,9 @@ class Rejection:
     reason: str
     field: str | None
     message: str
+
+    def __reduce__(self) -> tuple[type[Rejection], tuple[str, str | None, str]]:
+        return Rejection, (self.reason, self.field, self.message)  # as TransformWarning's
 
 
 class Identifiers(NamedTuple):

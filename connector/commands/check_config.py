@@ -16,6 +16,7 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from connector import _compiled
 from connector.config import (
     DEFAULT_CONNECTION,
     KafkaSettings,
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     say("consent", describe_consent(settings))
     say("fields", describe_fields(settings))
     say("health", describe_health(settings))
+    say("code", _compiled.describe())
     return 0
 
 

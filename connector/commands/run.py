@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from connector._compiled import compiled
 from connector.config import display_url, load_settings
 from connector.errors import ConfigError
 from connector.gc_tuning import tune_for_streaming
@@ -108,6 +109,7 @@ def consume(
             "connections": sorted(settings.spotify_connections()),
             "group_id": settings.kafka.group_id,
             "spotify_url": display_url(settings.spotify.url),
+            "compiled": compiled(),  # the mypyc build of the per-record modules, or their sources
         },
     )
     health.running(pipeline.status)

@@ -40,38 +40,47 @@ def parse_event_time(value: object) -> tuple[int, bool]:
         return value, False
     if isinstance(value, bool):
         raise Invalid("invalid_event_time", "expected RFC 3339 text or an epoch number, got bool")
-    if isinstance(value, int | float):
-        return _from_number(value), False
+    if isinstance(value, int):
+        return _from_int(value), False
+    if isinstance(value, float):
+        return _from_float(value), False
     if isinstance(value, str):
         text = value.strip()
-        if DECIMAL.fullmatch(text) is not None:
-            return _from_number(_number(text)), False
-        return _from_text(text)
+        if DECIMAL.fullmatch(text) is None:
+            return _from_text(text)
+        if "." in text or "e" in text or "E" in text:
+            return _from_float(float(text)), False
+        try:
+            number = int(text)
+        except ValueError:  # more digits than int() converts
+            raise Invalid("invalid_event_time", "the epoch number is too long") from None
+        return _from_int(number), False
     raise Invalid(
         "invalid_event_time", f"expected RFC 3339 text or an epoch number, got {type_name(value)}"
     )
 
 
-def _number(text: str) -> int | float:
-    try:
-        return float(text) if "." in text or "e" in text or "E" in text else int(text)
-    except ValueError:  # more digits than int() converts
-        raise Invalid("invalid_event_time", "the epoch number is too long") from None
+# Integers and floats apart, never as `int | float`: compiled (connector/_compiled.py), a value
+# of that type is a C double, and integers past 2^53 would lose their exactness.
+def _from_int(number: int) -> int:
+    """Epoch s/ms/µs/ns by magnitude → ms, exactly (nanoseconds exceed 2^53)."""
+    magnitude = abs(number)
+    if magnitude < _SECONDS_BELOW:
+        return number * 1000
+    if magnitude < _MILLIS_BELOW:
+        return number
+    return number // (1000 if magnitude < _MICROS_BELOW else 1_000_000)
 
 
-def _from_number(number: int | float) -> int:
-    """Epoch s/ms/µs/ns by magnitude → ms. Integers stay exact (nanoseconds exceed 2^53)."""
-    if isinstance(number, float) and not math.isfinite(number):
+def _from_float(number: float) -> int:
+    if not math.isfinite(number):
         raise Invalid("invalid_event_time", "the epoch number is not finite")
     magnitude = abs(number)
     if magnitude < _SECONDS_BELOW:
         return round(number * 1000)
     if magnitude < _MILLIS_BELOW:
         return round(number)
-    divisor = 1000 if magnitude < _MICROS_BELOW else 1_000_000
-    if isinstance(number, int):
-        return number // divisor
-    return math.floor(number / divisor)
+    return math.floor(number / (1000 if magnitude < _MICROS_BELOW else 1_000_000))
 
 
 def _from_text(text: str) -> tuple[int, bool]:

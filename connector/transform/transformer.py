@@ -110,24 +110,25 @@ class Transformer:
         event_id: str | None = None
         event_name: str | None = None
         try:
-            given = event.properties if isinstance(event.properties, dict) else {}
+            own_name, properties, record_ms = _as_given(event)
+            given = properties if isinstance(properties, dict) else {}
             event_id = self._event_id(given, coordinates, warnings)
             attribution_only = False
             if self._consent is not None:
                 consent = self._consent.read(given)
                 action = self._consent.action(consent)
                 if action == "drop":
-                    return self._skipped(event.event, given, consent, event_id)
+                    return self._skipped(own_name, given, consent, event_id)
                 if consent is not Consent.GRANTED:
                     warnings.append(
                         TransformWarning(f"consent_{consent.value}", self._consent.property)
                     )
                 attribution_only = action == "attribution_only"
-            event_name = self._event_name(event.event, given)
+            event_name = self._event_name(own_name, given)
             props = self._fields.allowed(
                 given, purchase=event_name == "PURCHASE", attribution_only=attribution_only
             )
-            event_time_ms = self._event_time(event, coordinates, props, now_ms, warnings)
+            event_time_ms = self._event_time(record_ms, coordinates, props, now_ms, warnings)
             user_data = self._with_identifier(self._user_data.build(props, warnings), given, props)
             spotify_event = SpotifyEvent(
                 event_id=event_id,
@@ -225,13 +226,13 @@ class Transformer:
 
     def _event_time(
         self,
-        event: TrackingEvent,
+        record_ms: object,
         coordinates: SourceCoordinates,
         props: dict[str, PropertyValue],
         now_ms: int,
         warnings: list[TransformWarning],
     ) -> int:
-        source, epoch_ms = _event_time_source(event, coordinates, props, now_ms, warnings)
+        source, epoch_ms = _event_time_source(record_ms, coordinates, props, now_ms, warnings)
         if epoch_ms < MIN_EVENT_TIME_MS:
             raise _Reject("invalid_event_time", source, "the event time is before the year 2000")
         if epoch_ms > now_ms:
@@ -296,8 +297,15 @@ class Transformer:
         return EventDetails(amount, currency, content_name, content_category)
 
 
+def _as_given(event: tuple[object, ...]) -> tuple[object, object, object]:
+    """The event's name, properties and record timestamp as given, checked where they are used.
+    Not through the field names: compiled (connector/_compiled.py), a read of a typed field checks
+    the type and raises TypeError, where the transform refuses a malformed event with a reason."""
+    return event[0], event[1], event[2]
+
+
 def _event_time_source(
-    event: TrackingEvent,
+    record_ms: object,
     coordinates: SourceCoordinates,
     props: dict[str, PropertyValue],
     now_ms: int,
@@ -313,7 +321,6 @@ def _event_time_source(
         if assumed_utc:
             warnings.append(TransformWarning("assumed_utc", m.EVENT_TIME))
         return m.EVENT_TIME, epoch_ms
-    record_ms = event.timestamp_ms
     if isinstance(record_ms, int) and not isinstance(record_ms, bool) and record_ms > 0:
         return "timestamp", record_ms
     kafka_ms = coordinates.timestamp_ms

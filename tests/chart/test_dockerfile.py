@@ -85,13 +85,31 @@ def test_only_the_connector_is_built_and_installed() -> None:
         "LICENSE",
         "README.md",
         "connector",
+        "constraints.txt",
         "pyproject.toml",
         "requirements/runtime.lock",
+        "setup.py",
     ]
     (wheel,) = [run for run in instruction(build, "RUN") if "pip wheel" in run]
     assert wheel.split()[-1] == "."  # the connector's pyproject.toml, not devtools/
     assert "devtools" not in DOCKERFILE.read_text(encoding="utf-8")
     assert not [line for line in runtime if line.upper().startswith(("COPY ", "ADD "))]
+
+
+def test_the_build_stage_compiles_the_hot_path_with_the_pinned_mypy() -> None:
+    build = stages()[0]
+    installs = " ".join(run for run in instruction(build, "RUN") if "apt-get install" in run)
+    assert "gcc" in installs.split()  # mypyc's C needs a compiler; setup.py fails without one
+    # pip's isolated build environment takes constraints.txt's mypy, the one the tests ran.
+    assert "PIP_CONSTRAINT=/src/constraints.txt" in " ".join(instruction(build, "ENV")).split()
+    requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    constraints = (REPO_ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    (mypy,) = [line for line in constraints if line.startswith("mypy==")]
+    assert mypy in requires["build-system"]["requires"]
+    # Nothing turns the compilation off (setup.py's switch for the editable dev install).
+    assert "CAPI_PURE_PYTHON_BUILD" not in DOCKERFILE.read_text(encoding="utf-8")
+    ignored = (REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert "**/*.so" in ignored  # extensions built in place never reach the image
 
 
 def test_final_stage_has_no_build_tools() -> None:

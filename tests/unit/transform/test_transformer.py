@@ -395,13 +395,14 @@ def test_the_transform_is_deterministic_and_does_not_touch_its_input() -> None:
 
 
 def test_a_bug_inside_becomes_a_transform_error_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
-    from connector.transform import user_data
+    """The failure is planted in a library the transform calls, not in the transform's own
+    functions: compiled (connector/_compiled.py), those call each other directly, unpatched."""
 
     def broken(*_: object) -> None:
         raise RuntimeError("secret@example.com")
 
-    monkeypatch.setattr(user_data.UserDataBuilder, "build", broken)
-    event = TrackingEvent("VIEW", {"$event_id": "e-1", **IDENTIFIED})
+    monkeypatch.setattr("connector.transform.hashing.hashlib.sha256", broken)
+    event = TrackingEvent("VIEW", {"$event_id": "e-1", "phone": "+44 20 7946 0123", **IDENTIFIED})
     outcome = Transformer(TransformSettings()).transform(event, COORDS, NOW_MS)
     assert isinstance(outcome, Rejected)
     assert outcome.rejection.reason == "transform_error"
