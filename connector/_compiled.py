@@ -30,6 +30,8 @@ GROUP = "connector._native"
 
 MODULES: tuple[str, ...] = (
     "connector.models",
+    "connector.offsets",
+    "connector.result_codec",
     "connector.tracking_reader",
     "connector.decode",
     "connector.routing",
