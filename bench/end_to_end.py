@@ -312,6 +312,12 @@ def _until_committed(bootstrap: str, run: Run, topic: str, ends: list[int]) -> t
     return done, steal_share(machine_before, cpu_times())
 
 
+def _peaks_by_tenth(samples: list[float]) -> list[float]:
+    """The peak of each tenth of the run's memory samples: flat, or growing with the backlog."""
+    size = max(1, -(-len(samples) // 10))  # rounded up: at most ten parts, none left out
+    return [round(max(samples[i : i + size]), 1) for i in range(0, len(samples), size)]
+
+
 def _rates(run: Run, total: int, first: float, done: float, steal: float) -> dict[str, Any]:
     elapsed = done - first
     cpu = _cpu_at(run.cpu_samples, done) - _cpu_at(run.cpu_samples, first)
@@ -319,6 +325,7 @@ def _rates(run: Run, total: int, first: float, done: float, steal: float) -> dic
         "events_per_s": total / elapsed,
         "seconds": elapsed,
         "peak_rss_mb": run.peak_rss_mb,
+        "peak_rss_mb_by_tenth": _peaks_by_tenth(run.rss_samples),
         "cpu_us_per_event": cpu / total * 1e6,
         "steal": steal,
     }
@@ -594,7 +601,8 @@ def print_table(report: dict[str, Any]) -> None:
     for d in report.get("d_memory", []):
         print(
             f"| (d) backlog {d['backlog']:,} | peak RSS {d['peak_rss_mb']:.0f} MB, "
-            f"{d['events_per_s']:,.0f} events/s |"
+            f"{d['events_per_s']:,.0f} events/s; peak by tenth of the run "
+            f"{', '.join(f'{mb:.0f}' for mb in d['peak_rss_mb_by_tenth'])} MB |"
         )
 
 

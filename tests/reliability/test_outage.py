@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from capi_devtools.sandbox import SandboxSettings, SandboxThread
+from capi_devtools.sandbox import FaultSettings, SandboxSettings, SandboxThread
 from connector.config import SinkSettings
 from tests.reliability.support import (
     assert_accounted_for,
@@ -38,7 +38,10 @@ def _run_through_outage(
     """Close Spotify's port for `outage_s` mid-run; (statuses, delivered ids, seconds to commit)."""
     topic = make_topics(bootstrap, PARTITIONS)
     produce_events(bootstrap, topic, (tracking_record(i) for i in range(total)), partitions=2)
-    with SandboxThread(SandboxSettings(keep_bodies=False)) as sandbox:
+    # Paced (answers in 100 ms, few requests in flight) so that most events are still to send
+    # when the outage begins: a fast connector must not finish before it.
+    paced = SandboxSettings(keep_bodies=False, faults=FaultSettings(latency_ms=100))
+    with SandboxThread(paced) as sandbox:
         settings = connector_settings(bootstrap, topic, sandbox.url, sink=sink)
         with ConnectorThread(settings) as connector:
             connector.wait_for_results(total // 10)
@@ -70,7 +73,9 @@ def test_an_outage_within_the_retry_budget_delays_but_delivers_everything(
 ) -> None:
     outage_s = scaled_float(ci=20.0, soak=60.0)
     total = scaled(ci=10_000, soak=50_000)
-    sink = SinkSettings(max_attempts=40, backoff_initial_s=0.1, backoff_max_s=outage_s / 5)
+    sink = SinkSettings(
+        max_attempts=40, backoff_initial_s=0.1, backoff_max_s=outage_s / 5, max_in_flight=4
+    )
     statuses, delivered, took = _run_through_outage(
         kafka_bootstrap, total, outage_s, sink, "outage within budget"
     )
@@ -83,7 +88,7 @@ def test_an_outage_beyond_the_retry_budget_dead_letters_without_loss(
     kafka_bootstrap: str,
 ) -> None:
     total = scaled(ci=5_000, soak=20_000)
-    sink = SinkSettings(max_attempts=3, backoff_initial_s=0.1, backoff_max_s=0.5)
+    sink = SinkSettings(max_attempts=3, backoff_initial_s=0.1, backoff_max_s=0.5, max_in_flight=2)
     statuses, delivered, _took = _run_through_outage(
         kafka_bootstrap, total, 8.0, sink, "outage beyond budget"
     )
