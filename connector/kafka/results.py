@@ -102,23 +102,20 @@ class BatchAck:
         self._refused = refused
 
     def result_acked(self, error: KafkaError | None, _message: Message) -> None:
-        if error is not None:
+        if error is None:
+            self.release()
+        else:
             self._refused(RESULTS, error)
-            return
-        self.outstanding -= 1
-        if self.outstanding == 0:
-            self._on_durable()
 
     def dead_letter_acked(self, error: KafkaError | None, _message: Message) -> None:
-        if error is not None:
+        if error is None:
+            self.release()
+        else:
             self._refused(DEAD_LETTER, error)
-            return
-        self.outstanding -= 1
-        if self.outstanding == 0:
-            self._on_durable()
 
     def release(self) -> None:
-        """The writer's hold: every record of the batch is with the producer now."""
+        """One record acknowledged, or the writer's hold let go (every record of the batch is
+        with the producer now)."""
         self.outstanding -= 1
         if self.outstanding == 0:
             self._on_durable()
