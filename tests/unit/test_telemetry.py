@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from connector import __version__
+from connector import __version__, _compiled
 from connector.config import (
     ConnectionSettings,
     KafkaSettings,
@@ -279,7 +279,8 @@ def test_sre_metrics_in_flight_limit_rebalances_commits_last_delivery_and_build(
     assert value(s, "spotify_capi_commits_total") == 9
     assert value(s, "spotify_capi_commit_failures_total") == 2
     assert value(s, "spotify_capi_delivery_last_success_time_seconds") == 1_700.0  # the latest
-    assert value(s, "spotify_capi_build_info", version=__version__) == 1
+    compiled = "true" if _compiled.compiled() else "false"  # make test builds it: "true"
+    assert value(s, "spotify_capi_build_info", version=__version__, compiled=compiled) == 1
     assert (value(s, "process_cpu_seconds_total") or 0) > 0
     assert any(name == "python_info" for name, _ in s)
 
