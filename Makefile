@@ -33,15 +33,15 @@ $(CACHE)/kafka/.fetched: devtools/capi_devtools/localinfra/kafka-pom.xml | $(VEN
 	$(PY) -m capi_devtools.localinfra fetch
 	@touch $@
 
-$(HELM): scripts/install-helm.sh
+$(HELM): scripts/install-helm.sh scripts/go-tool.sh
 	bash scripts/install-helm.sh $(CACHE)
 
 # `promtool test rules` runs the chart's alert tests (tests/chart/test_rules.py).
-$(PROMTOOL): scripts/install-promtool.sh
+$(PROMTOOL): scripts/install-promtool.sh scripts/go-tool.sh
 	bash scripts/install-promtool.sh $(CACHE)
 
 # helm-docs writes the chart's README from the comments in values.yaml (`make chart-readme`).
-$(HELM_DOCS): scripts/install-helm-docs.sh
+$(HELM_DOCS): scripts/install-helm-docs.sh scripts/go-tool.sh
 	bash scripts/install-helm-docs.sh $(CACHE)
 
 chart-readme: $(HELM_DOCS)
