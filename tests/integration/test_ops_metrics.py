@@ -128,6 +128,19 @@ class RunningConnector:
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}")
 
+    def wait_settled(self, count: int) -> None:
+        """Until the metrics count `count` records delivered or dead-lettered."""
+
+        def settled() -> bool:
+            samples = self.metrics()
+            return (
+                total(samples, "spotify_capi_events_delivered_total")
+                + total(samples, "spotify_capi_events_dead_lettered_total")
+                >= count
+            )
+
+        self.wait_until("every record settled", settled)
+
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
@@ -148,14 +161,7 @@ def test_metrics_count_what_was_sent(kafka_bootstrap: str) -> None:
     with SandboxThread() as sandbox:
         settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
         with RunningConnector(settings) as connector:
-            connector.wait_until(
-                "every record settled",
-                lambda: (
-                    total(connector.metrics(), "spotify_capi_events_delivered_total")
-                    + total(connector.metrics(), "spotify_capi_events_dead_lettered_total")
-                    >= 60
-                ),
-            )
+            connector.wait_settled(60)
             connector.wait_until(
                 "lag refreshed to zero",
                 lambda: (
@@ -234,14 +240,7 @@ def test_every_metric_the_dashboard_and_the_alerts_query_is_exposed(
             sink=SinkSettings(batch_size=1, backoff_initial_s=0.01, backoff_max_s=0.05),
         )
         with RunningConnector(settings) as connector:
-            connector.wait_until(
-                "every record settled",
-                lambda: (
-                    total(connector.metrics(), "spotify_capi_events_delivered_total")
-                    + total(connector.metrics(), "spotify_capi_events_dead_lettered_total")
-                    >= 40
-                ),
-            )
+            connector.wait_settled(40)
             # The lag and commits come with the commit interval: wait for them, within bounds.
             connector.wait_until(
                 "every queried metric exposed",
