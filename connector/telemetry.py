@@ -315,10 +315,6 @@ class Telemetry:
         """Read this pipeline's status at every scrape."""
         self._status = status
 
-    def on_result(self, result: DeliveryResult) -> None:
-        """One settled record: `on_results` of one."""
-        self.on_results((result,))
-
     def on_results(self, results: Iterable[DeliveryResult]) -> None:
         """The pipeline's `on_results`: a batch of settled records, on the Kafka thread. The
         delivered ones are tallied locally first, then added once per label set."""
@@ -513,15 +509,10 @@ class Buckets:
         self.sum = 0.0
         self.count = 0
 
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1  # bucket `le` bound: value <= bound
-        self.sum += value
-        self.count += 1
-
     def observe_many(self, values: Sequence[float]) -> None:
         counts, bounds = self.counts, self.bounds
         for value in values:
-            counts[bisect_left(bounds, value)] += 1
+            counts[bisect_left(bounds, value)] += 1  # bucket `le` bound: value <= bound
         self.sum += sum(values)
         self.count += len(values)
 

@@ -51,9 +51,9 @@ def result(status: DeliveryStatus, **fields: object) -> DeliveryResult:
 
 def test_skipped_results_count_by_reason_and_are_neither_rejected_nor_dead_lettered() -> None:
     t = telemetry()
-    t.on_result(result(DeliveryStatus.SKIPPED_NO_CONSENT, error_code="consent_denied"))
-    t.on_result(result(DeliveryStatus.SKIPPED_NO_CONSENT, error_code="consent_denied"))
-    t.on_result(result(DeliveryStatus.SKIPPED_NO_CONSENT, error_code="consent_missing"))
+    t.on_results([result(DeliveryStatus.SKIPPED_NO_CONSENT, error_code="consent_denied")])
+    t.on_results([result(DeliveryStatus.SKIPPED_NO_CONSENT, error_code="consent_denied")])
+    t.on_results([result(DeliveryStatus.SKIPPED_NO_CONSENT, error_code="consent_missing")])
     s = samples(t.scrape())
     skipped = "spotify_capi_events_skipped_total"
     assert value(s, skipped, spotify_capi_reason="consent_denied") == 2
@@ -64,14 +64,14 @@ def test_skipped_results_count_by_reason_and_are_neither_rejected_nor_dead_lette
 
 def test_results_count_delivered_rejected_and_dead_lettered_by_bounded_labels() -> None:
     t = telemetry()
-    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE"))
-    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE"))
-    t.on_result(result(DeliveryStatus.DELIVERED, event_name="LEAD"))
-    t.on_result(
-        result(DeliveryStatus.REJECTED_TRANSFORM, event_name="DANCE", error_code="invalid_event")
+    t.on_results([result(DeliveryStatus.DELIVERED, event_name="PURCHASE")])
+    t.on_results([result(DeliveryStatus.DELIVERED, event_name="PURCHASE")])
+    t.on_results([result(DeliveryStatus.DELIVERED, event_name="LEAD")])
+    t.on_results(
+        [result(DeliveryStatus.REJECTED_TRANSFORM, event_name="DANCE", error_code="invalid_event")]
     )
-    t.on_result(result(DeliveryStatus.REJECTED_SPOTIFY, error_code="spotify_400"))
-    t.on_result(result(DeliveryStatus.RETRY_EXHAUSTED, error_code="retry_exhausted"))
+    t.on_results([result(DeliveryStatus.REJECTED_SPOTIFY, error_code="spotify_400")])
+    t.on_results([result(DeliveryStatus.RETRY_EXHAUSTED, error_code="retry_exhausted")])
     s = samples(t.scrape())
     delivered = "spotify_capi_events_delivered_total"
     assert value(s, delivered, spotify_capi_event_name="PURCHASE") == 2
@@ -91,15 +91,17 @@ def test_results_count_delivered_rejected_and_dead_lettered_by_bounded_labels() 
 def test_end_to_end_latencies_from_kafka_time_and_event_time() -> None:
     t = telemetry()
     coordinates = SourceCoordinates("events", 0, 1, timestamp_ms=7_500)
-    t.on_result(
-        result(
-            DeliveryStatus.DELIVERED,
-            coordinates=coordinates,
-            settled_at_ms=10_000,
-            event_time_ms=4_000,
-        )
+    t.on_results(
+        [
+            result(
+                DeliveryStatus.DELIVERED,
+                coordinates=coordinates,
+                settled_at_ms=10_000,
+                event_time_ms=4_000,
+            )
+        ]
     )
-    t.on_result(result(DeliveryStatus.DELIVERED))  # no Kafka timestamp, no event time
+    t.on_results([result(DeliveryStatus.DELIVERED)])  # no Kafka timestamp, no event time
     s = samples(t.scrape())
     assert value(s, "spotify_capi_delivery_latency_seconds_count") == 1
     assert value(s, "spotify_capi_delivery_latency_seconds_sum") == 2.5
@@ -194,7 +196,7 @@ def test_label_helpers_keep_cardinality_bounded() -> None:
 
 def test_each_telemetry_has_its_own_registry() -> None:
     first, second = telemetry(), telemetry()
-    first.on_result(result(DeliveryStatus.DELIVERED, event_name="VIEW"))
+    first.on_results([result(DeliveryStatus.DELIVERED, event_name="VIEW")])
     name = "spotify_capi_events_delivered_total"
     assert value(samples(first.scrape()), name, spotify_capi_event_name="VIEW") == 1
     assert value(samples(second.scrape()), name, spotify_capi_event_name="VIEW") is None
@@ -267,8 +269,8 @@ def test_sre_metrics_in_flight_limit_rebalances_commits_last_delivery_and_build(
     status.commit_failures = 2
     t.watch(status)
     t.sink_observer_for("default").on_in_flight(3, 8)
-    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE", settled_at_ms=1_700_000))
-    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE", settled_at_ms=1_500_000))
+    t.on_results([result(DeliveryStatus.DELIVERED, event_name="PURCHASE", settled_at_ms=1_700_000)])
+    t.on_results([result(DeliveryStatus.DELIVERED, event_name="PURCHASE", settled_at_ms=1_500_000)])
     s = samples(t.scrape())
     default = {"connection": "default"}
     assert value(s, "spotify_capi_http_requests_in_flight", **default) == 3
@@ -311,7 +313,7 @@ def test_the_exposition_carries_no_empty_label() -> None:
     observer.on_request(400, 1, 0.1)
     observer.on_request(None, 1, 0.1)
     observer.on_retry("http_429")
-    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE"))
+    t.on_results([result(DeliveryStatus.DELIVERED, event_name="PURCHASE")])
     t.on_produce_error("results", "_MSG_TIMED_OUT")
     text = t.scrape().decode()
     assert '=""' not in text
@@ -358,11 +360,11 @@ def test_produce_errors_count_by_topic_role_and_error_name_from_zero() -> None:
 def test_delivered_events_count_by_event_name_and_identifier_kind() -> None:
     t = telemetry()
     both = ("email", "ip")
-    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE", identifiers=both))
-    t.on_result(result(DeliveryStatus.DELIVERED, event_name="PURCHASE", identifiers=("ip",)))
-    t.on_result(result(DeliveryStatus.DELIVERED, event_name="LEAD", identifiers=("phone",)))
-    t.on_result(
-        result(DeliveryStatus.REJECTED_SPOTIFY, event_name="LEAD", identifiers=("phone",))
+    t.on_results([result(DeliveryStatus.DELIVERED, event_name="PURCHASE", identifiers=both)])
+    t.on_results([result(DeliveryStatus.DELIVERED, event_name="PURCHASE", identifiers=("ip",))])
+    t.on_results([result(DeliveryStatus.DELIVERED, event_name="LEAD", identifiers=("phone",))])
+    t.on_results(
+        [result(DeliveryStatus.REJECTED_SPOTIFY, event_name="LEAD", identifiers=("phone",))]
     )  # not delivered: not counted
     s = samples(t.scrape())
     name = "spotify_capi_events_identifiers_total"
