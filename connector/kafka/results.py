@@ -144,15 +144,10 @@ class ResultWriter:
         # acknowledged by then must not look like the whole batch.
         ack = BatchAck(len(entries) + 1, on_durable, self._refused)
         acked = ack.result_acked
-        produce = self._producer.produce
         topic, headers, encode = self._results_topic, self._headers, self._encode
         for result, envelope, stage in entries:
             key = (result.event_id or "").encode("utf-8") or envelope.key
-            value = encode(result)
-            try:
-                produce(topic, value=value, key=key, headers=headers, on_delivery=acked)
-            except BufferError:
-                self._produce(topic, value, key, headers, acked)
+            self._produce(topic, encode(result), key, headers, acked)
             if result.is_failure:
                 ack.outstanding += 1
                 self._dead_letter(result, envelope, stage, ack.dead_letter_acked)
