@@ -246,19 +246,18 @@ class Pipeline:
     def _collect_outcomes(self) -> None:
         """Every answer the sink has given since the last turn, as one batch of results."""
         batch = ResultBatch()
-        entries, settles, identity = batch.entries, batch.offsets, self._identity
+        identity = self._identity
         while True:
             try:
                 outcomes = self._outcomes.get_nowait()
             except queue.Empty:
                 break
-            for outcome in outcomes:  # ResultBatch.add, inlined: this loop runs for every event
+            for outcome in outcomes:
                 pending = outcome.item.ref
                 assert isinstance(pending, Pending)  # noqa: S101 - our own handle
                 envelope = pending.envelope
                 result = sent_result(identity(envelope), envelope, pending.ready, outcome)
-                entries.append((result, envelope, "spotify"))
-                settles[pending.offsets].append(envelope.coordinates.offset)
+                batch.add(result, envelope, "spotify", pending.offsets)
         self._write(batch)
 
     def _write(self, batch: ResultBatch) -> None:
