@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import time
 
@@ -13,9 +14,10 @@ from connector import avro
 from connector.config import DecodeSettings, TransformSettings
 from connector.decode import SchemalessDecoder
 from connector.errors import PrepareWorkerLost
-from connector.models import Accepted, Rejected, SourceCoordinates
+from connector.models import Accepted, Identifiers, Rejected, SourceCoordinates
 from connector.prepare import PreparePool, Preparer, Ready, Record, Undecodable
 from connector.transform import Transformer
+from tests.support.differential import odd_events, routing_settings, transform_settings
 from tests.support.events import tracking_record
 
 NOW_MS = 1_769_172_000_000  # 2026-01-23T12:53:20Z, after the sample events' time
@@ -78,6 +80,30 @@ def test_the_pool_returns_what_the_thread_would_batch_by_batch_in_order() -> Non
         pool.close()
     assert got == [in_thread.prepare(batch, NOW_MS) for batch in batches]
     assert sum(isinstance(p, Ready) for batch in got for p in batch) == 240 - 48 - 27
+
+
+def test_the_pool_hands_back_warnings_dropped_identifiers_and_skips_unchanged() -> None:
+    """Readies cross as plain tuples (prepare._pack): every field must come back as it was."""
+    rng = random.Random(5)
+    records: list[Record] = [
+        (avro.encode(SCHEMA, event), SourceCoordinates("events", 0, offset, NOW_MS - 1000))
+        for offset, event in enumerate(odd_events(rng, 400))
+    ]
+    in_thread = Preparer(DecodeSettings(), transform_settings(), routing_settings())
+    pool = PreparePool(DecodeSettings(), transform_settings(), 1, routing_settings())
+    try:
+        got = pool.submit(records, NOW_MS).result()
+    finally:
+        pool.close()
+    expected = in_thread.prepare(records, NOW_MS)
+    assert got == expected
+    assert [type(p) for p in got] == [type(p) for p in expected]
+    readies = [p for p in got if isinstance(p, Ready)]
+    assert all(type(r.identifiers) is Identifiers for r in readies)
+    kinds = {type(p).__name__ for p in got}
+    assert kinds == {"Ready", "Rejected", "Skipped"}, kinds
+    assert any(r.warnings for r in readies), "no Ready with warnings: the test lost its point"
+    assert any(r.identifiers.dropped for r in readies)
 
 
 def _children(pid: int) -> set[int]:
