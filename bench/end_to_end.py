@@ -40,7 +40,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from capi_devtools.localinfra import KafkaBroker, cache_dir
-from capi_devtools.samples import DEMO_EVENT_NAME_MAPPING, sample_events
+from capi_devtools.samples import DEMO_EVENT_NAME_MAPPING, sample_events, typical_events
 from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxAdmin
 from connector import avro
 
@@ -52,16 +52,18 @@ QUIX = "quix"
 # The Quix app's own virtualenv (quixstreams pins its own confluent-kafka), under the cache.
 QUIX_PINS = ("quixstreams==3.28.1", "fastavro==1.13.1", "orjson==3.13.0", "requests==2.34.2")
 OUT = Path("bench/out")
+# --event-shape: every property of the table set, or a typical web event (see samples.py).
+EVENT_SHAPES = {"full": sample_events, "typical": typical_events}
 
 
 # --- sample data ----------------------------------------------------------------------------
 
 
-def _encode_chunk(job: tuple[int, int, bool]) -> list[bytes]:
-    start, count, with_time = job
+def _encode_chunk(job: tuple[int, int, bool, str]) -> list[bytes]:
+    start, count, with_time, shape = job
     schema = avro.bundled_schema(avro.TRACKING_EVENT)
     encoded = []
-    for index, event in enumerate(sample_events(count, seed=start)):
+    for index, event in enumerate(EVENT_SHAPES[shape](count, seed=start)):
         event["properties"]["$event_id"] = f"bench-{uuid.uuid4().hex}"
         if not with_time:  # the event time becomes the Kafka timestamp: the produce time
             del event["properties"]["$event_time"]
@@ -71,10 +73,14 @@ def _encode_chunk(job: tuple[int, int, bool]) -> list[bytes]:
     return encoded
 
 
-def encoded_events(total: int, *, with_time: bool = True) -> Iterator[list[bytes]]:
-    """Realistic events (every property set), encoded on every core, in chunks."""
+def encoded_events(
+    total: int, *, with_time: bool = True, shape: str = "full"
+) -> Iterator[list[bytes]]:
+    """Realistic events of the given shape, encoded on every core, in chunks."""
     chunk = 10_000
-    jobs = [(start, min(chunk, total - start), with_time) for start in range(0, total, chunk)]
+    jobs = [
+        (start, min(chunk, total - start), with_time, shape) for start in range(0, total, chunk)
+    ]
     with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 2) as pool:
         yield from pool.imap(_encode_chunk, jobs)
 
@@ -377,13 +383,13 @@ def quix_throughput(bootstrap: str, topic: str, sandbox_url: str, total: int) ->
 
 
 def latency(
-    bootstrap: str, sandbox_url: str, rate: int, seconds: int, workers: int
+    bootstrap: str, sandbox_url: str, rate: int, seconds: int, workers: int, *, shape: str
 ) -> dict[str, Any]:
     """Offer `rate` events/s for `seconds` to a running connector; produce → ack percentiles."""
     topic = f"latency-{uuid.uuid4().hex[:6]}"
     create_topics(bootstrap, topic)
     total = rate * seconds
-    values = [v for chunk in encoded_events(total, with_time=False) for v in chunk]
+    values = [v for chunk in encoded_events(total, with_time=False, shape=shape) for v in chunk]
     run = start_connector(bootstrap, topic, sandbox_url, workers, CONNECTOR_SINK__LINGER_MS="20")
     time.sleep(5 + 10 * (workers - 1))  # let every worker join the group before the clock starts
     producer = new_producer(bootstrap)
@@ -415,12 +421,12 @@ def latency(
     }
 
 
-def memory(bootstrap: str, sandbox_url: str, backlog: int) -> dict[str, Any]:
+def memory(bootstrap: str, sandbox_url: str, backlog: int, shape: str) -> dict[str, Any]:
     topic = f"backlog-{uuid.uuid4().hex[:6]}"
     create_topics(bootstrap, topic)
     producer = new_producer(bootstrap)
     produced = 0
-    for chunk in encoded_events(backlog):
+    for chunk in encoded_events(backlog, shape=shape):
         produce_all(producer, topic, chunk, produced)
         produced += len(chunk)
     producer.flush(120)
@@ -495,6 +501,12 @@ def main() -> None:
         help="(b) rows: WORKERS:PREPARE for the connector, or quix",
     )
     parser.add_argument("--latencies", nargs="*", type=int, default=[0, 50], help="(b), in ms")
+    parser.add_argument(
+        "--event-shape",
+        choices=sorted(EVENT_SHAPES),
+        default="full",
+        help="full: every property of the table (~690 bytes); typical: a web event (~350)",
+    )
     args = parser.parse_args()
     report: dict[str, Any] = {"machine": machine(), "settings": vars(args)}
     print(json.dumps(report["machine"]), flush=True)
@@ -504,11 +516,11 @@ def main() -> None:
         create_topics(bootstrap, topic)
         producer = new_producer(bootstrap)
         produced = 0
-        for chunk in encoded_events(args.events):
+        for chunk in encoded_events(args.events, shape=args.event_shape):
             produce_all(producer, topic, chunk, produced)
             produced += len(chunk)
         producer.flush(120)
-        print(f"produced {produced} events to {topic}", flush=True)
+        print(f"produced {produced} {args.event_shape} events to {topic}", flush=True)
         decode_runs: list[float] = []
         if "a" not in args.skip:
             decode_runs.append(decode_only(bootstrap, topic, args.events))
@@ -539,12 +551,18 @@ def main() -> None:
             report["a_decode_only_runs"] = decode_runs
         if "c" not in args.skip:
             report["c_latency"] = latency(
-                bootstrap, sandbox.url, args.rate, args.rate_seconds, args.latency_workers
+                bootstrap,
+                sandbox.url,
+                args.rate,
+                args.rate_seconds,
+                args.latency_workers,
+                shape=args.event_shape,
             )
             print("(c)", report["c_latency"], flush=True)
         if "d" not in args.skip:
             report["d_memory"] = [
-                memory(bootstrap, sandbox.url, size) for size in (args.backlog // 4, args.backlog)
+                memory(bootstrap, sandbox.url, size, args.event_shape)
+                for size in (args.backlog // 4, args.backlog)
             ]
             print("(d)", report["d_memory"], flush=True)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,7 @@ def settings_for(bootstrap: str, prefix: str) -> Settings:
 
 def answers(settings: Settings, offsets: PartitionOffsets, total: int) -> list[list[SendOutcome]]:
     """`total` prepared events, tracked in `offsets`, answered DELIVERED in groups of ANSWER."""
-    values = _encode_chunk((0, min(total, 5000), True))
+    values = _encode_chunk((0, min(total, 5000), True, "full"))
     preparer = Preparer(settings.decode, settings.transform, settings.routing)
     now = time.time_ns() // 1_000_000
     out: list[list[SendOutcome]] = []
