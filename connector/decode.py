@@ -18,7 +18,6 @@ import fastavro
 from connector import avro, tracking_reader
 from connector.config import DecodeSettings
 from connector.errors import DecodeError
-from connector.kafka.registry import Registry
 from connector.models import PropertyValue, TrackingEvent
 
 MAX_RECORD_BYTES = 1_000_000  # a tracking event is a few KB; larger is not one of ours
@@ -103,10 +102,26 @@ class SchemalessDecoder:
         """Nothing to release."""
 
 
+class RegisteredSchemaText(Protocol):
+    @property
+    def schema_type(self) -> str | None: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+class SchemaLookup(Protocol):
+    """Schemas by id: connector.kafka.registry.Registry."""
+
+    def schema(self, schema_id: int) -> RegisteredSchemaText: ...
+
+    def close(self) -> None: ...
+
+
 class ConfluentDecoder:
     """Magic byte 0, a 4-byte big-endian schema id, then Avro binary; the id is looked up once."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: SchemaLookup) -> None:
         self._registry = registry
         self._readers: dict[int, RecordReader] = {}
 
@@ -137,6 +152,10 @@ class ConfluentDecoder:
 
 def build_decoder(settings: DecodeSettings) -> Decoder:
     if settings.format == "confluent":
+        # Imported here: the registry client (confluent_kafka.schema_registry, authlib, httpx)
+        # costs a prepare worker process ~20 MB that schemaless Avro never needs.
+        from connector.kafka.registry import Registry
+
         return ConfluentDecoder(Registry.for_settings(settings))
     writer = (
         avro.reading_schema_from_file(settings.writer_schema_path)
