@@ -1,0 +1,167 @@
+"""The connector's own process, per record, in CPU time: the Python steps around Spotify's answer
+that the worker processes (`pipeline.prepare_processes`) cannot take. No broker, no HTTP.
+
+    .venv/bin/python -m bench.main_process [--rounds 7]
+
+- `sink outcomes`: `SpotifySink._emit` for an answer of 100 items (the HTTP thread);
+- `sent_result`: one `DeliveryResult` from an answer (the Kafka thread);
+- `collect`: `Pipeline._collect_outcomes` for five answers of 100, results stored in memory and
+  made durable at once, telemetry counted (the Kafka thread, without librdkafka).
+
+Prints each step's median of the rounds in ns a record (`time.process_time`); bench/README.md
+has the figures. `bench/result_path.py` measures the Kafka thread's part with a real broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from pydantic import SecretStr
+
+from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
+from connector.config import KafkaSettings, Settings, SinkSettings, SpotifySettings
+from connector.delivery import sent_result
+from connector.models import Identifiers, SourceCoordinates, SourceRecord
+from connector.offsets import PartitionOffsets
+from connector.pipeline import Pending, Pipeline
+from connector.ports import ResultEntry
+from connector.prepare import Ready
+from connector.sink import SendOutcome, SendStatus, SinkItem, SpotifySink
+from connector.sink.client import _Batch
+from connector.telemetry import Telemetry
+from tests.support.pipeline_doubles import MemorySink, ScriptedSource
+
+ANSWER = 100  # items a Spotify answer
+TURN = 5  # answers a turn of the Kafka thread's loop
+NOW_MS = 1_767_225_900_000
+
+
+class DurableAtOnce:
+    """A result store whose every batch is durable as soon as it is written."""
+
+    def write_batch(self, entries: Sequence[ResultEntry], on_durable: Callable[[], None]) -> None:
+        on_durable()
+
+    def poll(self, timeout_s: float = 0.0) -> None:
+        pass
+
+    def flush(self, timeout_s: float) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+def settings() -> Settings:
+    return Settings(
+        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", input_topic="in"),
+        spotify=SpotifySettings(
+            url="http://127.0.0.1:1",
+            token=SecretStr(DEFAULT_TOKEN),
+            connection_id=DEFAULT_CONNECTION_ID,
+        ),
+    )
+
+
+def ready(n: int) -> Ready:
+    identifiers = Identifiers(("email", "ip_address", "device_id"), 1, ())
+    return Ready(f"event-{n}", "PURCHASE", NOW_MS - 60_000, b"{}", (), "default", identifiers)
+
+
+def envelope(n: int) -> SourceRecord:
+    return SourceRecord(SourceCoordinates("in", 0, n, NOW_MS - 1000), None, b"", (), NOW_MS - 500)
+
+
+def answer(items: Sequence[SinkItem], n: int) -> list[SendOutcome]:
+    return [
+        SendOutcome(item, SendStatus.DELIVERED, 200, None, None, 1, f"trace-{n}", NOW_MS)
+        for item in items
+    ]
+
+
+def sink_outcomes(rounds: int) -> list[float]:
+    """ns an item of `_emit` for an answer of ANSWER items (its callback does nothing)."""
+    sink = SpotifySink(settings().spotify, SinkSettings(), lambda _outcomes: None)
+    items = tuple(SinkItem(None, f"event-{n}", b"{}") for n in range(ANSWER))
+    repeats = 2_000
+    out = []
+    for _ in range(rounds):
+        batch = _Batch(items, b"", requests=1)
+        began = time.process_time()
+        for _ in range(repeats):
+            sink._emit(batch, SendStatus.DELIVERED, http_status=200, sp_trace_id="trace")
+        out.append((time.process_time() - began) / (repeats * ANSWER) * 1e9)
+    return out
+
+
+def sent_results(rounds: int) -> list[float]:
+    records = [(envelope(n), ready(n)) for n in range(ANSWER)]
+    items = [SinkItem(None, r.event_id, r.payload) for _, r in records]
+    outcomes = answer(items, 0)
+    pairs = list(zip(records, outcomes, strict=True))
+    repeats = 2_000
+    out = []
+    for _ in range(rounds):
+        began = time.process_time()
+        for _ in range(repeats):
+            for (e, r), outcome in pairs:
+                sent_result(e.coordinates, e, r, outcome)
+        out.append((time.process_time() - began) / (repeats * ANSWER) * 1e9)
+    return out
+
+
+def collect(rounds: int) -> list[float]:
+    s = settings()
+    telemetry = Telemetry(s)
+    sink = MemorySink()
+    pipeline = Pipeline(
+        s,
+        source=ScriptedSource(deque(), threading.Event()),
+        writer=DurableAtOnce(),
+        sink_factory=sink.factory,
+        on_results=telemetry.on_results,
+    )
+    turns = 200
+    out = []
+    for r in range(rounds):
+        offsets: PartitionOffsets = pipeline._book.assign("in", r)
+        pending: list[list[SendOutcome]] = []
+        for start in range(0, turns * TURN * ANSWER, ANSWER):
+            items = []
+            for n in range(start, start + ANSWER):
+                offsets.track(n)
+                item_ready = ready(n)
+                pending_record = Pending(envelope(n), offsets, item_ready)
+                items.append(SinkItem(pending_record, item_ready.event_id, item_ready.payload))
+            pending.append(answer(items, start))
+        began = time.process_time()
+        for turn in range(0, len(pending), TURN):
+            for outcomes in pending[turn : turn + TURN]:
+                pipeline._outcomes.put(outcomes)
+            pipeline._collect_outcomes()
+        out.append((time.process_time() - began) / (turns * TURN * ANSWER) * 1e9)
+        assert offsets.unsettled == 0
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    for name, step in (
+        ("sink outcomes", sink_outcomes),
+        ("sent_result", sent_results),
+        ("collect", collect),
+    ):
+        figures = step(args.rounds)
+        rounds = " ".join(f"{f:.0f}" for f in figures)
+        print(f"{name}: median {statistics.median(figures):.0f} ns a record (rounds: {rounds})")
+
+
+if __name__ == "__main__":
+    main()
