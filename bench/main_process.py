@@ -8,6 +8,7 @@ that the worker processes (`pipeline.prepare_processes`) cannot take. No broker,
 - `collect`: `Pipeline._collect_outcomes` for five answers of 100, results stored in memory and
   made durable at once, telemetry counted (the Kafka thread, without librdkafka).
 
+The collector is set as `run` sets it (connector.gc_tuning), before each timed loop.
 Prints each step's median of the rounds in ns a record (`time.process_time`); bench/README.md
 has the figures. `bench/result_path.py` measures the Kafka thread's part with a real broker.
 """
@@ -26,6 +27,7 @@ from pydantic import SecretStr
 from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
 from connector.config import KafkaSettings, Settings, SinkSettings, SpotifySettings
 from connector.delivery import sent_result
+from connector.gc_tuning import tune_for_streaming
 from connector.models import Identifiers, SourceCoordinates, SourceRecord
 from connector.offsets import PartitionOffsets
 from connector.pipeline import Pending, Pipeline
@@ -92,6 +94,7 @@ def sink_outcomes(rounds: int) -> list[float]:
     out = []
     for _ in range(rounds):
         batch = _Batch(items, b"", requests=1)
+        tune_for_streaming()
         began = time.process_time()
         for _ in range(repeats):
             sink._emit(batch, SendStatus.DELIVERED, http_status=200, sp_trace_id="trace")
@@ -107,6 +110,7 @@ def sent_results(rounds: int) -> list[float]:
     repeats = 2_000
     out = []
     for _ in range(rounds):
+        tune_for_streaming()
         began = time.process_time()
         for _ in range(repeats):
             for (e, r), outcome in pairs:
@@ -139,6 +143,7 @@ def collect(rounds: int) -> list[float]:
                 pending_record = Pending(envelope(n), offsets, item_ready)
                 items.append(SinkItem(pending_record, item_ready.event_id, item_ready.payload))
             pending.append(answer(items, start))
+        tune_for_streaming()  # as `run` does; the inputs built above are then left out of GC
         began = time.process_time()
         for turn in range(0, len(pending), TURN):
             for outcomes in pending[turn : turn + TURN]:
