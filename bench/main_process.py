@@ -3,6 +3,7 @@ that the worker processes (`pipeline.prepare_processes`) cannot take. No broker,
 
     .venv/bin/python -m bench.main_process [--rounds 7]
 
+- `source records`: `kafka.source._source_record` for a fetched message (the Kafka thread);
 - `sink outcomes`: `SpotifySink._emit` for an answer of 100 items (the HTTP thread);
 - `sent_result`: one `DeliveryResult` from an answer (the Kafka thread);
 - `collect`: `Pipeline._collect_outcomes` for five answers of 100, results stored in memory and
@@ -22,12 +23,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from confluent_kafka import Message
 from pydantic import SecretStr
 
 from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
 from connector.config import KafkaSettings, Settings, SinkSettings, SpotifySettings
 from connector.delivery import sent_result
 from connector.gc_tuning import tune_for_streaming
+from connector.kafka.source import _source_record
 from connector.models import Identifiers, SourceCoordinates, SourceRecord
 from connector.offsets import PartitionOffsets
 from connector.pipeline import Pending, Pipeline
@@ -84,6 +87,23 @@ def answer(items: Sequence[SinkItem], n: int) -> list[SendOutcome]:
         SendOutcome(item, SendStatus.DELIVERED, 200, None, None, 1, f"trace-{n}", NOW_MS)
         for item in items
     ]
+
+
+def source_records(rounds: int) -> list[float]:
+    """ns a record of turning a fetched message into a SourceRecord (no headers, as most)."""
+    messages = [
+        Message("in", 0, n, None, b"x" * 350, None, None, (1, NOW_MS - 1000)) for n in range(ANSWER)
+    ]
+    repeats = 2_000
+    out = []
+    for _ in range(rounds):
+        tune_for_streaming()
+        began = time.process_time()
+        for _ in range(repeats):
+            for message in messages:
+                _source_record(message, NOW_MS)
+        out.append((time.process_time() - began) / (repeats * ANSWER) * 1e9)
+    return out
 
 
 def sink_outcomes(rounds: int) -> list[float]:
@@ -159,6 +179,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     for name, step in (
+        ("source records", source_records),
         ("sink outcomes", sink_outcomes),
         ("sent_result", sent_results),
         ("collect", collect),
