@@ -6,6 +6,11 @@ that the worker processes (`pipeline.prepare_processes`) cannot take. No broker,
 - `source records`: `kafka.source._source_record` for a fetched message (the Kafka thread);
 - `sink outcomes`: `SpotifySink._emit` for an answer of 100 items (the HTTP thread);
 - `sent_result`: one `DeliveryResult` from an answer (the Kafka thread);
+- `write batch`: `ResultWriter.write_batch` for TURN answers of delivered results: encoded and
+  handed to librdkafka, whose broker is unreachable (the records wait in its queue, purged after
+  each round; its I/O threads are not measured, `time.thread_time`);
+- `batch acks`: `BatchAck.result_acked`, the delivery callback librdkafka calls for every result
+  record in the producer's poll (without librdkafka's own part);
 - `collect`: `Pipeline._collect_outcomes` for five answers of 100, results stored in memory and
   made durable at once, telemetry counted (the Kafka thread, without librdkafka).
 
@@ -30,6 +35,7 @@ from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
 from connector.config import KafkaSettings, Settings, SinkSettings, SpotifySettings
 from connector.delivery import sent_result
 from connector.gc_tuning import tune_for_streaming
+from connector.kafka.results import BatchAck, ResultWriter
 from connector.kafka.source import _source_record
 from connector.models import Identifiers, SourceCoordinates, SourceRecord
 from connector.offsets import PartitionOffsets
@@ -139,6 +145,55 @@ def sent_results(rounds: int) -> list[float]:
     return out
 
 
+def write_batch(rounds: int) -> list[float]:
+    """ns a record of writing a batch of results (this thread only)."""
+    writer = ResultWriter(settings().kafka)
+    entries = []
+    for n in range(TURN * ANSWER):
+        e, r = envelope(n), ready(n)
+        outcome = answer([SinkItem(None, r.event_id, r.payload)], n)[0]
+        entries.append((sent_result(e.coordinates, e, r, outcome), e, "spotify"))
+    repeats = 100
+    out = []
+    try:
+        for _ in range(rounds):
+            tune_for_streaming()
+            began = time.thread_time()
+            for _ in range(repeats):
+                writer.write_batch(entries, lambda: None)
+            out.append((time.thread_time() - began) / (repeats * len(entries)) * 1e9)
+            writer._producer.purge()  # their callbacks see _PURGE_QUEUE: not a bench failure
+            writer._producer.poll(0)
+    finally:
+        writer.close()
+    return out
+
+
+def batch_acks(rounds: int) -> list[float]:
+    """ns a record of the delivery callback, batches of TURN answers."""
+    size = TURN * ANSWER
+    message = Message("results", 0, 0, None, b"", None, None, (1, NOW_MS))
+    repeats = 400
+    durable = []
+    out = []
+    for _ in range(rounds):
+        acks = [BatchAck(size + 1, lambda: durable.append(1), _refused) for _ in range(repeats)]
+        tune_for_streaming()
+        began = time.process_time()
+        for ack in acks:
+            acked = ack.result_acked
+            for _ in range(size):
+                acked(None, message)
+            ack.release()
+        out.append((time.process_time() - began) / (repeats * size) * 1e9)
+    assert len(durable) == rounds * repeats
+    return out
+
+
+def _refused(role: str, error: object) -> None:
+    raise AssertionError(f"a {role} record refused in the bench: {error}")
+
+
 def collect(rounds: int) -> list[float]:
     s = settings()
     telemetry = Telemetry(s)
@@ -182,6 +237,8 @@ def main() -> None:
         ("source records", source_records),
         ("sink outcomes", sink_outcomes),
         ("sent_result", sent_results),
+        ("write batch", write_batch),
+        ("batch acks", batch_acks),
         ("collect", collect),
     ):
         figures = step(args.rounds)
