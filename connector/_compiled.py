@@ -36,6 +36,7 @@ MODULES: tuple[str, ...] = (
     "connector.decode",
     "connector.routing",
     "connector.delivery",
+    "connector.kafka.results",
     "connector.transform.allowed_fields",
     "connector.transform.consent",
     "connector.transform.emails",
