@@ -11,6 +11,7 @@ that the worker processes (`pipeline.prepare_processes`) cannot take. No broker,
   each round; its I/O threads are not measured, `time.thread_time`);
 - `batch acks`: `BatchAck.result_acked`, the delivery callback librdkafka calls for every result
   record in the producer's poll (without librdkafka's own part);
+- `on results`: `Telemetry.on_results` for a batch of TURN answers of delivered results;
 - `collect`: `Pipeline._collect_outcomes` for five answers of 100, results stored in memory and
   made durable at once, telemetry counted (the Kafka thread, without librdkafka).
 
@@ -194,6 +195,25 @@ def _refused(role: str, error: object) -> None:
     raise AssertionError(f"a {role} record refused in the bench: {error}")
 
 
+def on_results(rounds: int) -> list[float]:
+    """ns a result of the telemetry's count of a settled batch."""
+    telemetry = Telemetry(settings())
+    results = []
+    for n in range(TURN * ANSWER):
+        e, r = envelope(n), ready(n)
+        outcome = answer([SinkItem(None, r.event_id, r.payload)], n)[0]
+        results.append(sent_result(e.coordinates, e, r, outcome))
+    repeats = 400
+    out = []
+    for _ in range(rounds):
+        tune_for_streaming()
+        began = time.process_time()
+        for _ in range(repeats):
+            telemetry.on_results(results)
+        out.append((time.process_time() - began) / (repeats * len(results)) * 1e9)
+    return out
+
+
 def collect(rounds: int) -> list[float]:
     s = settings()
     telemetry = Telemetry(s)
@@ -239,6 +259,7 @@ def main() -> None:
         ("sent_result", sent_results),
         ("write batch", write_batch),
         ("batch acks", batch_acks),
+        ("on results", on_results),
         ("collect", collect),
     ):
         figures = step(args.rounds)
