@@ -4,6 +4,8 @@ that the worker processes (`pipeline.prepare_processes`) cannot take. No broker,
     .venv/bin/python -m bench.main_process [--rounds 7]
 
 - `source records`: `kafka.source._source_record` for a fetched message (the Kafka thread);
+- `take prepared`: `Pipeline._take_prepared` for prepared batches of Readies: each record's
+  `Pending` and `SinkItem` (the Kafka thread; the items are not handed to a sink here);
 - `sink outcomes`: `SpotifySink._emit` for an answer of 100 items (the HTTP thread);
 - `sent_result`: one `DeliveryResult` from an answer (the Kafka thread);
 - `write batch`: `ResultWriter.write_batch` for TURN answers of delivered results: encoded and
@@ -42,7 +44,7 @@ from connector.models import Identifiers, SourceCoordinates, SourceRecord
 from connector.offsets import PartitionOffsets
 from connector.pipeline import Pending, Pipeline
 from connector.ports import ResultEntry
-from connector.prepare import Ready
+from connector.prepare import Ready, _DoneBatch
 from connector.sink import SendOutcome, SendStatus, SinkItem, SpotifySink
 from connector.sink.client import _Batch
 from connector.telemetry import Telemetry
@@ -110,6 +112,31 @@ def source_records(rounds: int) -> list[float]:
             for message in messages:
                 _source_record(message, NOW_MS)
         out.append((time.process_time() - began) / (repeats * ANSWER) * 1e9)
+    return out
+
+
+def take_prepared(rounds: int) -> list[float]:
+    """ns a record of turning prepared Readies into the sink's items."""
+    pipeline = Pipeline(
+        settings(),
+        source=ScriptedSource(deque(), threading.Event()),
+        writer=DurableAtOnce(),
+        sink_factory=MemorySink().factory,
+    )
+    batches = 200
+    out = []
+    for r in range(rounds):
+        offsets = pipeline._book.assign("in", r)
+        for start in range(0, batches * TURN * ANSWER, TURN * ANSWER):
+            records = [envelope(n) for n in range(start, start + TURN * ANSWER)]
+            for record in records:
+                offsets.track(record.coordinates.offset)
+            done = _DoneBatch([ready(n) for n in range(start, start + TURN * ANSWER)])
+            pipeline._preparing.append((done, [(record, offsets) for record in records]))
+        tune_for_streaming()
+        began = time.process_time()
+        pipeline._take_prepared(keep=0)
+        out.append((time.process_time() - began) / (batches * TURN * ANSWER) * 1e9)
     return out
 
 
@@ -255,6 +282,7 @@ def main() -> None:
     args = parser.parse_args()
     for name, step in (
         ("source records", source_records),
+        ("take prepared", take_prepared),
         ("sink outcomes", sink_outcomes),
         ("sent_result", sent_results),
         ("write batch", write_batch),
