@@ -36,7 +36,6 @@ MODULES: tuple[str, ...] = (
     "connector.decode",
     "connector.routing",
     "connector.delivery",
-    "connector.kafka.results",
     "connector.transform.allowed_fields",
     "connector.transform.consent",
     "connector.transform.emails",
