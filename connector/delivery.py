@@ -90,7 +90,7 @@ def sent_result(
         warnings += removal_warnings(outcome.removed_fields)
     item = outcome.item
     # Every field in DeliveryResult's order, through tuple.__new__: one a record answered, and
-    # the NamedTuple's keyword __new__ costs ~1.5 µs more (bench/README.md, main process).
+    # the NamedTuple's keyword __new__ costs ~1 µs more (bench/README.md, main process).
     return tuple.__new__(
         DeliveryResult,
         (

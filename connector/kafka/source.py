@@ -163,7 +163,7 @@ class KafkaSource:
 def _source_record(message: Message, now_ms: int) -> SourceRecord:
     timestamp_type, timestamp = message.timestamp()
     headers = message.headers()
-    # One a record: the fields in order through tuple.__new__, ~1.5 µs cheaper than the
+    # One a record: the fields in order through tuple.__new__, ~1 µs cheaper than the
     # NamedTuples' keyword __new__ (bench/README.md, main process).
     coordinates = tuple.__new__(
         SourceCoordinates,
