@@ -2,7 +2,10 @@
 acknowledged by a real broker, offsets settled, telemetry counted (the step `run` takes for every
 event after the sink). No HTTP: the answers are made here, 100 an answer, all DELIVERED.
 
-    .venv/bin/python -m bench.result_path [--events 50000]
+    .venv/bin/python -m bench.result_path [--events 50000] [--rounds 3] [--bootstrap HOST:PORT]
+
+`--bootstrap` uses a broker already running (say, to alternate two checkouts on one broker)
+instead of starting one.
 
 Prints the thread CPU time per result (`time.thread_time`, so neighbours' load moves it less
 than wall time). bench/README.md has the figures.
@@ -120,11 +123,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--bootstrap", help="a running broker to use instead of starting one")
     args = parser.parse_args()
+    if args.bootstrap:
+        rounds(args.bootstrap, args.events, args.rounds)
+        return
     with KafkaBroker(heap="1g") as broker:
-        for _ in range(args.rounds):
-            cpu_us = measure(broker.bootstrap, args.events)
-            print(f"result path: {cpu_us:.1f} µs of Kafka-thread CPU a result")
+        rounds(broker.bootstrap, args.events, args.rounds)
+
+
+def rounds(bootstrap: str, events: int, count: int) -> None:
+    for _ in range(count):
+        cpu_us = measure(bootstrap, events)
+        print(f"result path: {cpu_us:.1f} µs of Kafka-thread CPU a result")
 
 
 if __name__ == "__main__":

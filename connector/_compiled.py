@@ -35,6 +35,7 @@ MODULES: tuple[str, ...] = (
     "connector.tracking_reader",
     "connector.decode",
     "connector.routing",
+    "connector.delivery",
     "connector.transform.allowed_fields",
     "connector.transform.consent",
     "connector.transform.emails",

@@ -322,18 +322,27 @@ class Telemetry:
         latencies: list[float] = []
         delays: list[float] = []
         last = self._last_delivered_ms
+        # Once a result: the enum member is read once (a member lookup costs as much as a call)
+        # and comparisons stand for max(): half the CPU of this loop (bench/README.md).
+        delivered_status = DeliveryStatus.DELIVERED
         for result in results:
-            if result.status is not DeliveryStatus.DELIVERED:
+            if result.status is not delivered_status:
                 self._count_failure(result)
                 continue
             delivered.append((result.event_name, result.identifiers))
             acknowledged = result.settled_at_ms
-            last = max(last, acknowledged)
+            if acknowledged > last:  # noqa: PLR1730 - a max() call a result costs more
+                last = acknowledged
             kafka_time = result.coordinates.timestamp_ms
             if kafka_time is not None:
-                latencies.append(max(0, acknowledged - kafka_time) / 1000)
-            if result.event_time_ms is not None:
-                delays.append(max(0, acknowledged - result.event_time_ms) / 1000)
+                latencies.append(
+                    (acknowledged - kafka_time if acknowledged > kafka_time else 0) / 1000
+                )
+            event_time = result.event_time_ms
+            if event_time is not None:
+                delays.append(
+                    (acknowledged - event_time if acknowledged > event_time else 0) / 1000
+                )
         if not delivered:
             return
         self._last_delivered_ms = last

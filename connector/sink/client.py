@@ -441,18 +441,23 @@ class SpotifySink:
         sp_trace_id: str | None = None,
         removed_fields: tuple[str, ...] = (),
     ) -> None:
-        now = self._clock_ms()
+        now, attempts, new = self._clock_ms(), batch.requests, tuple.__new__
+        # One outcome an item, the fields in SendOutcome's order through tuple.__new__: ~0.6 µs
+        # an item cheaper than its keyword __new__, on the HTTP thread (bench/README.md).
         outcomes = [
-            SendOutcome(
-                item=item,
-                status=status,
-                http_status=http_status,
-                error_code=error_code,
-                error_message=error_message,
-                attempts=batch.requests,
-                sp_trace_id=sp_trace_id,
-                acknowledged_at_ms=now,
-                removed_fields=removed_fields,
+            new(
+                SendOutcome,
+                (
+                    item,
+                    status,
+                    http_status,
+                    error_code,
+                    error_message,
+                    attempts,
+                    sp_trace_id,
+                    now,
+                    removed_fields,
+                ),
             )
             for item in batch.items
         ]

@@ -27,9 +27,18 @@ from connector.config import (
     TransformSettings,
 )
 from connector.decode import SchemalessDecoder
+from connector.delivery import failed_result, sent_result
 from connector.errors import DecodeError
-from connector.models import PropertyValue, Rejected, Skipped, SourceCoordinates, TrackingEvent
+from connector.models import (
+    PropertyValue,
+    Rejected,
+    Skipped,
+    SourceCoordinates,
+    SourceRecord,
+    TrackingEvent,
+)
 from connector.prepare import Prepared, Preparer, Ready, Undecodable
+from connector.sink import SendOutcome, SendStatus, SinkItem
 from connector.transform import Transformer
 
 NOW_MS = 1_767_225_900_000  # five minutes after the samples' first event
@@ -166,6 +175,36 @@ def prepared() -> list[Any]:
     return [prepared_json(outcome) for outcome in preparer.prepare(batch, NOW_MS)]
 
 
+ANSWERS = (
+    (SendStatus.DELIVERED, 200, None, None, ()),
+    (SendStatus.DELIVERED, 200, None, None, ("user_data.clickID", "user_data.hashed_emails")),
+    (SendStatus.REJECTED, 400, "spotify_400", '{"messages":["invalid"]}', ()),
+    (SendStatus.RETRY_EXHAUSTED, 503, "retry_exhausted", "503 Service Unavailable", ()),
+)
+
+
+def results() -> list[Any]:
+    """The DeliveryResult of every record (connector.delivery): a failure's as the pipeline
+    writes it, a Ready's for one of the answers Spotify gives, healed ones among them."""
+    preparer = Preparer(DecodeSettings(), transform_settings(), routing_settings())
+    envelopes = [
+        SourceRecord(SourceCoordinates("events", 0, n, NOW_MS), b"k", value, (), NOW_MS + 5)
+        for n, value in enumerate(records())
+    ]
+    outcomes = preparer.prepare([(e.value, e.coordinates) for e in envelopes], NOW_MS)
+    found: list[Any] = []
+    for n, (envelope, outcome) in enumerate(zip(envelopes, outcomes, strict=True)):
+        if isinstance(outcome, Ready):
+            status, http_status, code, message, removed = ANSWERS[n % len(ANSWERS)]
+            item = SinkItem(None, outcome.event_id, outcome.payload, outcome.connection)
+            answer = SendOutcome(item, status, http_status, code, message, 2, "t", NOW_MS, removed)
+            found.append([list(sent_result(envelope.coordinates, envelope, outcome, answer))])
+        else:
+            result, stage = failed_result(envelope.coordinates, envelope, outcome, NOW_MS + 9)
+            found.append([list(result), stage])
+    return found
+
+
 def decoded() -> list[Any]:
     """The decoded events themselves (NaN as text: NaN is not equal to itself)."""
     decoder = SchemalessDecoder()
@@ -206,6 +245,7 @@ def everything() -> dict[str, Any]:
         "compiled": _compiled.compiled(),
         "prepared": prepared(),
         "decoded": decoded(),
+        "results": results(),
         "transformed": transformed_directly(),
     }
 

@@ -2,8 +2,8 @@
 
 The tests run on the compiled build (`make test` builds it first), and a subprocess with
 SPOTIFY_CAPI_PURE_PYTHON=1 runs the sources on the same corpus (tests/support/differential.py):
-every decoded event, Ready payload byte, warning, rejection and skip must be the same. The
-specialised Avro reader, compiled, is also held to fastavro's answer.
+every decoded event, Ready payload byte, warning, rejection, skip and delivery result must be
+the same. The specialised Avro reader, compiled, is also held to fastavro's answer.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def test_the_switch_imports_the_python_sources() -> None:
     assert [Path(o).name.split(".")[0] for o in built] == [Path(s).stem for s in sources]
 
 
-@pytest.mark.parametrize("part", ["prepared", "decoded", "transformed"])
+@pytest.mark.parametrize("part", ["prepared", "decoded", "transformed", "results"])
 def test_compiled_and_pure_agree_on_every_record(part: str) -> None:
     compiled, pure = compiled_outputs(), pure_outputs()
     assert (compiled["compiled"], pure["compiled"]) == (True, False)

@@ -6,6 +6,7 @@ from connector.delivery import failed_result, sent_result
 from connector.models import (
     DeliveryResult,
     DeliveryStatus,
+    Identifiers,
     Rejected,
     Rejection,
     Skipped,
@@ -106,3 +107,41 @@ def test_spotify_s_answer_becomes_the_result_with_both_stages_warnings() -> None
         warnings=("too_long:page_id", "spotify_400_removed:gender"),
         connection="brand_b",
     )
+
+
+def test_every_part_of_an_answer_lands_in_its_own_field() -> None:
+    """The result is built positionally (the hot path): each field gets a distinct value here."""
+    identifiers = Identifiers(("email", "ip_address"), 2, ("phone:invalid",))
+    ready = Ready("order-3", "ADD_TO_CART", 950, b"{}", ("w:1",), "brand_c", identifiers)
+    outcome = SendOutcome(
+        SinkItem(None, "order-3", b"{}", "brand_c"),
+        SendStatus.REJECTED,
+        422,
+        "spotify_422",
+        "unprocessable",
+        2,
+        "t-3",
+        6_000,
+    )
+    result = sent_result(WHERE, RECORD, ready, outcome)
+    assert type(result) is DeliveryResult
+    assert result._asdict() == {
+        "coordinates": WHERE,
+        "status": DeliveryStatus.REJECTED_SPOTIFY,
+        "received_at_ms": 1_000,
+        "settled_at_ms": 6_000,
+        "event_id": "order-3",
+        "event_name": "ADD_TO_CART",
+        "event_time_ms": 950,
+        "http_status": 422,
+        "error_code": "spotify_422",
+        "error_field": None,
+        "error_message": "unprocessable",
+        "attempts": 2,
+        "sp_trace_id": "t-3",
+        "warnings": ("w:1",),
+        "connection": "brand_c",
+        "identifiers": ("email", "ip_address"),
+        "email_count": 2,
+        "identifiers_dropped": ("phone:invalid",),
+    }

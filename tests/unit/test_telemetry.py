@@ -110,6 +110,27 @@ def test_end_to_end_latencies_from_kafka_time_and_event_time() -> None:
     assert value(s, "spotify_capi_event_delivery_delay_seconds_sum") == 6.0
 
 
+def test_a_clock_behind_the_kafka_or_event_time_counts_as_no_latency() -> None:
+    t = telemetry()
+    ahead = SourceCoordinates("events", 0, 1, timestamp_ms=12_000)  # after the settle
+    t.on_results(
+        [
+            result(
+                DeliveryStatus.DELIVERED,
+                coordinates=ahead,
+                settled_at_ms=10_000,
+                event_time_ms=11_000,
+            )
+        ]
+    )
+    s = samples(t.scrape())
+    assert value(s, "spotify_capi_delivery_latency_seconds_count") == 1
+    assert value(s, "spotify_capi_delivery_latency_seconds_sum") == 0.0
+    assert value(s, "spotify_capi_delivery_latency_seconds_bucket", le="1") == 1
+    assert value(s, "spotify_capi_event_delivery_delay_seconds_count") == 1
+    assert value(s, "spotify_capi_event_delivery_delay_seconds_sum") == 0.0
+
+
 def test_sink_observer_records_requests_batches_retries_and_auth() -> None:
     t = telemetry()
     observer = t.sink_observer_for("brand_b")

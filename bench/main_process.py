@@ -1,0 +1,299 @@
+"""The connector's own process, per record, in CPU time: the Python steps around Spotify's answer
+that the worker processes (`pipeline.prepare_processes`) cannot take. No broker, no HTTP.
+
+    .venv/bin/python -m bench.main_process [--rounds 7]
+
+- `source records`: `kafka.source._source_record` for a fetched message (the Kafka thread);
+- `take prepared`: `Pipeline._take_prepared` for prepared batches of Readies: each record's
+  `Pending` and `SinkItem` (the Kafka thread; the items are not handed to a sink here);
+- `sink outcomes`: `SpotifySink._emit` for an answer of 100 items (the HTTP thread);
+- `sent_result`: one `DeliveryResult` from an answer (the Kafka thread);
+- `write batch`: `ResultWriter.write_batch` for TURN answers of delivered results: encoded and
+  handed to librdkafka, whose broker is unreachable (the records wait in its queue, purged after
+  each round; its I/O threads are not measured, `time.thread_time`);
+- `batch acks`: `BatchAck.result_acked`, the delivery callback librdkafka calls for every result
+  record in the producer's poll (without librdkafka's own part);
+- `on results`: `Telemetry.on_results` for a batch of TURN answers of delivered results;
+- `collect`: `Pipeline._collect_outcomes` for five answers of 100, results stored in memory and
+  made durable at once, telemetry counted (the Kafka thread, without librdkafka).
+
+The collector is set as `run` sets it (connector.gc_tuning), before each timed loop.
+Prints each step's median of the rounds in ns a record (`time.process_time`); bench/README.md
+has the figures. `bench/result_path.py` measures the Kafka thread's part with a real broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from confluent_kafka import Message
+from pydantic import SecretStr
+
+from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
+from connector.config import KafkaSettings, Settings, SinkSettings, SpotifySettings
+from connector.delivery import sent_result
+from connector.gc_tuning import tune_for_streaming
+from connector.kafka.results import BatchAck, ResultWriter
+from connector.kafka.source import _source_record
+from connector.models import Identifiers, SourceCoordinates, SourceRecord
+from connector.offsets import PartitionOffsets
+from connector.pipeline import Pending, Pipeline
+from connector.ports import ResultEntry
+from connector.prepare import Ready, _DoneBatch
+from connector.sink import SendOutcome, SendStatus, SinkItem, SpotifySink
+from connector.sink.client import _Batch
+from connector.telemetry import Telemetry
+from tests.support.pipeline_doubles import MemorySink, ScriptedSource
+
+ANSWER = 100  # items a Spotify answer
+TURN = 5  # answers a turn of the Kafka thread's loop
+NOW_MS = 1_767_225_900_000
+
+
+class DurableAtOnce:
+    """A result store whose every batch is durable as soon as it is written."""
+
+    def write_batch(self, entries: Sequence[ResultEntry], on_durable: Callable[[], None]) -> None:
+        on_durable()
+
+    def poll(self, timeout_s: float = 0.0) -> None:
+        pass
+
+    def flush(self, timeout_s: float) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+def settings() -> Settings:
+    return Settings(
+        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", input_topic="in"),
+        spotify=SpotifySettings(
+            url="http://127.0.0.1:1",
+            token=SecretStr(DEFAULT_TOKEN),
+            connection_id=DEFAULT_CONNECTION_ID,
+        ),
+    )
+
+
+def ready(n: int) -> Ready:
+    identifiers = Identifiers(("email", "ip_address", "device_id"), 1, ())
+    return Ready(f"event-{n}", "PURCHASE", NOW_MS - 60_000, b"{}", (), "default", identifiers)
+
+
+def envelope(n: int) -> SourceRecord:
+    return SourceRecord(SourceCoordinates("in", 0, n, NOW_MS - 1000), None, b"", (), NOW_MS - 500)
+
+
+def answer(items: Sequence[SinkItem], n: int) -> list[SendOutcome]:
+    return [
+        SendOutcome(item, SendStatus.DELIVERED, 200, None, None, 1, f"trace-{n}", NOW_MS)
+        for item in items
+    ]
+
+
+def source_records(rounds: int) -> list[float]:
+    """ns a record of turning a fetched message into a SourceRecord (no headers, as most)."""
+    messages = [
+        Message("in", 0, n, None, b"x" * 350, None, None, (1, NOW_MS - 1000)) for n in range(ANSWER)
+    ]
+    repeats = 2_000
+    out = []
+    for _ in range(rounds):
+        tune_for_streaming()
+        began = time.process_time()
+        for _ in range(repeats):
+            for message in messages:
+                _source_record(message, NOW_MS)
+        out.append((time.process_time() - began) / (repeats * ANSWER) * 1e9)
+    return out
+
+
+def take_prepared(rounds: int) -> list[float]:
+    """ns a record of turning prepared Readies into the sink's items."""
+    pipeline = Pipeline(
+        settings(),
+        source=ScriptedSource(deque(), threading.Event()),
+        writer=DurableAtOnce(),
+        sink_factory=MemorySink().factory,
+    )
+    batches = 200
+    out = []
+    for r in range(rounds):
+        offsets = pipeline._book.assign("in", r)
+        for start in range(0, batches * TURN * ANSWER, TURN * ANSWER):
+            records = [envelope(n) for n in range(start, start + TURN * ANSWER)]
+            for record in records:
+                offsets.track(record.coordinates.offset)
+            done = _DoneBatch([ready(n) for n in range(start, start + TURN * ANSWER)])
+            pipeline._preparing.append((done, [(record, offsets) for record in records]))
+        tune_for_streaming()
+        began = time.process_time()
+        pipeline._take_prepared(keep=0)
+        out.append((time.process_time() - began) / (batches * TURN * ANSWER) * 1e9)
+    return out
+
+
+def sink_outcomes(rounds: int) -> list[float]:
+    """ns an item of `_emit` for an answer of ANSWER items (its callback does nothing)."""
+    sink = SpotifySink(settings().spotify, SinkSettings(), lambda _outcomes: None)
+    items = tuple(SinkItem(None, f"event-{n}", b"{}") for n in range(ANSWER))
+    repeats = 2_000
+    out = []
+    for _ in range(rounds):
+        batch = _Batch(items, b"", requests=1)
+        tune_for_streaming()
+        began = time.process_time()
+        for _ in range(repeats):
+            sink._emit(batch, SendStatus.DELIVERED, http_status=200, sp_trace_id="trace")
+        out.append((time.process_time() - began) / (repeats * ANSWER) * 1e9)
+    return out
+
+
+def sent_results(rounds: int) -> list[float]:
+    records = [(envelope(n), ready(n)) for n in range(ANSWER)]
+    items = [SinkItem(None, r.event_id, r.payload) for _, r in records]
+    outcomes = answer(items, 0)
+    pairs = list(zip(records, outcomes, strict=True))
+    repeats = 2_000
+    out = []
+    for _ in range(rounds):
+        tune_for_streaming()
+        began = time.process_time()
+        for _ in range(repeats):
+            for (e, r), outcome in pairs:
+                sent_result(e.coordinates, e, r, outcome)
+        out.append((time.process_time() - began) / (repeats * ANSWER) * 1e9)
+    return out
+
+
+def write_batch(rounds: int) -> list[float]:
+    """ns a record of writing a batch of results (this thread only)."""
+    writer = ResultWriter(settings().kafka)
+    entries = []
+    for n in range(TURN * ANSWER):
+        e, r = envelope(n), ready(n)
+        outcome = answer([SinkItem(None, r.event_id, r.payload)], n)[0]
+        entries.append((sent_result(e.coordinates, e, r, outcome), e, "spotify"))
+    repeats = 100
+    out = []
+    try:
+        for _ in range(rounds):
+            tune_for_streaming()
+            began = time.thread_time()
+            for _ in range(repeats):
+                writer.write_batch(entries, lambda: None)
+            out.append((time.thread_time() - began) / (repeats * len(entries)) * 1e9)
+            writer._producer.purge()  # their callbacks see _PURGE_QUEUE: not a bench failure
+            writer._producer.poll(0)
+    finally:
+        writer.close()
+    return out
+
+
+def batch_acks(rounds: int) -> list[float]:
+    """ns a record of the delivery callback, batches of TURN answers."""
+    size = TURN * ANSWER
+    message = Message("results", 0, 0, None, b"", None, None, (1, NOW_MS))
+    repeats = 400
+    durable = []
+    out = []
+    for _ in range(rounds):
+        acks = [BatchAck(size + 1, lambda: durable.append(1), _refused) for _ in range(repeats)]
+        tune_for_streaming()
+        began = time.process_time()
+        for ack in acks:
+            acked = ack.result_acked
+            for _ in range(size):
+                acked(None, message)
+            ack.release()
+        out.append((time.process_time() - began) / (repeats * size) * 1e9)
+    assert len(durable) == rounds * repeats
+    return out
+
+
+def _refused(role: str, error: object) -> None:
+    raise AssertionError(f"a {role} record refused in the bench: {error}")
+
+
+def on_results(rounds: int) -> list[float]:
+    """ns a result of the telemetry's count of a settled batch."""
+    telemetry = Telemetry(settings())
+    results = []
+    for n in range(TURN * ANSWER):
+        e, r = envelope(n), ready(n)
+        outcome = answer([SinkItem(None, r.event_id, r.payload)], n)[0]
+        results.append(sent_result(e.coordinates, e, r, outcome))
+    repeats = 400
+    out = []
+    for _ in range(rounds):
+        tune_for_streaming()
+        began = time.process_time()
+        for _ in range(repeats):
+            telemetry.on_results(results)
+        out.append((time.process_time() - began) / (repeats * len(results)) * 1e9)
+    return out
+
+
+def collect(rounds: int) -> list[float]:
+    s = settings()
+    telemetry = Telemetry(s)
+    sink = MemorySink()
+    pipeline = Pipeline(
+        s,
+        source=ScriptedSource(deque(), threading.Event()),
+        writer=DurableAtOnce(),
+        sink_factory=sink.factory,
+        on_results=telemetry.on_results,
+    )
+    turns = 200
+    out = []
+    for r in range(rounds):
+        offsets: PartitionOffsets = pipeline._book.assign("in", r)
+        pending: list[list[SendOutcome]] = []
+        for start in range(0, turns * TURN * ANSWER, ANSWER):
+            items = []
+            for n in range(start, start + ANSWER):
+                offsets.track(n)
+                item_ready = ready(n)
+                pending_record = Pending(envelope(n), offsets, item_ready)
+                items.append(SinkItem(pending_record, item_ready.event_id, item_ready.payload))
+            pending.append(answer(items, start))
+        tune_for_streaming()  # as `run` does; the inputs built above are then left out of GC
+        began = time.process_time()
+        for turn in range(0, len(pending), TURN):
+            for outcomes in pending[turn : turn + TURN]:
+                pipeline._outcomes.put(outcomes)
+            pipeline._collect_outcomes()
+        out.append((time.process_time() - began) / (turns * TURN * ANSWER) * 1e9)
+        assert offsets.unsettled == 0
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    for name, step in (
+        ("source records", source_records),
+        ("take prepared", take_prepared),
+        ("sink outcomes", sink_outcomes),
+        ("sent_result", sent_results),
+        ("write batch", write_batch),
+        ("batch acks", batch_acks),
+        ("on results", on_results),
+        ("collect", collect),
+    ):
+        figures = step(args.rounds)
+        rounds = " ".join(f"{f:.0f}" for f in figures)
+        print(f"{name}: median {statistics.median(figures):.0f} ns a record (rounds: {rounds})")
+
+
+if __name__ == "__main__":
+    main()
