@@ -101,11 +101,20 @@ def _from_text(text: str) -> tuple[int, bool]:
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000, assumed_utc
 
 
+# `SS.` and `mmmZ` made once: formatting them per event cost more than the rest together.
+_SECOND_TEXT: tuple[str, ...] = tuple(f"{second:02d}." for second in range(60))
+_MILLI_TEXT: tuple[str, ...] = tuple(f"{millis:03d}Z" for millis in range(1000))
+
+
 def format_utc_ms(epoch_ms: int) -> str:
     """`YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC."""
-    seconds, millis = divmod(epoch_ms, 1000)
-    minutes, second = divmod(seconds, 60)
-    return f"{_minute_prefix(minutes)}{second:02d}.{millis:03d}Z"
+    seconds = epoch_ms // 1000  # floor division: the remainders below are never negative
+    minutes = seconds // 60
+    return (
+        _minute_prefix(minutes)
+        + _SECOND_TEXT[seconds - minutes * 60]
+        + _MILLI_TEXT[epoch_ms - seconds * 1000]
+    )
 
 
 @lru_cache(maxsize=4096)  # a stream's events crowd into few minutes: most calls are hits

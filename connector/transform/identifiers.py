@@ -9,7 +9,7 @@ without it). Never a value, hashed or raw. Derived from the built `UserData` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from connector.models import Identifiers, PropertyValue, TransformWarning, UserData
 from connector.transform import mapping as m
@@ -29,14 +29,18 @@ _REASON = {"placeholder_identifier": "placeholder", "too_long": "too_long"}
 
 
 def carried(user_data: UserData) -> tuple[str, ...]:
-    present = (
-        bool(user_data.hashed_emails),
-        user_data.hashed_phone_number is not None,
-        user_data.ip_address is not None,
-        user_data.device_id is not None,
-        user_data.click_id is not None,
-    )
-    return tuple(kind for kind, there in zip(KINDS, present, strict=True) if there)
+    kinds: list[str] = []  # in KINDS' order
+    if user_data.hashed_emails:
+        kinds.append("email")
+    if user_data.hashed_phone_number is not None:
+        kinds.append("phone")
+    if user_data.ip_address is not None:
+        kinds.append("ip")
+    if user_data.device_id is not None:
+        kinds.append("device_id")
+    if user_data.click_id is not None:
+        kinds.append("click_id")
+    return tuple(kinds)
 
 
 def dropped(
@@ -83,8 +87,7 @@ def removed(given: Mapping[str, PropertyValue], kept: Mapping[str, PropertyValue
 
 
 def summary(
-    user_data: UserData, warnings: Iterable[TransformWarning], not_allowed: Iterable[str] = ()
+    user_data: UserData, warnings: Sequence[TransformWarning], not_allowed: Sequence[str] = ()
 ) -> Identifiers:
-    return Identifiers(
-        carried(user_data), len(user_data.hashed_emails), dropped(warnings, not_allowed)
-    )
+    lost = dropped(warnings, not_allowed) if warnings or not_allowed else ()  # mostly neither
+    return Identifiers(carried(user_data), len(user_data.hashed_emails), lost)
