@@ -11,7 +11,7 @@ import struct
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import fastavro
 
@@ -21,8 +21,8 @@ from connector.errors import DecodeError
 from connector.kafka.registry import Registry
 from connector.models import PropertyValue, TrackingEvent
 
-MAX_RECORD_BYTES = 1_000_000  # a tracking event is a few KB; larger is not one of ours
-_MAGIC = 0
+MAX_RECORD_BYTES: Final = 1_000_000  # a tracking event is a few KB; larger is not one of ours
+_MAGIC: Final = 0
 
 
 class Decoder(Protocol):

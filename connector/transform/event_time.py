@@ -19,17 +19,18 @@ import re
 import time
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Final
 
 from connector.transform.normalize import DECIMAL
 from connector.transform.problems import Invalid, type_name
 
-MIN_EVENT_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
-_SECONDS_BELOW = 10**11
-_MILLIS_BELOW = 10**14
-_MICROS_BELOW = 10**17
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MIN_EVENT_TIME_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z
+_SECONDS_BELOW: Final = 10**11
+_MILLIS_BELOW: Final = 10**14
+_MICROS_BELOW: Final = 10**17
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
-_RFC3339 = re.compile(
+_RFC3339: Final = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?([Zz]|[+-]\d{2}:?\d{2})?"
 )
 
@@ -102,8 +103,8 @@ def _from_text(text: str) -> tuple[int, bool]:
 
 
 # `SS.` and `mmmZ` made once: formatting them per event cost more than the rest together.
-_SECOND_TEXT: tuple[str, ...] = tuple(f"{second:02d}." for second in range(60))
-_MILLI_TEXT: tuple[str, ...] = tuple(f"{millis:03d}Z" for millis in range(1000))
+_SECOND_TEXT: Final[tuple[str, ...]] = tuple(f"{second:02d}." for second in range(60))
+_MILLI_TEXT: Final[tuple[str, ...]] = tuple(f"{millis:03d}Z" for millis in range(1000))
 
 
 def format_utc_ms(epoch_ms: int) -> str:

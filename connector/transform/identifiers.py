@@ -10,22 +10,23 @@ without it). Never a value, hashed or raw. Derived from the built `UserData` and
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 
 from connector.models import Identifiers, PropertyValue, TransformWarning, UserData
 from connector.transform import mapping as m
 
 # The kinds, in the order results list them, and the property each is read from.
-KINDS: tuple[str, ...] = ("email", "phone", "ip", "device_id", "click_id")
-_PROPERTY_KIND: dict[str, str] = {
+KINDS: Final[tuple[str, ...]] = ("email", "phone", "ip", "device_id", "click_id")
+_PROPERTY_KIND: Final[dict[str, str]] = {
     m.EMAIL: "email",
     m.PHONE: "phone",
     m.USER_IP_FIELDS[0][0]: "ip",
     m.DEVICE_ID: "device_id",
     **{prop: "click_id" for prop, attribute in m.USER_TEXT_FIELDS if attribute == "click_id"},
 }
-IDENTIFIER_PROPERTIES: tuple[str, ...] = tuple(_PROPERTY_KIND)
-REASONS: tuple[str, ...] = ("invalid", "placeholder", "too_long", "not_allowed", "refused")
-_REASON = {"placeholder_identifier": "placeholder", "too_long": "too_long"}
+IDENTIFIER_PROPERTIES: Final[tuple[str, ...]] = tuple(_PROPERTY_KIND)
+REASONS: Final[tuple[str, ...]] = ("invalid", "placeholder", "too_long", "not_allowed", "refused")
+_REASON: Final = {"placeholder_identifier": "placeholder", "too_long": "too_long"}
 
 
 def carried(user_data: UserData) -> tuple[str, ...]:
@@ -57,7 +58,7 @@ def dropped(
     return tuple(found)
 
 
-_PATH_KIND = {
+_PATH_KIND: Final = {
     "user_data.hashed_emails": "email",
     "user_data.hashed_phone_number": "phone",
     "user_data.ip_address": "ip",

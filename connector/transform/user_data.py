@@ -11,7 +11,7 @@ handled inline and each normaliser is called directly.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from connector.config import TextLimits
 from connector.models import PropertyValue, TransformWarning, UserData
@@ -22,9 +22,9 @@ from connector.transform.hashing import is_sha256_hex, sha256_hex
 from connector.transform.phone import to_e164
 from connector.transform.problems import Invalid
 
-_NOT_AN_IP = "0:."  # stripped of these, an unspecified address (`0.0.0.0`, `::`) is empty
-_ZERO_TEXT = normalize.ZERO_TEXT
-_LONGEST_PLACEHOLDER = normalize.LONGEST_PLACEHOLDER_WORD
+_NOT_AN_IP: Final = "0:."  # stripped of these, an unspecified address (`0.0.0.0`, `::`) is empty
+_ZERO_TEXT: Final = normalize.ZERO_TEXT
+_LONGEST_PLACEHOLDER: Final = normalize.LONGEST_PLACEHOLDER_WORD
 
 
 class UserDataBuilder:
@@ -41,8 +41,7 @@ class UserDataBuilder:
 
     def build(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> UserData:
         fields: dict[str, Any] = {}
-        get = props.get
-        value = get(m.DEVICE_ID)
+        value = props.get(m.DEVICE_ID)
         if (
             type(value) is str
             and _LONGEST_PLACEHOLDER < len(stripped := value.strip()) <= self._device_id_limit
@@ -52,14 +51,14 @@ class UserDataBuilder:
         elif value is not None:
             fields["device_id"] = _checked(self._device_id, value, m.DEVICE_ID, warnings)
         for prop, attribute, limit in self._text_fields:
-            value = get(prop)
+            value = props.get(prop)
             if type(value) is str and len(stripped := value.strip()) <= limit:  # inline
                 fields[attribute] = stripped or None
             elif value is not None:
                 capped = partial(normalize.capped_text, limit=limit)
                 fields[attribute] = _checked(capped, value, prop, warnings)
         for prop, attribute in m.USER_IP_FIELDS:
-            value = get(prop)
+            value = props.get(prop)
             if (
                 type(value) is str
                 and (stripped := value.strip()).strip(_NOT_AN_IP)
@@ -68,13 +67,13 @@ class UserDataBuilder:
                 fields[attribute] = stripped
             elif value is not None:
                 fields[attribute] = _checked(normalize.ip_address, value, prop, warnings)
-        value = get(m.EMAIL)
+        value = props.get(m.EMAIL)
         if value is not None:
             fields["hashed_emails"] = _emails(value, warnings)
-        value = get(m.PHONE)
+        value = props.get(m.PHONE)
         if value is not None:
             fields["hashed_phone_number"] = self._phone(value, warnings)
-        value = get(m.GENDER)
+        value = props.get(m.GENDER)
         if value is not None:
             fields["gender"] = _checked(normalize.gender, value, m.GENDER, warnings)
         return UserData(**fields)
