@@ -60,6 +60,8 @@ _ALIASES_BY_KEY: Final = {squash(alias): name for alias, name in EVENT_NAME_ALIA
 def explicit_name(value: object) -> str | None:
     """`spotify_event_name`: a Spotify name (any case; spaces and hyphens as `_`), None when
     blank, else raise Invalid (`invalid_event_name`): a present value is never replaced."""
+    if type(value) is str and value in SPOTIFY_EVENT_NAMES:  # the common case: the name as is
+        return value
     if not isinstance(value, str):
         raise Invalid("invalid_event_name", f"expected a string, got {type_name(value)}")
     if not value.strip():

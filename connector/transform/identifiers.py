@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
-from connector.models import Identifiers, PropertyValue, TransformWarning, UserData
+from connector.models import Identifiers, PropertyValue, TransformWarning, UserData, new_tuple
 from connector.transform import mapping as m
 
 # The kinds, in the order results list them, and the property each is read from.
@@ -91,4 +91,7 @@ def summary(
     user_data: UserData, warnings: Sequence[TransformWarning], not_allowed: Sequence[str] = ()
 ) -> Identifiers:
     lost = dropped(warnings, not_allowed) if warnings or not_allowed else ()  # mostly neither
-    return Identifiers(carried(user_data), len(user_data.hashed_emails), lost)
+    identifiers: Identifiers = new_tuple(
+        Identifiers, (carried(user_data), len(user_data.hashed_emails), lost)
+    )
+    return identifiers
