@@ -3,8 +3,10 @@
 In one run, on one machine:
   (a) decode-only rate: a plain confluent-kafka consumer + fastavro, nothing else;
   (b) the connector's throughput into the sandbox, first poll → last offset committed, with
-      sandbox latency 0 ms and 50 ms, with one process, one process that decodes and transforms
-      in a worker process (`pipeline.prepare_processes: 1`), and `run --workers 2`; and a
+      sandbox latency 0 ms and 50 ms, with one process as configured by default
+      (`pipeline.prepare_processes: auto`: one prepare process on 2 CPUs), one process that
+      decodes and transforms in its Kafka thread (`prepare_processes: 0`), and
+      `run --workers 2`; and a
       Quix Streams app doing the same job (bench/quix_app.py, in its own virtualenv);
   (c) p50/p99 latency, produce → Spotify acknowledgement, at a steady offered load;
   (d) the connector's peak resident memory while it works off a backlog (two backlog sizes).
@@ -45,9 +47,9 @@ from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxA
 from connector import avro
 
 PARTITIONS = 4
-# (b) runs each shape: `WORKERS:PREPARE` (`run --workers`, `pipeline.prepare_processes`) or
-# `quix` (bench/quix_app.py).
-THROUGHPUT_SHAPES = ("1:0", "1:1", "2:0", "quix")
+# (b) runs each shape: `WORKERS:PREPARE` (`run --workers`, `pipeline.prepare_processes`: a
+# count or `auto`, the default) or `quix` (bench/quix_app.py).
+THROUGHPUT_SHAPES = ("1:auto", "1:0", "2:auto", "quix")
 QUIX = "quix"
 # The Quix app's own virtualenv (quixstreams pins its own confluent-kafka), under the cache.
 QUIX_PINS = ("quixstreams==3.28.1", "fastavro==1.13.1", "orjson==3.13.0", "requests==2.34.2")
@@ -296,11 +298,11 @@ def _ms(value: Any) -> int:
 
 
 def throughput(
-    bootstrap: str, topic: str, sandbox_url: str, total: int, workers: int, *, prepare: int = 0
+    bootstrap: str, topic: str, sandbox_url: str, total: int, workers: int, *, prepare: str
 ) -> dict[str, Any]:
     ends = end_offsets(bootstrap, topic)
     run = start_connector(
-        bootstrap, topic, sandbox_url, workers, CONNECTOR_PIPELINE__PREPARE_PROCESSES=str(prepare)
+        bootstrap, topic, sandbox_url, workers, CONNECTOR_PIPELINE__PREPARE_PROCESSES=prepare
     )
     done, steal = _until_committed(bootstrap, run, topic, ends)
     # The first poll: the earliest `received_at` among the first results of every partition.
@@ -430,7 +432,7 @@ def memory(bootstrap: str, sandbox_url: str, backlog: int, shape: str) -> dict[s
         produce_all(producer, topic, chunk, produced)
         produced += len(chunk)
     producer.flush(120)
-    result = throughput(bootstrap, topic, sandbox_url, backlog, workers=1)
+    result = throughput(bootstrap, topic, sandbox_url, backlog, workers=1, prepare="auto")
     return {"backlog": backlog, **result}
 
 
@@ -535,7 +537,8 @@ def main() -> None:
                     if shape == QUIX:
                         report[key] = quix_throughput(bootstrap, topic, sandbox.url, args.events)
                     else:
-                        workers, prepare = (int(n) for n in shape.split(":"))
+                        count, prepare = shape.split(":")
+                        workers = int(count)
                         report[key] = throughput(
                             bootstrap, topic, sandbox.url, args.events, workers, prepare=prepare
                         )

@@ -368,8 +368,9 @@ class PipelineSettings(_Section):
     drain_timeout_s: float = Field(default=30.0, ge=0)
     # A rebalance's wait for the records in flight of the partitions taken away.
     revoke_timeout_s: float = Field(default=10.0, ge=0)
-    # Worker processes that decode and transform (the CPU-bound part); 0: the Kafka thread does.
-    prepare_processes: int = Field(default=0, ge=0, le=64)
+    # Worker processes that decode and transform (the CPU-bound part); 0: the Kafka thread does;
+    # auto: one when the process has two CPUs or more (connector/cpus.py).
+    prepare_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = "auto"
 
 
 class TelemetrySettings(_Section):

@@ -25,6 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from operator import attrgetter
 
+from connector import cpus
 from connector.config import Settings
 from connector.delivery import failed_result, sent_result
 from connector.errors import InternalFailure
@@ -107,8 +108,9 @@ class Pipeline:
         self._preparing: deque[tuple[Preparation, list[tuple[SourceRecord, PartitionOffsets]]]] = (
             deque()
         )
+        self._prepare_processes = cpus.prepare_processes(settings.pipeline.prepare_processes)
         # Two batches a worker keep each busy; in the Kafka thread every batch is done at once.
-        self._max_preparing = max(1, 2 * settings.pipeline.prepare_processes)
+        self._max_preparing = max(1, 2 * self._prepare_processes)
         self._book = OffsetBook()
         self._outcomes: queue.SimpleQueue[Sequence[SendOutcome]] = queue.SimpleQueue()
         self._on_results = on_results  # each batch of settled records' results, once
@@ -126,6 +128,11 @@ class Pipeline:
         self._sink: Sink | None = None
         self._backpressure = False
         self._stop_by: float | None = None  # monotonic deadline of the stop, once stopping
+
+    @property
+    def prepare_processes(self) -> int:
+        """Worker processes decoding and transforming (0: the Kafka thread does)."""
+        return self._prepare_processes
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -163,9 +170,9 @@ class Pipeline:
 
     def _open_preparer(self) -> Preparer | PreparePool:
         s = self.settings
-        if s.pipeline.prepare_processes == 0:
+        if self._prepare_processes == 0:
             return Preparer(s.decode, s.transform, s.routing)
-        return PreparePool(s.decode, s.transform, s.pipeline.prepare_processes, s.routing)
+        return PreparePool(s.decode, s.transform, self._prepare_processes, s.routing)
 
     async def _open_sink(self) -> Sink:
         context = self._sink_context = self._sink_factory(self._outcomes.put)

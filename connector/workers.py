@@ -16,12 +16,15 @@ import sys
 import time
 from collections.abc import Sequence
 
+from connector.cpus import WORKER_COUNT_ENV
+
 log = logging.getLogger("connector.workers")
 
 
-def worker_env(index: int, base_health_port: int) -> dict[str, str]:
+def worker_env(index: int, count: int, base_health_port: int) -> dict[str, str]:
     env = dict(os.environ)
     env["CONNECTOR_WORKER_INDEX"] = str(index)
+    env[WORKER_COUNT_ENV] = str(count)  # `prepare_processes: auto` shares the CPUs among them
     if base_health_port:  # each worker serves its own probes and metrics
         env["CONNECTOR_TELEMETRY__HEALTH_PORT"] = str(base_health_port + index)
     return env
@@ -42,7 +45,7 @@ def supervise(count: int, run_args: Sequence[str], base_health_port: int) -> int
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     children.extend(
-        subprocess.Popen(command, env=worker_env(i, base_health_port))  # noqa: S603
+        subprocess.Popen(command, env=worker_env(i, count, base_health_port))  # noqa: S603
         for i in range(count)
     )
     if stopping:  # a signal came while the workers were being started

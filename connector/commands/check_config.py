@@ -16,7 +16,7 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connector import _compiled
+from connector import _compiled, cpus
 from connector.config import (
     DEFAULT_CONNECTION,
     KafkaSettings,
@@ -80,11 +80,20 @@ def run(args: argparse.Namespace) -> int:
     say("fields", describe_fields(settings))
     say("health", describe_health(settings))
     say("code", _compiled.describe())
+    say("prepare", describe_prepare(settings))
     return 0
 
 
 def say(what: str, text: str) -> None:
     print(f"{what:<14}{text}")
+
+
+def describe_prepare(settings: Settings) -> str:
+    setting = settings.pipeline.prepare_processes
+    count = cpus.prepare_processes(setting)
+    where = "in the Kafka thread" if count == 0 else f"in {count} worker process(es)"
+    why = f" (auto: {cpus.usable_cpus()} CPUs usable)" if setting == "auto" else ""
+    return f"decode and transform {where}{why}"
 
 
 def describe_decode(settings: Settings) -> str:

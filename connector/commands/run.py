@@ -110,6 +110,7 @@ def consume(
             "group_id": settings.kafka.group_id,
             "spotify_url": display_url(settings.spotify.url),
             "compiled": compiled(),  # the mypyc build of the per-record modules, or their sources
+            "prepare_processes": pipeline.prepare_processes,
         },
     )
     health.running(pipeline.status)

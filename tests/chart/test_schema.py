@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart.helm import Chart, HelmFailed, container
+from tests.chart.helm import Chart, HelmFailed, config_yaml, container
 
 pytestmark = pytest.mark.chart
 
@@ -40,6 +40,10 @@ pytestmark = pytest.mark.chart
         ),
         ({"config": {"telemetry": {"health_port": 0}}}, ["/config/telemetry/health_port"]),
         ({"replicaCount": "two"}, ["/replicaCount"]),
+        (
+            {"config": {"pipeline": {"prepare_processes": "all"}}},
+            ["/config/pipeline/prepare_processes"],
+        ),
         ({"replicas": 2}, ["replicas"]),
         ({"image": {"pullPolicy": "Sometimes"}}, ["/image/pullPolicy"]),
         ({"keda": {"enabled": True, "lagThreshold": 0}}, ["/keda/lagThreshold"]),
@@ -65,7 +69,10 @@ def test_documented_values_pass_the_schema(chart: Chart) -> None:
     # The other side of the coin: valid, non-default values render.
     rendered = chart.render(
         {
-            "config": {"kafka": {"client_properties": {"client.rack": "a"}}},
+            "config": {
+                "kafka": {"client_properties": {"client.rack": "a"}},
+                "pipeline": {"prepare_processes": "auto"},
+            },
             "podDisruptionBudget": {"maxUnavailable": "50%"},
             "extraEnv": [
                 {"name": "SPOTIFY_CAPI_TOKEN_FILE", "value": "/run/token"},
@@ -77,5 +84,6 @@ def test_documented_values_pass_the_schema(chart: Chart) -> None:
         }
     )
     assert rendered.one("PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
+    assert config_yaml(rendered)["pipeline"]["prepare_processes"] == "auto"
     env_names = [env["name"] for env in container(rendered)["env"]]
     assert env_names == ["SPOTIFY_CAPI_TOKEN_FILE", "KAFKA_SASL_PASSWORD"]

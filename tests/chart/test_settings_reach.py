@@ -51,6 +51,7 @@ SAMPLE_OVERRIDES: dict[tuple[str, str], Any] = {
     ("transform", "allowed_fields"): ["user_data.hashed_emails", "event_details.content_name"],
     ("kafka", "client_properties"): {"client.rack": "zone-a", "fetch.max.bytes": "1048576"},
     ("pipeline", "max_unsettled"): 5_000_000.0,  # a whole float must not render as 5e+06
+    ("pipeline", "prepare_processes"): 2,  # a count or "auto" (the default)
     ("sink", "backoff_initial_s"): 0.00005,  # rendered as 5e-05, which YAML reads as text
     ("spotify", "connections"): {"brand_b": {"token": "canary-b", "connection_id": "conn-b"}},
     ("routing", "routes"): {"acme": "brand_b"},

@@ -36,7 +36,9 @@ from tests.support.pipeline_doubles import (
 )
 
 # Commits come only from rebalances and the stop, unless a test asks for the periodic one.
-QUIET = PipelineSettings(commit_interval_s=3600, revoke_timeout_s=0.2, drain_timeout_s=0.5)
+QUIET = PipelineSettings(
+    commit_interval_s=3600, revoke_timeout_s=0.2, drain_timeout_s=0.5, prepare_processes=0
+)
 
 
 class Harness:
