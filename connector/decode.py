@@ -11,17 +11,17 @@ import struct
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import fastavro
 
 from connector import avro, tracking_reader
 from connector.config import DecodeSettings
 from connector.errors import DecodeError
-from connector.models import PropertyValue, TrackingEvent
+from connector.models import PropertyValue, TrackingEvent, new_tuple
 
-MAX_RECORD_BYTES = 1_000_000  # a tracking event is a few KB; larger is not one of ours
-_MAGIC = 0
+MAX_RECORD_BYTES: Final = 1_000_000  # a tracking event is a few KB; larger is not one of ours
+_MAGIC: Final = 0
 
 
 class Decoder(Protocol):
@@ -37,14 +37,18 @@ def tracking_event(record: Mapping[str, Any]) -> TrackingEvent:
     if isinstance(timestamp, datetime):
         timestamp = int(timestamp.timestamp() * 1000)
     properties: dict[str, PropertyValue] = record.get("properties") or {}
-    return TrackingEvent(
-        event=record["event"],
-        properties=properties,
-        timestamp_ms=timestamp,
-        user_id=record.get("user_id"),
-        anonymous_id=record.get("anonymous_id"),
-        message_id=record.get("message_id"),
+    event: TrackingEvent = new_tuple(
+        TrackingEvent,
+        (
+            record["event"],
+            properties,
+            timestamp,  # timestamp_ms
+            record.get("user_id"),
+            record.get("anonymous_id"),
+            record.get("message_id"),
+        ),
     )
+    return event
 
 
 def _check_size(value: bytes | None) -> bytes:

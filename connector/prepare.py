@@ -29,7 +29,7 @@ from connector.decode import build_decoder
 from connector.errors import DecodeError, PrepareWorkerLost
 from connector.gc_tuning import tune_for_streaming
 from connector.lifetime import die_with_parent
-from connector.models import Identifiers, Rejected, Skipped, SourceCoordinates
+from connector.models import Identifiers, Rejected, Skipped, SourceCoordinates, new_tuple
 from connector.routing import Router
 from connector.transform import Transformer
 
@@ -59,6 +59,7 @@ class Undecodable(NamedTuple):
 
 
 Prepared: TypeAlias = Ready | Undecodable | Rejected | Skipped
+_NOT_SENT = (Rejected, Skipped)  # a tuple made once: `Rejected | Skipped` is built at every use
 
 
 class Preparation(Protocol):
@@ -96,7 +97,7 @@ class Preparer:
                 prepared.append(Undecodable(exc.reason, exc.message))
                 continue
             outcome = transform(event, coordinates, now_ms)
-            if isinstance(outcome, Rejected | Skipped):
+            if isinstance(outcome, _NOT_SENT):
                 prepared.append(outcome)
                 continue
             spotify_event = outcome.event
@@ -108,17 +109,19 @@ class Preparer:
                     Rejected(rejection, spotify_event.event_id, spotify_event.event_name)
                 )
                 continue
-            prepared.append(
-                Ready(
+            ready: Ready = new_tuple(  # Ready's fields in order, see models.new_tuple
+                Ready,
+                (
                     spotify_event.event_id,
                     spotify_event.event_name,
                     outcome.event_time_ms,
-                    orjson.dumps(spotify_event.to_wire()),
+                    orjson.dumps(spotify_event.to_wire()),  # payload
                     warnings,
                     connection,
                     outcome.identifiers,
-                )
+                ),
             )
+            prepared.append(ready)
         return prepared
 
     def submit(self, records: Sequence[Record], now_ms: int) -> Preparation:

@@ -12,19 +12,24 @@ union branch out of range); tests/unit/test_tracking_reader.py checks both diffe
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, Final
 
 import fastavro
 
 from connector import avro
 
-_double = struct.Struct("<d").unpack_from
-_MAX_VARINT_BYTES = 10  # a long is 64 bits: 10 groups of 7
+_double: Final = struct.Struct("<d").unpack_from
+_MAX_VARINT_BYTES: Final = 10  # a long is 64 bits: 10 groups of 7
 
 # Union branches of the property values, as their zig-zag encoded index byte:
 # ["null", "boolean", "long", "double", "string", {"type": "array", "items": "string"}]
-_NULL, _BOOLEAN, _LONG, _DOUBLE, _STRING, _ARRAY = 0, 2, 4, 6, 8, 10
-_PRESENT = 2  # index 1 of ["null", X]
+_NULL: Final = 0
+_BOOLEAN: Final = 2
+_LONG: Final = 4
+_DOUBLE: Final = 6
+_STRING: Final = 8
+_ARRAY: Final = 10
+_PRESENT: Final = 2  # index 1 of ["null", X]
 
 
 def has_bundled_layout(writer_schema: Any) -> bool:

@@ -9,6 +9,7 @@ never named in a warning, so a result cannot mention it either. Pure; built once
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
 from connector.models import PropertyValue, user_data_key
 from connector.transform import mapping as m
@@ -16,7 +17,7 @@ from connector.transform import mapping as m
 # Always sent, whatever the list says: the contract requires them (`user_data` needs one of the
 # identifiers below), and `opt_out_targeting` protects the user: left out, Spotify's own
 # default could allow retargeting.
-ALWAYS_SENT: tuple[str, ...] = (
+ALWAYS_SENT: Final[tuple[str, ...]] = (
     "event_id",
     "event_name",
     "event_time",
@@ -25,7 +26,7 @@ ALWAYS_SENT: tuple[str, ...] = (
 )
 
 # Optional fields, by contract path → the property each is read from (connector/transform/mapping).
-OPTIONAL_FIELDS: dict[str, str] = {
+OPTIONAL_FIELDS: Final[dict[str, str]] = {
     "action_source": m.ACTION_SOURCE,
     "event_source_url": m.EVENT_SOURCE_URL,
     "event_details.amount": m.AMOUNT,
@@ -43,11 +44,11 @@ OPTIONAL_FIELDS: dict[str, str] = {
     },
 }
 
-IDENTIFIERS: tuple[str, ...] = tuple(f"user_data.{name}" for name in m.IDENTIFIER_FIELDS)
+IDENTIFIERS: Final[tuple[str, ...]] = tuple(f"user_data.{name}" for name in m.IDENTIFIER_FIELDS)
 # A PURCHASE needs its amount and currency: they go with it even when not listed.
-PURCHASE_FIELDS: tuple[str, ...] = ("event_details.amount", "event_details.currency")
+PURCHASE_FIELDS: Final[tuple[str, ...]] = ("event_details.amount", "event_details.currency")
 # What `attribution_only` keeps: the event's own fields and the four identifiers.
-ATTRIBUTION_FIELDS: frozenset[str] = frozenset(
+ATTRIBUTION_FIELDS: Final[frozenset[str]] = frozenset(
     {
         "action_source",
         "event_source_url",

@@ -19,22 +19,23 @@ from __future__ import annotations
 
 import re
 from hashlib import sha256
+from typing import Final
 
 from connector.transform.hashing import is_sha256_hex
 from connector.transform.normalize import PLACEHOLDER, PLACEHOLDER_WORDS, is_placeholder, visible
 from connector.transform.problems import Invalid, type_name
 
-INVALID = "invalid_email"
-MAX_ADDRESS_LENGTH = 254  # RFC 5321: the longest forward-path is 256 with its angle brackets
+INVALID: Final = "invalid_email"
+MAX_ADDRESS_LENGTH: Final = 254  # RFC 5321: the longest forward-path is 256 with its angle brackets
 # One `@` with text on both sides, and nothing that needs the slow path: whitespace, list
 # separators, display-name, comment or URI syntax.
-_PLAIN = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+")
+_PLAIN: Final = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+")
 # A list item: quoted text and <...> are kept whole; a stray `"` or `<` is just a character.
-_ITEM = re.compile(r'(?:"[^"]*"|<[^>]*>|[^,;"<]|["<])+')
-_ANGLE_ADDRESS = re.compile(r"[^<]*<([^<>]*)>")
-_MAILTO = "mailto:"
+_ITEM: Final = re.compile(r'(?:"[^"]*"|<[^>]*>|[^,;"<]|["<])+')
+_ANGLE_ADDRESS: Final = re.compile(r"[^<]*<([^<>]*)>")
+_MAILTO: Final = "mailto:"
 # Senders that hash before sending sometimes hash a placeholder; such a hash identifies no one.
-_HASHED_PLACEHOLDERS = frozenset(
+_HASHED_PLACEHOLDERS: Final = frozenset(
     sha256(word.encode()).hexdigest() for word in (*PLACEHOLDER_WORDS, "", "0")
 )
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Final
 
 from connector.models import SourceCoordinates
 
 # uuid5(NAMESPACE_URL, "https://github.com/spotify-capi-connector/event-id"). Fixed forever:
 # changing it changes every derived id, and Spotify would no longer deduplicate redeliveries.
-EVENT_ID_NAMESPACE = uuid.UUID("b8818ca8-fb7b-5b17-8492-9363e8fdf144")
-_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+EVENT_ID_NAMESPACE: Final = uuid.UUID("b8818ca8-fb7b-5b17-8492-9363e8fdf144")
+_NAMESPACE_BYTES: Final = EVENT_ID_NAMESPACE.bytes
 
 
 def derive_event_id(coordinates: SourceCoordinates) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Final
 
 from connector.config import SPOTIFY_EVENT_NAMES
 from connector.transform.problems import Invalid, type_name
 
 # Names other senders use, and the Spotify name each stands for. README.md shows this table.
-EVENT_NAME_ALIASES: dict[str, str] = {
+EVENT_NAME_ALIASES: Final[dict[str, str]] = {
     # Spotify Pixel commands
     "view": "VIEW",
     "product": "PRODUCT",
@@ -42,10 +43,10 @@ EVENT_NAME_ALIASES: dict[str, str] = {
     "Order Completed": "PURCHASE",
     "Signed Up": "SIGN_UP",
 }
-_NAME_SEPARATORS = str.maketrans(" -", "__")
-_SQUASH = str.maketrans("", "", "_-")
+_NAME_SEPARATORS: Final = str.maketrans(" -", "__")
+_SQUASH: Final = str.maketrans("", "", "_-")
 # Longer names are no Spotify name, alias or plausible mapping key; they are not cached either.
-_MAX_NAME_LENGTH = 256
+_MAX_NAME_LENGTH: Final = 256
 
 
 def squash(name: str) -> str:
@@ -53,12 +54,14 @@ def squash(name: str) -> str:
     return "".join(name.upper().split()).translate(_SQUASH)
 
 
-_ALIASES_BY_KEY = {squash(alias): name for alias, name in EVENT_NAME_ALIASES.items()}
+_ALIASES_BY_KEY: Final = {squash(alias): name for alias, name in EVENT_NAME_ALIASES.items()}
 
 
 def explicit_name(value: object) -> str | None:
     """`spotify_event_name`: a Spotify name (any case; spaces and hyphens as `_`), None when
     blank, else raise Invalid (`invalid_event_name`): a present value is never replaced."""
+    if type(value) is str and value in SPOTIFY_EVENT_NAMES:  # the common case: the name as is
+        return value
     if not isinstance(value, str):
         raise Invalid("invalid_event_name", f"expected a string, got {type_name(value)}")
     if not value.strip():

@@ -19,17 +19,18 @@ import re
 import time
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Final
 
 from connector.transform.normalize import DECIMAL
 from connector.transform.problems import Invalid, type_name
 
-MIN_EVENT_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
-_SECONDS_BELOW = 10**11
-_MILLIS_BELOW = 10**14
-_MICROS_BELOW = 10**17
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MIN_EVENT_TIME_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z
+_SECONDS_BELOW: Final = 10**11
+_MILLIS_BELOW: Final = 10**14
+_MICROS_BELOW: Final = 10**17
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
-_RFC3339 = re.compile(
+_RFC3339: Final = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?([Zz]|[+-]\d{2}:?\d{2})?"
 )
 
@@ -101,11 +102,20 @@ def _from_text(text: str) -> tuple[int, bool]:
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000, assumed_utc
 
 
+# `SS.` and `mmmZ` made once: formatting them per event cost more than the rest together.
+_SECOND_TEXT: Final[tuple[str, ...]] = tuple(f"{second:02d}." for second in range(60))
+_MILLI_TEXT: Final[tuple[str, ...]] = tuple(f"{millis:03d}Z" for millis in range(1000))
+
+
 def format_utc_ms(epoch_ms: int) -> str:
     """`YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC."""
-    seconds, millis = divmod(epoch_ms, 1000)
-    minutes, second = divmod(seconds, 60)
-    return f"{_minute_prefix(minutes)}{second:02d}.{millis:03d}Z"
+    seconds = epoch_ms // 1000  # floor division: the remainders below are never negative
+    minutes = seconds // 60
+    return (
+        _minute_prefix(minutes)
+        + _SECOND_TEXT[seconds - minutes * 60]
+        + _MILLI_TEXT[epoch_ms - seconds * 1000]
+    )
 
 
 @lru_cache(maxsize=4096)  # a stream's events crowd into few minutes: most calls are hits

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Final
 
-_SHA256_HEX = re.compile(r"[0-9A-Fa-f]{64}")
+_SHA256_HEX: Final = re.compile(r"[0-9A-Fa-f]{64}")
 
 
 def is_sha256_hex(text: str) -> bool:

@@ -9,34 +9,39 @@ without it). Never a value, hashed or raw. Derived from the built `UserData` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 
-from connector.models import Identifiers, PropertyValue, TransformWarning, UserData
+from connector.models import Identifiers, PropertyValue, TransformWarning, UserData, new_tuple
 from connector.transform import mapping as m
 
 # The kinds, in the order results list them, and the property each is read from.
-KINDS: tuple[str, ...] = ("email", "phone", "ip", "device_id", "click_id")
-_PROPERTY_KIND: dict[str, str] = {
+KINDS: Final[tuple[str, ...]] = ("email", "phone", "ip", "device_id", "click_id")
+_PROPERTY_KIND: Final[dict[str, str]] = {
     m.EMAIL: "email",
     m.PHONE: "phone",
     m.USER_IP_FIELDS[0][0]: "ip",
     m.DEVICE_ID: "device_id",
     **{prop: "click_id" for prop, attribute in m.USER_TEXT_FIELDS if attribute == "click_id"},
 }
-IDENTIFIER_PROPERTIES: tuple[str, ...] = tuple(_PROPERTY_KIND)
-REASONS: tuple[str, ...] = ("invalid", "placeholder", "too_long", "not_allowed", "refused")
-_REASON = {"placeholder_identifier": "placeholder", "too_long": "too_long"}
+IDENTIFIER_PROPERTIES: Final[tuple[str, ...]] = tuple(_PROPERTY_KIND)
+REASONS: Final[tuple[str, ...]] = ("invalid", "placeholder", "too_long", "not_allowed", "refused")
+_REASON: Final = {"placeholder_identifier": "placeholder", "too_long": "too_long"}
 
 
 def carried(user_data: UserData) -> tuple[str, ...]:
-    present = (
-        bool(user_data.hashed_emails),
-        user_data.hashed_phone_number is not None,
-        user_data.ip_address is not None,
-        user_data.device_id is not None,
-        user_data.click_id is not None,
-    )
-    return tuple(kind for kind, there in zip(KINDS, present, strict=True) if there)
+    kinds: list[str] = []  # in KINDS' order
+    if user_data.hashed_emails:
+        kinds.append("email")
+    if user_data.hashed_phone_number is not None:
+        kinds.append("phone")
+    if user_data.ip_address is not None:
+        kinds.append("ip")
+    if user_data.device_id is not None:
+        kinds.append("device_id")
+    if user_data.click_id is not None:
+        kinds.append("click_id")
+    return tuple(kinds)
 
 
 def dropped(
@@ -53,7 +58,7 @@ def dropped(
     return tuple(found)
 
 
-_PATH_KIND = {
+_PATH_KIND: Final = {
     "user_data.hashed_emails": "email",
     "user_data.hashed_phone_number": "phone",
     "user_data.ip_address": "ip",
@@ -83,8 +88,10 @@ def removed(given: Mapping[str, PropertyValue], kept: Mapping[str, PropertyValue
 
 
 def summary(
-    user_data: UserData, warnings: Iterable[TransformWarning], not_allowed: Iterable[str] = ()
+    user_data: UserData, warnings: Sequence[TransformWarning], not_allowed: Sequence[str] = ()
 ) -> Identifiers:
-    return Identifiers(
-        carried(user_data), len(user_data.hashed_emails), dropped(warnings, not_allowed)
+    lost = dropped(warnings, not_allowed) if warnings or not_allowed else ()  # mostly neither
+    identifiers: Identifiers = new_tuple(
+        Identifiers, (carried(user_data), len(user_data.hashed_emails), lost)
     )
+    return identifiers

@@ -12,6 +12,7 @@ import socket
 import unicodedata
 from collections.abc import Callable
 from functools import cache
+from typing import Final
 
 import pycountry
 
@@ -19,31 +20,31 @@ from connector.transform.problems import Invalid, type_name
 
 Normaliser = Callable[[object], str | None]
 
-ACTION_SOURCES = frozenset({"WEB", "APP", "OFFLINE"})
-_GENDERS = {
+ACTION_SOURCES: Final = frozenset({"WEB", "APP", "OFFLINE"})
+_GENDERS: Final = {
     **dict.fromkeys(("m", "male", "man"), "MALE"),
     **dict.fromkeys(("f", "female", "woman"), "FEMALE"),
 }
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no"})
-_inet_pton = socket.inet_pton
+_TRUE: Final = frozenset({"true", "1", "yes"})
+_FALSE: Final = frozenset({"false", "0", "no"})
+_inet_pton: Final = socket.inet_pton
 _AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
-_URL = re.compile(r"(?i:https?)://[^\s\x00-\x1f\x7f/?#][^\s\x00-\x1f\x7f]*")
+_URL: Final = re.compile(r"(?i:https?)://[^\s\x00-\x1f\x7f/?#][^\s\x00-\x1f\x7f]*")
 # A decimal number as text (`12`, `-1.5`, `.5`, `1e9`): amounts and epoch times.
-DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+DECIMAL: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 # What tracking tools send for "no value". In an identifier it identifies no one, so it is
 # dropped with this warning and does not count as the event's identifier.
-PLACEHOLDER = "placeholder_identifier"
-PLACEHOLDER_WORDS = frozenset({"undefined", "null", "none", "nil", "n/a", "unknown", "nan"})
-LONGEST_PLACEHOLDER_WORD = max(map(len, PLACEHOLDER_WORDS))
+PLACEHOLDER: Final = "placeholder_identifier"
+PLACEHOLDER_WORDS: Final = frozenset({"undefined", "null", "none", "nil", "n/a", "unknown", "nan"})
+LONGEST_PLACEHOLDER_WORD: Final = max(map(len, PLACEHOLDER_WORDS))
 # Text made only of these is a placeholder: empty, `0`, the all-zero UUID / IDFA / AAID,
 # the unspecified IPs `0.0.0.0` and `::`.
-ZERO_TEXT = "0-:. "
+ZERO_TEXT: Final = "0-:. "
 # Zero-width space, non-joiner and joiner, word joiner, BOM, no-break space, soft hyphen:
 # invisible in a form or a spreadsheet, yet they change a hash.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00a0\u00ad"))
-_EXACT_FLOAT_LIMIT = 2**53
+_INVISIBLE: Final = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00a0\u00ad"))
+_EXACT_FLOAT_LIMIT: Final = 2**53
 
 
 def text(value: object) -> str | None:

@@ -26,14 +26,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
 
 from connector.transform.problems import Invalid
 
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_PARSE_CACHE_SIZE = 65_536
+_E164: Final = re.compile(r"\+[1-9][0-9]{6,14}")
+_PARSE_CACHE_SIZE: Final = 65_536
 
 
 def to_e164(text: str, default_region: str) -> str:
@@ -71,7 +72,7 @@ def _plausible_e164(e164: str) -> bool:
 
 _Plans = tuple[tuple[re.Pattern[str], frozenset[int]], ...]
 # Calling code text → its plans. At most 1,110 keys (1 to 3 digits); filled on first use.
-_PLANS: dict[str, _Plans] = {}
+_PLANS: Final[dict[str, _Plans]] = {}
 
 
 def _plans_for(country_code: int) -> _Plans:

@@ -18,13 +18,14 @@ import math
 from collections.abc import Callable, Mapping
 from functools import cache, lru_cache
 from importlib import resources
+from typing import Final
 
 from connector.transform.normalize import too_long
 from connector.transform.problems import Invalid, type_name
 
-TAXONOMY_FILE = "google-product-taxonomy-with-ids.en-US.txt"
-TAXONOMY_VERSION = "2021-09-21"
-UNKNOWN = "unknown_content_category"
+TAXONOMY_FILE: Final = "google-product-taxonomy-with-ids.en-US.txt"
+TAXONOMY_VERSION: Final = "2021-09-21"
+UNKNOWN: Final = "unknown_content_category"
 
 
 class Taxonomy:

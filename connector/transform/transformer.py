@@ -56,6 +56,7 @@ from connector.models import (
     TransformOutcome,
     TransformWarning,
     UserData,
+    new_tuple,
 )
 from connector.transform import mapping as m
 from connector.transform import normalize
@@ -91,6 +92,7 @@ class Transformer:
         self._max_url = limits.event_source_url
         self._max_category = limits.content_category
         self._max_content_name = limits.content_name
+        self._currencies = normalize.iso_currency_codes()
         self._content_name = partial(normalize.capped_text, limit=limits.content_name)
         self._user_data = UserDataBuilder(
             settings.default_phone_region, settings.phone_format == "e164_digits", limits
@@ -130,15 +132,18 @@ class Transformer:
             )
             event_time_ms = self._event_time(record_ms, coordinates, props, now_ms, warnings)
             user_data = self._with_identifier(self._user_data.build(props, warnings), given, props)
-            spotify_event = SpotifyEvent(
-                event_id=event_id,
-                event_name=event_name,
-                event_time=format_utc_ms(event_time_ms),
-                user_data=user_data,
-                action_source=_optional(normalize.action_source, props, m.ACTION_SOURCE, warnings),
-                opt_out_targeting=True if attribution_only else self._opt_out(props, warnings),
-                event_source_url=self._url(props, warnings),
-                event_details=self._event_details(props, event_name == "PURCHASE", warnings),
+            spotify_event: SpotifyEvent = new_tuple(
+                SpotifyEvent,
+                (
+                    event_id,
+                    event_name,
+                    format_utc_ms(event_time_ms),  # event_time
+                    user_data,
+                    _optional(normalize.action_source, props, m.ACTION_SOURCE, warnings),
+                    True if attribution_only else self._opt_out(props, warnings),
+                    self._url(props, warnings),  # event_source_url
+                    self._event_details(props, event_name == "PURCHASE", warnings),
+                ),
             )
             identifiers = summary(user_data, warnings, removed(given, props))
         except _Reject as reject:
@@ -150,7 +155,10 @@ class Transformer:
                 "transform_error", None, f"the transform failed ({type(exc).__name__}); a bug"
             )
             return Rejected(rejection, event_id, event_name, _unique(warnings))
-        return Accepted(spotify_event, _unique(warnings), event_time_ms, identifiers)
+        accepted: Accepted = new_tuple(
+            Accepted, (spotify_event, _unique(warnings), event_time_ms, identifiers)
+        )
+        return accepted
 
     def _skipped(
         self, own_name: object, props: dict[str, PropertyValue], consent: Consent, event_id: str
@@ -262,6 +270,17 @@ class Transformer:
             return None
         return url
 
+    def _currency(
+        self, props: dict[str, PropertyValue], warnings: list[TransformWarning] | None
+    ) -> str | None:
+        """Optional, or required (PURCHASE) when there is no `warnings` to add to."""
+        value = props.get(m.CURRENCY)
+        if type(value) is str and (code := value.strip().upper()) in self._currencies:
+            return code  # the common case, inline: an ISO code as normalize.currency returns it
+        if warnings is None:
+            return _required(normalize.currency, props, m.CURRENCY)
+        return _optional(normalize.currency, props, m.CURRENCY, warnings)
+
     def _event_details(
         self, props: dict[str, PropertyValue], purchase: bool, warnings: list[TransformWarning]
     ) -> EventDetails | None:
@@ -269,10 +288,10 @@ class Transformer:
         currency: str | None
         if purchase:
             amount = _required(normalize.amount, props, m.AMOUNT)
-            currency = _required(normalize.currency, props, m.CURRENCY)
+            currency = self._currency(props, None)
         else:
             amount = _optional(normalize.amount, props, m.AMOUNT, warnings)
-            currency = _optional(normalize.currency, props, m.CURRENCY, warnings)
+            currency = self._currency(props, warnings)
         value = props.get(m.CONTENT_NAME)
         if type(value) is str and len(stripped := value.strip()) <= self._max_content_name:
             content_name = stripped or None  # the common case, inline
@@ -294,7 +313,10 @@ class Transformer:
             and content_category is None
         ):
             return None
-        return EventDetails(amount, currency, content_name, content_category)
+        details: EventDetails = new_tuple(
+            EventDetails, (amount, currency, content_name, content_category)
+        )
+        return details
 
 
 def _as_given(event: tuple[object, ...]) -> tuple[object, object, object]:

@@ -11,10 +11,10 @@ handled inline and each normaliser is called directly.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from connector.config import TextLimits
-from connector.models import PropertyValue, TransformWarning, UserData
+from connector.models import PropertyValue, TransformWarning, UserData, new_tuple
 from connector.transform import mapping as m
 from connector.transform import normalize
 from connector.transform.emails import email_hashes
@@ -22,9 +22,17 @@ from connector.transform.hashing import is_sha256_hex, sha256_hex
 from connector.transform.phone import to_e164
 from connector.transform.problems import Invalid
 
-_NOT_AN_IP = "0:."  # stripped of these, an unspecified address (`0.0.0.0`, `::`) is empty
-_ZERO_TEXT = normalize.ZERO_TEXT
-_LONGEST_PLACEHOLDER = normalize.LONGEST_PLACEHOLDER_WORD
+_NOT_AN_IP: Final = "0:."  # stripped of these, an unspecified address (`0.0.0.0`, `::`) is empty
+_ZERO_TEXT: Final = normalize.ZERO_TEXT
+_LONGEST_PLACEHOLDER: Final = normalize.LONGEST_PLACEHOLDER_WORD
+# Where each attribute goes in UserData's fields.
+_INDEX: Final = {attribute: index for index, attribute in enumerate(UserData._fields)}
+_FIELD_COUNT: Final = len(UserData._fields)
+_DEVICE_ID: Final = _INDEX["device_id"]
+_HASHED_EMAILS: Final = _INDEX["hashed_emails"]
+_HASHED_PHONE_NUMBER: Final = _INDEX["hashed_phone_number"]
+_GENDER: Final = _INDEX["gender"]
+_IP_FIELDS: Final = tuple((prop, _INDEX[attribute]) for prop, attribute in m.USER_IP_FIELDS)
 
 
 class UserDataBuilder:
@@ -36,48 +44,50 @@ class UserDataBuilder:
         self._device_id_limit = limits.device_id
         self._device_id = partial(normalize.device_id, limit=limits.device_id)
         self._text_fields = tuple(
-            (prop, attribute, getattr(limits, attribute)) for prop, attribute in m.USER_TEXT_FIELDS
+            (prop, _INDEX[attribute], getattr(limits, attribute))
+            for prop, attribute in m.USER_TEXT_FIELDS
         )
 
     def build(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> UserData:
-        fields: dict[str, Any] = {}
-        get = props.get
-        value = get(m.DEVICE_ID)
+        fields: list[Any] = [None] * _FIELD_COUNT  # UserData's fields, in order
+        fields[_HASHED_EMAILS] = ()
+        value = props.get(m.DEVICE_ID)
         if (
             type(value) is str
             and _LONGEST_PLACEHOLDER < len(stripped := value.strip()) <= self._device_id_limit
             and stripped.strip(_ZERO_TEXT)
         ):  # the common case, inline: longer than any placeholder word, not all zeros
-            fields["device_id"] = stripped
+            fields[_DEVICE_ID] = stripped
         elif value is not None:
-            fields["device_id"] = _checked(self._device_id, value, m.DEVICE_ID, warnings)
-        for prop, attribute, limit in self._text_fields:
-            value = get(prop)
+            fields[_DEVICE_ID] = _checked(self._device_id, value, m.DEVICE_ID, warnings)
+        for prop, index, limit in self._text_fields:
+            value = props.get(prop)
             if type(value) is str and len(stripped := value.strip()) <= limit:  # inline
-                fields[attribute] = stripped or None
+                fields[index] = stripped or None
             elif value is not None:
                 capped = partial(normalize.capped_text, limit=limit)
-                fields[attribute] = _checked(capped, value, prop, warnings)
-        for prop, attribute in m.USER_IP_FIELDS:
-            value = get(prop)
+                fields[index] = _checked(capped, value, prop, warnings)
+        for prop, index in _IP_FIELDS:
+            value = props.get(prop)
             if (
                 type(value) is str
                 and (stripped := value.strip()).strip(_NOT_AN_IP)
                 and normalize.is_ip_address(stripped)
             ):  # the common case, inline
-                fields[attribute] = stripped
+                fields[index] = stripped
             elif value is not None:
-                fields[attribute] = _checked(normalize.ip_address, value, prop, warnings)
-        value = get(m.EMAIL)
+                fields[index] = _checked(normalize.ip_address, value, prop, warnings)
+        value = props.get(m.EMAIL)
         if value is not None:
-            fields["hashed_emails"] = _emails(value, warnings)
-        value = get(m.PHONE)
+            fields[_HASHED_EMAILS] = _emails(value, warnings)
+        value = props.get(m.PHONE)
         if value is not None:
-            fields["hashed_phone_number"] = self._phone(value, warnings)
-        value = get(m.GENDER)
+            fields[_HASHED_PHONE_NUMBER] = self._phone(value, warnings)
+        value = props.get(m.GENDER)
         if value is not None:
-            fields["gender"] = _checked(normalize.gender, value, m.GENDER, warnings)
-        return UserData(**fields)
+            fields[_GENDER] = _checked(normalize.gender, value, m.GENDER, warnings)
+        user_data: UserData = new_tuple(UserData, fields)
+        return user_data
 
     def _phone(self, value: PropertyValue, warnings: list[TransformWarning]) -> str | None:
         candidates = (value,) if type(value) is not list else value

@@ -52,3 +52,26 @@ def test_plain_millis_drops_only_timestamp_millis() -> None:
             {"name": "b", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}]},
         ],
     }
+
+
+def test_a_decoded_event_has_every_field_where_its_name_says() -> None:
+    # decode builds TrackingEvent positionally (models.new_tuple): each field must land in place.
+    record = {
+        "event": "Order Completed",
+        "properties": {"$ip": "203.0.113.9"},
+        "timestamp": 1_767_225_600_123,
+        "user_id": "user-1",
+        "anonymous_id": "anon-2",
+        "message_id": "msg-3",
+    }
+    event = build_decoder(DecodeSettings()).decode(
+        avro.encode(avro.bundled_schema(avro.TRACKING_EVENT), record)
+    )
+    assert event._asdict() == {
+        "event": "Order Completed",
+        "properties": {"$ip": "203.0.113.9"},
+        "timestamp_ms": 1_767_225_600_123,
+        "user_id": "user-1",
+        "anonymous_id": "anon-2",
+        "message_id": "msg-3",
+    }
