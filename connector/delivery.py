@@ -14,6 +14,7 @@ from connector.models import (
     Skipped,
     SourceCoordinates,
     SourceRecord,
+    new_tuple,
 )
 from connector.prepare import Ready, Undecodable
 from connector.sink import SendOutcome, SendStatus
@@ -89,9 +90,9 @@ def sent_result(
         identifiers = refused(identifiers, outcome.removed_fields)
         warnings += removal_warnings(outcome.removed_fields)
     item = outcome.item
-    # Every field in DeliveryResult's order, through tuple.__new__: one a record answered, and
+    # Every field in DeliveryResult's order, through new_tuple: one a record answered, and
     # the NamedTuple's keyword __new__ costs ~1 µs more (bench/README.md, main process).
-    return tuple.__new__(
+    return new_tuple(
         DeliveryResult,
         (
             identity,  # coordinates

@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from connector.config import KafkaSettings
 from connector.kafka.client import log_client_error, streaming_consumer_config
-from connector.models import SourceCoordinates, SourceRecord
+from connector.models import SourceCoordinates, SourceRecord, new_tuple
 from connector.offsets import Commit
 from connector.ports import SourceEvents
 
@@ -163,9 +163,9 @@ class KafkaSource:
 def _source_record(message: Message, now_ms: int) -> SourceRecord:
     timestamp_type, timestamp = message.timestamp()
     headers = message.headers()
-    # One a record: the fields in order through tuple.__new__, ~1 µs cheaper than the
+    # One a record: the fields in order through new_tuple, ~1 µs cheaper than the
     # NamedTuples' keyword __new__ (bench/README.md, main process).
-    coordinates = tuple.__new__(
+    coordinates = new_tuple(
         SourceCoordinates,
         (
             message.topic() or "",  # topic
@@ -174,7 +174,7 @@ def _source_record(message: Message, now_ms: int) -> SourceRecord:
             timestamp if timestamp_type != 0 and timestamp > 0 else None,  # timestamp_ms
         ),
     )
-    return tuple.__new__(
+    return new_tuple(
         SourceRecord,
         (
             coordinates,

@@ -31,6 +31,7 @@ import aiohttp
 
 from connector.config import SinkSettings, SpotifySettings
 from connector.errors import ConfigError
+from connector.models import new_tuple
 from connector.sink.concurrency import AdaptiveLimit
 from connector.sink.encoding import BodyEncoder
 from connector.sink.headers import request_headers
@@ -441,11 +442,11 @@ class SpotifySink:
         sp_trace_id: str | None = None,
         removed_fields: tuple[str, ...] = (),
     ) -> None:
-        now, attempts, new = self._clock_ms(), batch.requests, tuple.__new__
-        # One outcome an item, the fields in SendOutcome's order through tuple.__new__: ~0.6 µs
+        now, attempts = self._clock_ms(), batch.requests
+        # One outcome an item, the fields in SendOutcome's order through new_tuple: ~0.6 µs
         # an item cheaper than its keyword __new__, on the HTTP thread (bench/README.md).
         outcomes = [
-            new(
+            new_tuple(
                 SendOutcome,
                 (
                     item,
