@@ -98,21 +98,30 @@ def answer(items: Sequence[SinkItem], n: int) -> list[SendOutcome]:
     ]
 
 
+def _ns_a_record(rounds: int, records: int, one_round: Callable[[], object]) -> list[float]:
+    """CPU ns a record of `one_round()`, which handles `records` records, each of `rounds`."""
+    out = []
+    for _ in range(rounds):
+        tune_for_streaming()
+        began = time.process_time()
+        one_round()
+        out.append((time.process_time() - began) / records * 1e9)
+    return out
+
+
 def source_records(rounds: int) -> list[float]:
     """ns a record of turning a fetched message into a SourceRecord (no headers, as most)."""
     messages = [
         Message("in", 0, n, None, b"x" * 350, None, None, (1, NOW_MS - 1000)) for n in range(ANSWER)
     ]
     repeats = 2_000
-    out = []
-    for _ in range(rounds):
-        tune_for_streaming()
-        began = time.process_time()
+
+    def one_round() -> None:
         for _ in range(repeats):
             for message in messages:
                 _source_record(message, NOW_MS)
-        out.append((time.process_time() - began) / (repeats * ANSWER) * 1e9)
-    return out
+
+    return _ns_a_record(rounds, repeats * ANSWER, one_round)
 
 
 def take_prepared(rounds: int) -> list[float]:
@@ -145,15 +154,13 @@ def sink_outcomes(rounds: int) -> list[float]:
     sink = SpotifySink(settings().spotify, SinkSettings(), lambda _outcomes: None)
     items = tuple(SinkItem(None, f"event-{n}", b"{}") for n in range(ANSWER))
     repeats = 2_000
-    out = []
-    for _ in range(rounds):
-        batch = _Batch(items, b"", requests=1)
-        tune_for_streaming()
-        began = time.process_time()
+    batch = _Batch(items, b"", requests=1)
+
+    def one_round() -> None:
         for _ in range(repeats):
             sink._emit(batch, SendStatus.DELIVERED, http_status=200, sp_trace_id="trace")
-        out.append((time.process_time() - began) / (repeats * ANSWER) * 1e9)
-    return out
+
+    return _ns_a_record(rounds, repeats * ANSWER, one_round)
 
 
 def sent_results(rounds: int) -> list[float]:
@@ -162,15 +169,13 @@ def sent_results(rounds: int) -> list[float]:
     outcomes = answer(items, 0)
     pairs = list(zip(records, outcomes, strict=True))
     repeats = 2_000
-    out = []
-    for _ in range(rounds):
-        tune_for_streaming()
-        began = time.process_time()
+
+    def one_round() -> None:
         for _ in range(repeats):
             for (e, r), outcome in pairs:
                 sent_result(e.coordinates, e, r, outcome)
-        out.append((time.process_time() - began) / (repeats * ANSWER) * 1e9)
-    return out
+
+    return _ns_a_record(rounds, repeats * ANSWER, one_round)
 
 
 def write_batch(rounds: int) -> list[float]:
@@ -231,14 +236,12 @@ def on_results(rounds: int) -> list[float]:
         outcome = answer([SinkItem(None, r.event_id, r.payload)], n)[0]
         results.append(sent_result(e.coordinates, e, r, outcome))
     repeats = 400
-    out = []
-    for _ in range(rounds):
-        tune_for_streaming()
-        began = time.process_time()
+
+    def one_round() -> None:
         for _ in range(repeats):
             telemetry.on_results(results)
-        out.append((time.process_time() - began) / (repeats * len(results)) * 1e9)
-    return out
+
+    return _ns_a_record(rounds, repeats * len(results), one_round)
 
 
 def collect(rounds: int) -> list[float]:
