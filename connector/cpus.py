@@ -15,11 +15,12 @@ CGROUP = Path("/sys/fs/cgroup")
 # `run --workers N` tells each connector process how many share the pod (connector/workers.py).
 WORKER_COUNT_ENV = "CONNECTOR_WORKER_COUNT"
 # The Kafka thread of one process keeps a single prepare process busy (bench/README.md): a
-# second one would wait for it and cost ~55 MB.
+# second one would wait for it and cost ~50 MB.
 AUTO_MAX = 1
 
 
 def usable_cpus(cgroup: Path = CGROUP) -> int:
+    """Whole CPUs this process may keep busy: its quota rounded down, within its pinned CPUs."""
     pinned = len(os.sched_getaffinity(0))
     quota = cgroup_quota(cgroup)
     return max(1, min(pinned, math.floor(quota))) if quota is not None else pinned
