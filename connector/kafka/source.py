@@ -180,7 +180,7 @@ def _source_record(message: Message, now_ms: int) -> SourceRecord:
             coordinates,
             message.key(),  # key
             message.value(),  # value
-            () if headers is None else _headers(headers),  # headers
+            _headers(headers),  # headers
             now_ms,  # received_at_ms
         ),
     )
