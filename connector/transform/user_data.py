@@ -27,7 +27,8 @@ _ZERO_TEXT: Final = normalize.ZERO_TEXT
 _LONGEST_PLACEHOLDER: Final = normalize.LONGEST_PLACEHOLDER_WORD
 # Where each attribute goes in UserData's fields.
 _INDEX: Final = {attribute: index for index, attribute in enumerate(UserData._fields)}
-_FIELD_COUNT: Final = len(UserData._fields)
+# UserData's defaults, in field order: each build starts from a copy.
+_DEFAULTS: Final = tuple(UserData._field_defaults[name] for name in UserData._fields)
 _DEVICE_ID: Final = _INDEX["device_id"]
 _HASHED_EMAILS: Final = _INDEX["hashed_emails"]
 _HASHED_PHONE_NUMBER: Final = _INDEX["hashed_phone_number"]
@@ -49,8 +50,7 @@ class UserDataBuilder:
         )
 
     def build(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> UserData:
-        fields: list[Any] = [None] * _FIELD_COUNT  # UserData's fields, in order
-        fields[_HASHED_EMAILS] = ()
+        fields: list[Any] = list(_DEFAULTS)  # UserData's fields, in order
         value = props.get(m.DEVICE_ID)
         if (
             type(value) is str
