@@ -17,7 +17,7 @@ import argparse
 import statistics
 import time
 
-from bench.end_to_end import _encode_chunk
+from bench.end_to_end import EVENT_SHAPES, _encode_chunk
 from bench.result_path import settings_for
 from connector import _compiled
 from connector.gc_tuning import tune_for_streaming
@@ -32,7 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--shape", choices=("typical", "full"), default="typical")
+    parser.add_argument("--shape", choices=sorted(EVENT_SHAPES), default="typical")
     args = parser.parse_args()
     values = _encode_chunk((0, args.events, True, args.shape))
     settings = settings_for("localhost:1", "x")
