@@ -10,8 +10,8 @@ file stays the contract.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final, Generic, TypeVar
 
 import orjson
 
@@ -19,24 +19,28 @@ from connector import __version__
 from connector.models import DeliveryResult, DeliveryStatus
 
 # Segments that do not depend on the record, built once.
-_BYTES = [bytes((value,)) for value in range(0x80)]  # a varint below 0x80 is itself
-_STATUS_BYTE = {status: bytes((index << 1,)) for index, status in enumerate(DeliveryStatus)}
-_SHORT_PRESENT = [b"\x02" + bytes((length << 1,)) for length in range(64)]  # branch 1, length
-_NULL = b"\x00"  # union branch 0: null
-_NO_ERRORS = b"\x00\x00\x00"  # the usual delivered record: error code, field, message null
+_BYTES: Final = [bytes((value,)) for value in range(0x80)]  # a varint below 0x80 is itself
+_STATUS_BYTE: Final = {status: bytes((index << 1,)) for index, status in enumerate(DeliveryStatus)}
+# union branch 1, then a string's length below 64
+_SHORT_PRESENT: Final = [b"\x02" + bytes((length << 1,)) for length in range(64)]
+_PRESENT: Final = b"\x02"  # union branch 1: the value follows
+_NULL: Final = b"\x00"  # union branch 0: null
+_NO_ERRORS: Final = b"\x00\x00\x00"  # the usual delivered record: error code, field, message null
 
 
-def _long(value: int) -> bytes | bytearray:
-    """A zig-zag varint (Avro `long`)."""
+def _long(value: int) -> bytes:
+    """A zig-zag varint (Avro `long`): its 7-bit groups, low first, each but the last with the
+    continuation bit, gathered in one int and written at once (no bytearray)."""
     value = (value << 1) ^ (value >> 63)
     if value < 0x80:
         return _BYTES[value]
-    out = bytearray()
+    groups = 0
+    shift = 0
     while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
+        groups |= ((value & 0x7F) | 0x80) << shift
         value >>= 7
-    out.append(value)
-    return out
+        shift += 8
+    return (groups | (value << shift)).to_bytes((shift >> 3) + 1, "little")
 
 
 def _optional_string(value: str | None) -> bytes:
@@ -66,46 +70,78 @@ def _strings(values: tuple[str, ...], *, end: bool) -> bytes:
     return bytes(out)
 
 
-_END = _NULL + _optional_string(__version__)[1:]  # the warnings array's end, connector_version
+# The warnings array's end, then connector_version.
+_END: Final = _NULL + _optional_string(__version__)[1:]
 
-# Values shared by many results, so cached: the times of a poll and of Spotify's answer (and so
-# the latency), the trace id of a request, and the segments made of names and kinds.
-_shared_long = lru_cache(maxsize=4096)(_long)
-_shared_string = lru_cache(maxsize=1024)(_optional_string)
-
-
-@lru_cache(maxsize=1024)
-def _topic_and_partition(topic: str, partition: int) -> bytes:
-    """The record's first two fields; a connector reads few partitions."""
-    return _optional_string(topic)[1:] + _long(partition)
-
-
-@lru_cache(maxsize=1024)
-def _name_status_http(event_name: str | None, status: DeliveryStatus, http: int | None) -> bytes:
-    return _optional_string(event_name) + _STATUS_BYTE[status] + _optional_long(http)
+# The fields the results of one answer share (topic and partition, status, attempts, the times
+# of the poll and of the answer, the trace id) and those of one kind of event (name, warnings,
+# connection, identifiers) make the segments between the per-record fields (offset, event id,
+# errors, event time). A result whose answer or kind is the previous one's takes its segments
+# from there, comparing fields instead of hashing them; others from a bounded dict.
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_SEGMENTS_MAX: Final = 1024  # keys a dict holds before it is emptied (the next answers refill it)
 
 
-@lru_cache(maxsize=1024)
-def _tail(
-    warnings: tuple[str, ...],
-    connection: str | None,
-    identifiers: tuple[str, ...],
-    email_count: int,
-    dropped: tuple[str, ...],
-) -> bytes:
-    """Warnings to the end of the record: few distinct values (kinds, reasons, connections)."""
+class _Segments(Generic[_K, _V]):
+    """`build(key)`, cached: the last key's value first, then a bounded dict."""
+
+    def __init__(self, build: Callable[[_K], _V]) -> None:
+        self._build = build
+        self._cache: dict[_K, _V] = {}
+        self._last: tuple[_K, _V] | None = None  # one attribute: read and replaced at once
+
+    def get(self, key: _K) -> _V:
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        value = self._cache.get(key)
+        if value is None:
+            if len(self._cache) >= _SEGMENTS_MAX:
+                self._cache.clear()
+            value = self._cache[key] = self._build(key)
+        self._last = (key, value)
+        return value
+
+
+_AnswerKey = tuple[str, int, DeliveryStatus, int | None, int, int, int, str | None]
+_KindKey = tuple[str | None, tuple[str, ...], str | None, tuple[str, ...], int, tuple[str, ...]]
+
+
+def _answer_segments(key: _AnswerKey) -> tuple[bytes, bytes, bytes, bytes]:
+    """(topic and partition; status and HTTP status; attempts and the times; latency and
+    trace id)."""
+    topic, partition, status, http_status, attempts, received_at_ms, settled_at_ms, trace = key
+    latency = settled_at_ms - received_at_ms
     return (
+        _optional_string(topic)[1:] + _long(partition),
+        _STATUS_BYTE[status] + _optional_long(http_status),
+        _long(attempts) + _long(received_at_ms) + _long(settled_at_ms),
+        _long(latency if latency > 0 else 0) + _optional_string(trace),
+    )
+
+
+def _kind_segments(key: _KindKey) -> tuple[bytes, bytes]:
+    """(event name; warnings to the end of the record)."""
+    event_name, warnings, connection, identifiers, email_count, dropped = key
+    return (
+        _optional_string(event_name),
         _strings(warnings, end=False)
         + _END
         + _optional_string(connection)
         + _strings(identifiers, end=True)
         + _long(email_count)
-        + _strings(dropped, end=True)
+        + _strings(dropped, end=True),
     )
 
 
+_ANSWERS: Final = _Segments(_answer_segments)
+_KINDS: Final = _Segments(_kind_segments)
+
+
 def encode_result(result: DeliveryResult) -> bytes:
-    """The result's fields in the schema's order, as segments joined once."""
+    """The result's fields in the schema's order: the shared segments and the per-record fields
+    between them, written at once."""
     (
         (topic, partition, offset, _),
         status,
@@ -126,6 +162,27 @@ def encode_result(result: DeliveryResult) -> bytes:
         email_count,
         identifiers_dropped,
     ) = result
+    source, status_http, times, latency_trace = _ANSWERS.get(
+        (
+            topic,
+            partition,
+            status,
+            http_status,
+            attempts,
+            received_at_ms,
+            settled_at_ms,
+            sp_trace_id,
+        )
+    )
+    name, kind = _KINDS.get(
+        (event_name, warnings, connection, identifiers, email_count, identifiers_dropped)
+    )
+    if event_id is None:
+        id_head, id_data = _NULL, b""
+    else:
+        id_data = event_id.encode()
+        length = len(id_data)
+        id_head = _SHORT_PRESENT[length] if length < 64 else _PRESENT + _long(length)
     if error_code is None and error_field is None and error_message is None:
         errors = _NO_ERRORS
     else:
@@ -134,21 +191,25 @@ def encode_result(result: DeliveryResult) -> bytes:
             + _optional_string(error_field)
             + _optional_string(error_message)
         )
-    return b"".join(
-        (
-            _topic_and_partition(topic, partition),
-            _long(offset),
-            _optional_string(event_id),
-            _name_status_http(event_name, status, http_status),
-            errors,
-            _long(attempts),
-            _shared_long(received_at_ms),
-            _shared_long(settled_at_ms),
-            _optional_long(event_time_ms),
-            _shared_long(max(0, settled_at_ms - received_at_ms)),
-            _shared_string(sp_trace_id),
-            _tail(warnings, connection, identifiers, email_count, identifiers_dropped),
-        )
+    if event_time_ms is None:
+        time_head, time = _NULL, b""
+    else:
+        time_head, time = _PRESENT, _long(event_time_ms)
+    # A bytes %-format of bytes values: mypyc builds it with one allocation (CPyBytes_Build),
+    # without the tuple and the call of b"".join.
+    return b"%b%b%b%b%b%b%b%b%b%b%b%b" % (
+        source,
+        _long(offset),
+        id_head,
+        id_data,
+        name,
+        status_http,
+        errors,
+        times,
+        time_head,
+        time,
+        latency_trace,
+        kind,
     )
 
 

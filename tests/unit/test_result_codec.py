@@ -52,6 +52,32 @@ def test_direct_writer_matches_fastavro(result: DeliveryResult) -> None:
     assert encode_result(result) == avro.encode(schema, result_record(result))
 
 
+@given(st.lists(results, min_size=2, max_size=6), st.lists(st.integers(0, 5), max_size=40))
+def test_results_sharing_segments_match_fastavro(
+    pool: list[DeliveryResult], picks: list[int]
+) -> None:
+    """Results repeating and alternating (the cached segments' last-key and dict paths) each
+    still equal fastavro's bytes; a result differs from a cached one in its own fields."""
+    schema = avro.bundled_schema(avro.DELIVERY_RESULT)
+    for pick in picks:
+        result = pool[pick % len(pool)]
+        for variant in (result, result._replace(coordinates=result.coordinates._replace(offset=7))):
+            assert encode_result(variant) == avro.encode(schema, result_record(variant))
+
+
+def test_more_answers_than_the_caches_hold_still_match_fastavro() -> None:
+    """Past the bound the caches are emptied and refilled: every result keeps its bytes."""
+    schema = avro.bundled_schema(avro.DELIVERY_RESULT)
+    for n in range(2_500):
+        result = DeliveryResult(
+            SourceCoordinates("events", n % 3, 1_000_000 + n), DeliveryStatus.DELIVERED,
+            1_700_000_000_000 + n // 2, 1_700_000_000_250 + n, event_id=f"e-{n}",
+            event_name=f"name-{n % 1_500}", event_time_ms=1_699_999_990_000 + n, http_status=200,
+            attempts=1, sp_trace_id=f"trace-{n // 100}", identifiers=("email",), email_count=1,
+        )  # fmt: skip
+        assert encode_result(result) == avro.encode(schema, result_record(result))
+
+
 def test_a_known_result_decodes_to_its_fields() -> None:
     result = DeliveryResult(
         coordinates=SourceCoordinates("events", 2, 41, None),
