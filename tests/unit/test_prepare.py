@@ -137,3 +137,46 @@ def test_a_killed_worker_is_a_clear_error_and_close_leaves_no_process() -> None:
     while _children(os.getpid()) - before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _children(os.getpid()) - before == set()
+
+
+@pytest.mark.timeout(120)
+def test_batches_larger_than_the_pipes_all_in_flight_come_back_in_order() -> None:
+    """Four batches larger than a pipe (64 KB) handed in before any answer is read, and asked
+    for newest first: nothing waits on a full pipe for good, and each answer is its batch's."""
+    batches = [_records(1500, first) for first in range(0, 6000, 1500)]
+    assert sum(len(v or b"") for v, _ in batches[0]) > 4 * 65536
+    in_thread = Preparer(DecodeSettings(), TransformSettings())
+    pool = PreparePool(DecodeSettings(), TransformSettings(), processes=1)
+    try:
+        handed = [pool.submit(batch, NOW_MS) for batch in batches]
+        got = [handle.result() for handle in reversed(handed)][::-1]  # newest asked for first
+    finally:
+        pool.close()
+    assert got == [in_thread.prepare(batch, NOW_MS) for batch in batches]
+    assert sum(len(r.payload) for r in got[0] if isinstance(r, Ready)) > 4 * 65536
+
+
+def test_close_with_answers_never_read_leaves_no_process() -> None:
+    before = _children(os.getpid())
+    pool = PreparePool(DecodeSettings(), TransformSettings(), processes=2)
+    assert len(_children(os.getpid()) - before) == 2
+    for first in range(0, 12000, 1500):
+        pool.submit(_records(1500, first), NOW_MS)  # none of them is read
+    pool.close()
+    assert _children(os.getpid()) - before == set()
+
+
+def test_a_failure_inside_the_worker_is_raised_by_result_as_in_the_thread() -> None:
+    """A bug the worker meets (here a value that is not bytes) must stop the run as it would
+    in-thread, not hang it or pass for a lost worker."""
+    odd: list[Record] = [(12345, SourceCoordinates("events", 0, 0, NOW_MS))]  # type: ignore[list-item]
+    with pytest.raises(TypeError) as in_thread:
+        Preparer(DecodeSettings(), TransformSettings()).prepare(odd, NOW_MS)
+    pool = PreparePool(DecodeSettings(), TransformSettings(), processes=1)
+    try:
+        failing = pool.submit(odd, NOW_MS)
+        with pytest.raises(TypeError) as in_worker:
+            failing.result()
+    finally:
+        pool.close()
+    assert str(in_worker.value) == str(in_thread.value) == "bytes or None object expected; got int"
