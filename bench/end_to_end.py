@@ -12,7 +12,8 @@ In one run, on one machine:
   (d) the connector's peak resident memory while it works off a backlog (two backlog sizes).
 
     .venv/bin/python -m bench.end_to_end [--events 200000] [--backlog 1000000]
-        [--shapes 1:0 1:1 2:0 quix] [--latencies 0 50] [--skip a b c d]
+        [--shapes 1:auto 1:0 2:auto quix] [--latencies 0 50] [--event-shape full|typical]
+        [--skip a b c d]
 
 The sandbox runs in its own process with light validation and no kept bodies, so that it
 measures the connector rather than the emulator. Results go to bench/out/end_to_end.json.
