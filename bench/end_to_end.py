@@ -299,11 +299,24 @@ def _ms(value: Any) -> int:
 
 
 def throughput(
-    bootstrap: str, topic: str, sandbox_url: str, total: int, workers: int, *, prepare: str
+    bootstrap: str,
+    topic: str,
+    sandbox_url: str,
+    total: int,
+    workers: int,
+    *,
+    prepare: str,
+    **settings: str,
 ) -> dict[str, Any]:
+    """A (b) row; `settings` are more environment variables for the connector."""
     ends = end_offsets(bootstrap, topic)
     run = start_connector(
-        bootstrap, topic, sandbox_url, workers, CONNECTOR_PIPELINE__PREPARE_PROCESSES=prepare
+        bootstrap,
+        topic,
+        sandbox_url,
+        workers,
+        CONNECTOR_PIPELINE__PREPARE_PROCESSES=prepare,
+        **settings,
     )
     done, steal = _until_committed(bootstrap, run, topic, ends)
     # The first poll: the earliest `received_at` among the first results of every partition.

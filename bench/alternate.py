@@ -1,0 +1,76 @@
+"""Two or more connector settings, alternated over one topic: a (b) row of `bench/end_to_end.py`
+for each, round after round, so that the VM's drift falls on all of them alike.
+
+    .venv/bin/python -m bench.alternate --events 200000 --latency 50 --rounds 3 \\
+        --event-shape typical CONNECTOR_SINK__MAX_IN_FLIGHT=16 CONNECTOR_SINK__MAX_IN_FLIGHT=32
+
+Each variant is `NAME=VALUE[,NAME=VALUE...]` (environment variables of `run`; an empty one runs
+the defaults). Prints every run and each variant's medians (events/s, µs CPU an event);
+bench/README.md records what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import uuid
+
+from bench import end_to_end as e2e
+from capi_devtools.localinfra import KafkaBroker
+
+
+def _settings(variant: str) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for item in filter(None, variant.split(",")):
+        name, _, value = item.partition("=")
+        settings[name] = value
+    return settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--latency", type=int, default=50, help="the sandbox's, in ms")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--event-shape", choices=sorted(e2e.EVENT_SHAPES), default="typical")
+    parser.add_argument("--prepare", default="auto", help="pipeline.prepare_processes")
+    parser.add_argument("variants", nargs="+")
+    args = parser.parse_args()
+    runs: dict[str, list[dict[str, float]]] = {variant: [] for variant in args.variants}
+    with KafkaBroker(heap="1g") as broker, e2e.SandboxProcess() as sandbox:
+        topic = f"alternate-{uuid.uuid4().hex[:6]}"
+        e2e.create_topics(broker.bootstrap, topic)
+        producer, written = e2e.new_producer(broker.bootstrap), 0
+        for chunk in e2e.encoded_events(args.events, shape=args.event_shape):
+            e2e.produce_all(producer, topic, chunk, written)
+            written += len(chunk)
+        producer.flush(120)
+        sandbox.latency(args.latency)
+        for round_ in range(args.rounds):
+            for variant in args.variants:
+                row = e2e.throughput(
+                    broker.bootstrap,
+                    topic,
+                    sandbox.url,
+                    args.events,
+                    1,
+                    prepare=args.prepare,
+                    **_settings(variant),
+                )
+                runs[variant].append(row)
+                print(
+                    f"round {round_} {variant or '(defaults)'}: "
+                    f"{row['events_per_s']:,.0f} events/s, {row['cpu_us_per_event']:.1f} µs CPU",
+                    flush=True,
+                )
+    for variant, rows in runs.items():
+        rates = [row["events_per_s"] for row in rows]
+        cpu = [row["cpu_us_per_event"] for row in rows]
+        print(
+            f"{variant or '(defaults)'}: median {statistics.median(rates):,.0f} events/s "
+            f"({min(rates):,.0f}-{max(rates):,.0f}), {statistics.median(cpu):.1f} µs CPU"
+        )
+
+
+if __name__ == "__main__":
+    main()
