@@ -21,9 +21,9 @@ from connector.models import DeliveryResult, DeliveryStatus
 # Segments that do not depend on the record, built once.
 _BYTES: Final = [bytes((value,)) for value in range(0x80)]  # a varint below 0x80 is itself
 _STATUS_BYTE: Final = {status: bytes((index << 1,)) for index, status in enumerate(DeliveryStatus)}
-# union branch 1, then a string's length below 64
-_SHORT_PRESENT: Final = [b"\x02" + bytes((length << 1,)) for length in range(64)]
 _PRESENT: Final = b"\x02"  # union branch 1: the value follows
+# union branch 1, then a string's length below 64
+_SHORT_PRESENT: Final = [_PRESENT + bytes((length << 1,)) for length in range(64)]
 _NULL: Final = b"\x00"  # union branch 0: null
 _NO_ERRORS: Final = b"\x00\x00\x00"  # the usual delivered record: error code, field, message null
 
@@ -43,16 +43,29 @@ def _long(value: int) -> bytes:
     return (groups | (value << shift)).to_bytes((shift >> 3) + 1, "little")
 
 
-def _optional_string(value: str | None) -> bytes:
+def _string_parts(value: str | None) -> tuple[bytes, bytes]:
+    """An optional string as (union branch and length, UTF-8 bytes): apart, so that a record
+    built by one format takes both without joining them first."""
     if value is None:
-        return _NULL
+        return _NULL, b""
     data = value.encode()
     length = len(data)
-    return (_SHORT_PRESENT[length] if length < 64 else b"\x02" + _long(length)) + data
+    return (_SHORT_PRESENT[length] if length < 64 else _PRESENT + _long(length)), data
+
+
+def _long_parts(value: int | None) -> tuple[bytes, bytes]:
+    """An optional long as (union branch, varint)."""
+    return (_NULL, b"") if value is None else (_PRESENT, _long(value))
+
+
+def _optional_string(value: str | None) -> bytes:
+    head, data = _string_parts(value)
+    return head + data
 
 
 def _optional_long(value: int | None) -> bytes:
-    return _NULL if value is None else b"\x02" + _long(value)
+    head, data = _long_parts(value)
+    return head + data
 
 
 def _strings(values: tuple[str, ...], *, end: bool) -> bytes:
@@ -177,12 +190,7 @@ def encode_result(result: DeliveryResult) -> bytes:
     name, kind = _KINDS.get(
         (event_name, warnings, connection, identifiers, email_count, identifiers_dropped)
     )
-    if event_id is None:
-        id_head, id_data = _NULL, b""
-    else:
-        id_data = event_id.encode()
-        length = len(id_data)
-        id_head = _SHORT_PRESENT[length] if length < 64 else _PRESENT + _long(length)
+    id_head, id_data = _string_parts(event_id)
     if error_code is None and error_field is None and error_message is None:
         errors = _NO_ERRORS
     else:
@@ -191,10 +199,7 @@ def encode_result(result: DeliveryResult) -> bytes:
             + _optional_string(error_field)
             + _optional_string(error_message)
         )
-    if event_time_ms is None:
-        time_head, time = _NULL, b""
-    else:
-        time_head, time = _PRESENT, _long(event_time_ms)
+    time_head, time = _long_parts(event_time_ms)
     # A bytes %-format of bytes values: mypyc builds it with one allocation (CPyBytes_Build),
     # without the tuple and the call of b"".join.
     return b"%b%b%b%b%b%b%b%b%b%b%b%b" % (
