@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import uuid
 
 from bench import end_to_end as e2e
 from capi_devtools.localinfra import KafkaBroker
@@ -38,13 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     runs: dict[str, list[dict[str, float]]] = {variant: [] for variant in args.variants}
     with KafkaBroker(heap="1g") as broker, e2e.SandboxProcess() as sandbox:
-        topic = f"alternate-{uuid.uuid4().hex[:6]}"
-        e2e.create_topics(broker.bootstrap, topic)
-        producer, written = e2e.new_producer(broker.bootstrap), 0
-        for chunk in e2e.encoded_events(args.events, shape=args.event_shape):
-            e2e.produce_all(producer, topic, chunk, written)
-            written += len(chunk)
-        producer.flush(120)
+        topic = e2e.fill_topic(broker.bootstrap, "alternate", args.events, args.event_shape)
         sandbox.latency(args.latency)
         for round_ in range(args.rounds):
             for variant in args.variants:

@@ -111,6 +111,19 @@ def produce_all(producer: Producer, topic: str, values: list[bytes], start: int 
     producer.poll(0)
 
 
+def fill_topic(bootstrap: str, prefix: str, total: int, shape: str) -> str:
+    """A new topic holding `total` events of `shape`, all acknowledged; its name."""
+    topic = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    create_topics(bootstrap, topic)
+    producer = new_producer(bootstrap)
+    produced = 0
+    for chunk in encoded_events(total, shape=shape):
+        produce_all(producer, topic, chunk, produced)
+        produced += len(chunk)
+    producer.flush(120)
+    return topic
+
+
 def create_topics(bootstrap: str, *names: str, partitions: int = PARTITIONS) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names], operation_timeout=30)
@@ -438,14 +451,7 @@ def latency(
 
 
 def memory(bootstrap: str, sandbox_url: str, backlog: int, shape: str) -> dict[str, Any]:
-    topic = f"backlog-{uuid.uuid4().hex[:6]}"
-    create_topics(bootstrap, topic)
-    producer = new_producer(bootstrap)
-    produced = 0
-    for chunk in encoded_events(backlog, shape=shape):
-        produce_all(producer, topic, chunk, produced)
-        produced += len(chunk)
-    producer.flush(120)
+    topic = fill_topic(bootstrap, "backlog", backlog, shape)
     result = throughput(bootstrap, topic, sandbox_url, backlog, workers=1, prepare="auto")
     return {"backlog": backlog, **result}
 
@@ -528,15 +534,8 @@ def main() -> None:
     print(json.dumps(report["machine"]), flush=True)
     with KafkaBroker(heap="1g") as broker, SandboxProcess() as sandbox:
         bootstrap = broker.bootstrap
-        topic = f"bench-{uuid.uuid4().hex[:6]}"
-        create_topics(bootstrap, topic)
-        producer = new_producer(bootstrap)
-        produced = 0
-        for chunk in encoded_events(args.events, shape=args.event_shape):
-            produce_all(producer, topic, chunk, produced)
-            produced += len(chunk)
-        producer.flush(120)
-        print(f"produced {produced} {args.event_shape} events to {topic}", flush=True)
+        topic = fill_topic(bootstrap, "bench", args.events, args.event_shape)
+        print(f"produced {args.events} {args.event_shape} events to {topic}", flush=True)
         decode_runs: list[float] = []
         if "a" not in args.skip:
             decode_runs.append(decode_only(bootstrap, topic, args.events))
