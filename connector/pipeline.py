@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 _POLL_TIMEOUT_S = 0.05
 _POLL_TIMEOUT_PREPARING_S = 0.005  # batches are in the workers: come back for them soon
+# A caught-up pipeline commits at once, but not more often than this: the commit just sent is
+# "new" until the broker acknowledges it.
+_CAUGHT_UP_COMMIT_GAP_S = 0.1
 
 
 def now_ms() -> int:
@@ -151,7 +154,10 @@ class Pipeline:
                 last_commit = time.monotonic()
                 while not stop.is_set():
                     self._step()
-                    if time.monotonic() - last_commit >= self.settings.pipeline.commit_interval_s:
+                    since = time.monotonic() - last_commit
+                    if since >= self.settings.pipeline.commit_interval_s or (
+                        since >= _CAUGHT_UP_COMMIT_GAP_S and self._caught_up()
+                    ):
                         self._commit(wait=False)
                         self._refresh_lag()
                         last_commit = time.monotonic()
@@ -318,6 +324,14 @@ class Pipeline:
         status.assigned = len(self._book)
         if status.unsettled == 0:
             status.last_progress_ms = now_ms()
+
+    def _caught_up(self) -> bool:
+        """Everything read has settled and some partition has a commit to make."""
+        return (
+            self.settings.pipeline.commit_when_caught_up
+            and self.status.unsettled == 0
+            and any(p.next_commit() is not None for p in self._book)
+        )
 
     def _commit(self, *, wait: bool, partitions: Sequence[PartitionOffsets] | None = None) -> None:
         chosen = list(self._book) if partitions is None else partitions

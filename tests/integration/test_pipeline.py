@@ -59,6 +59,27 @@ def test_ten_thousand_events_are_delivered_and_committed(
     assert read_all(kafka_bootstrap, f"{topic}-dlq", 0, timeout_s=2) == []
 
 
+def test_a_caught_up_connector_commits_without_waiting_for_the_interval(
+    kafka_bootstrap: str,
+) -> None:
+    topic = connector_topics(kafka_bootstrap, partitions=2)
+    produce_events(kafka_bootstrap, topic, (tracking_record(i) for i in range(500)), partitions=2)
+    with SandboxThread() as sandbox:
+        pipeline = PipelineSettings(commit_interval_s=3600, drain_timeout_s=20)
+        settings = connector_settings(kafka_bootstrap, topic, sandbox.url, pipeline=pipeline)
+        group = settings.kafka.group_id
+        with ConnectorThread(settings) as connector:
+            connector.wait_for_results(500)
+            # Read while it still runs, an hour before the interval: only the commit made when
+            # it caught up can be there (the stop's own commit comes after this block).
+            deadline = time.monotonic() + 30
+            committed, ends = committed_and_end_offsets(kafka_bootstrap, group, topic, 2)
+            while committed != ends and time.monotonic() < deadline:
+                time.sleep(0.1)
+                committed, ends = committed_and_end_offsets(kafka_bootstrap, group, topic, 2)
+    assert committed == ends == [250, 250]
+
+
 @prepare_processes
 def test_invalid_and_undecodable_records_are_dead_lettered_and_the_rest_delivered(
     kafka_bootstrap: str, processes: int

@@ -7,7 +7,9 @@ cases against the real broker are in tests/integration/test_pipeline*.py.
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from collections import deque
 
 import pytest
@@ -35,9 +37,14 @@ from tests.support.pipeline_doubles import (
     record,
 )
 
-# Commits come only from rebalances and the stop, unless a test asks for the periodic one.
+# Commits come only from rebalances and the stop, unless a test asks for the periodic or the
+# caught-up one.
 QUIET = PipelineSettings(
-    commit_interval_s=3600, revoke_timeout_s=0.2, drain_timeout_s=0.5, prepare_processes=0
+    commit_interval_s=3600,
+    commit_when_caught_up=False,
+    revoke_timeout_s=0.2,
+    drain_timeout_s=0.5,
+    prepare_processes=0,
 )
 
 
@@ -151,6 +158,29 @@ def test_a_failed_commit_is_made_again_until_the_broker_acknowledges_it() -> Non
     assert h.source.attempted == [[Commit(TOPIC, 0, 3)]] * 3  # two refused, the third taken
     assert h.source.acknowledged == [Commit(TOPIC, 0, 3)]
     assert [r for r, _ in h.results.stored] == [delivered(0, o) for o in range(3)]
+
+
+def test_a_caught_up_pipeline_commits_at_once_and_never_past_what_is_unsettled() -> None:
+    attempted_while_held: list[list[Commit]] = []
+    turns = itertools.count()
+    h = Harness(
+        Assign([(TOPIC, 0)]),
+        Do(lambda: h.sink.held_ids.update({event_id(0, 2)})),
+        Records([record(0, offset) for offset in range(3)]),
+        Until(lambda: h.sink.holding == 1 and len(h.results.stored) == 2, "two settled"),
+        Do(lambda: time.sleep(0.3)),  # past the least gap between two caught-up commits
+        Until(lambda: next(turns) == 3, "three more turns of the loop"),
+        Do(lambda: attempted_while_held.extend(h.source.attempted)),
+        Do(lambda: h.sink.release()),  # noqa: PLW0108
+        # Fails after the step deadline unless the commit comes while the pipeline runs.
+        Until(lambda: Commit(TOPIC, 0, 3) in h.source.acknowledged, "committed while running"),
+        pipeline=QUIET.model_copy(update={"commit_when_caught_up": True}),
+    )
+    h.run()
+    # Offset 2 held: no commit until it settles (and the interval is an hour away).
+    assert attempted_while_held == []
+    assert h.source.acknowledged == [Commit(TOPIC, 0, 3)]  # once, and nothing more at the stop
+    assert h.results.by_offset() == {(0, o): ("DELIVERED", "spotify") for o in range(3)}
 
 
 def test_failures_before_the_sink_are_results_with_their_stage_and_settle_alone() -> None:
