@@ -207,15 +207,13 @@ def start_connector(
     return Run(process, group, results)
 
 
-def committed(bootstrap: str, group: str, topic: str) -> list[int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+def committed(consumer: Consumer, topic: str) -> list[int]:
+    """The group's committed offsets, asked through a consumer of that group that never joins."""
     try:
         tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         return [max(tp.offset, 0) for tp in consumer.committed(tps, timeout=10)]
     except confluent_kafka.KafkaException:
         return [-1] * PARTITIONS  # the coordinator moved: ask again next time
-    finally:
-        consumer.close()
 
 
 def _family(pid: int) -> list[int]:
@@ -271,15 +269,20 @@ def _cpu_at(samples: list[tuple[float, float]], when: float) -> float:
 
 
 def wait_until_committed(bootstrap: str, run: Run, topic: str, ends: list[int]) -> float:
-    """Wall-clock time when the last offset was committed; samples memory and CPU on the way."""
-    while True:
-        if run.process.poll() is not None:
-            raise RuntimeError(f"the process under test exited with {run.process.returncode}")
-        run.rss_samples.append(rss_mb(run.process.pid))
-        run.cpu_samples.append((time.time(), cpu_s(run.process.pid)))
-        if committed(bootstrap, run.group, topic) == ends:
-            return time.time()
-        time.sleep(0.25)
+    """Wall-clock time when the last offset was committed, to within ~0.05 s (one consumer asks
+    throughout: making one for each question took ~65 ms); samples memory and CPU on the way."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": run.group})
+    try:
+        while True:
+            if run.process.poll() is not None:
+                raise RuntimeError(f"the process under test exited with {run.process.returncode}")
+            run.rss_samples.append(rss_mb(run.process.pid))
+            run.cpu_samples.append((time.time(), cpu_s(run.process.pid)))
+            if committed(consumer, topic) == ends:
+                return time.time()
+            time.sleep(0.05)
+    finally:
+        consumer.close()
 
 
 def stop(run: Run) -> None:
