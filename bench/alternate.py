@@ -5,7 +5,14 @@ for each, round after round, so that the VM's drift falls on all of them alike.
         --event-shape typical CONNECTOR_SINK__MAX_IN_FLIGHT=16 CONNECTOR_SINK__MAX_IN_FLIGHT=32
 
 Each variant is `NAME=VALUE[,NAME=VALUE...]` (environment variables of `run`; an empty one runs
-the defaults). Prints every run and each variant's medians (events/s, µs CPU an event);
+the defaults); `tree=PATH` among them runs `run` from that checkout (say, a worktree of an older
+commit, to measure it beside this one in the same run):
+
+    git worktree add --detach ../old 0d6b904
+    .venv/bin/python -m bench.alternate --events 100000 --latency 0 --event-shape full \\
+        tree=../old,CONNECTOR_PIPELINE__PREPARE_PROCESSES=0 ""
+
+Prints every run and each variant's medians (events/s, µs CPU an event);
 bench/README.md records what it measured.
 """
 
@@ -13,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from pathlib import Path
+from typing import Any
 
 from bench import end_to_end as e2e
 from capi_devtools.localinfra import KafkaBroker
@@ -24,6 +33,13 @@ def _settings(variant: str) -> dict[str, str]:
         name, _, value = item.partition("=")
         settings[name] = value
     return settings
+
+
+def _row(variant: str, bootstrap: str, topic: str, url: str, *, total: int, prepare: str) -> Any:
+    settings = _settings(variant)
+    tree = settings.pop("tree", None)
+    source = Path(tree).resolve() if tree else None
+    return e2e.throughput(bootstrap, topic, url, total, 1, prepare=prepare, tree=source, **settings)
 
 
 def main() -> None:
@@ -41,14 +57,13 @@ def main() -> None:
         sandbox.latency(args.latency)
         for round_ in range(args.rounds):
             for variant in args.variants:
-                row = e2e.throughput(
+                row = _row(
+                    variant,
                     broker.bootstrap,
                     topic,
                     sandbox.url,
-                    args.events,
-                    1,
+                    total=args.events,
                     prepare=args.prepare,
-                    **_settings(variant),
                 )
                 runs[variant].append(row)
                 print(

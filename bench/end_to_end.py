@@ -182,8 +182,15 @@ class Run:
 
 
 def start_connector(
-    bootstrap: str, topic: str, sandbox_url: str, workers: int, **extra: str
+    bootstrap: str,
+    topic: str,
+    sandbox_url: str,
+    workers: int,
+    *,
+    tree: Path | None = None,
+    **extra: str,
 ) -> Run:
+    """`run` in its own process; with `tree`, from that checkout (say, an older commit's)."""
     group = f"bench-{uuid.uuid4().hex[:8]}"
     results = f"{topic}-results-{group}"
     create_topics(bootstrap, results, f"{results}-dlq")
@@ -202,8 +209,10 @@ def start_connector(
         "CONNECTOR_TELEMETRY__LOG_LEVEL": "WARNING",
         **extra,
     }
+    if tree is not None:  # `-m` puts the working directory first on the path
+        env["PYTHONPATH"] = str(tree)
     command = [sys.executable, "-m", "connector", "run", "--workers", str(workers)]
-    process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)  # noqa: S603
+    process = subprocess.Popen(command, env=env, cwd=tree, stdin=subprocess.DEVNULL)  # noqa: S603
     return Run(process, group, results)
 
 
@@ -291,8 +300,15 @@ def stop(run: Run) -> None:
     run.process.wait(120)
 
 
-def result_records(bootstrap: str, topic: str, limit: int | None = None) -> list[dict[str, Any]]:
-    schema = avro.bundled_schema(avro.DELIVERY_RESULT)
+def result_records(
+    bootstrap: str, topic: str, limit: int | None = None, *, tree: Path | None = None
+) -> list[dict[str, Any]]:
+    """The results written to `topic` (by the connector of `tree`, in its own schema)."""
+    if tree is None:
+        schema = avro.bundled_schema(avro.DELIVERY_RESULT)
+    else:
+        text = (tree / "connector" / "schemas" / "delivery_result.avsc").read_text()
+        schema = fastavro.parse_schema(json.loads(text))
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4().hex[:6]}"})
     ends = end_offsets(bootstrap, topic)
     wanted = ends if limit is None else [min(e, limit) for e in ends]
@@ -322,21 +338,18 @@ def throughput(
     workers: int,
     *,
     prepare: str,
+    tree: Path | None = None,
     **settings: str,
 ) -> dict[str, Any]:
-    """A (b) row; `settings` are more environment variables for the connector."""
+    """A (b) row; `settings` are more environment variables for the connector (they may set
+    the prepare processes too), `tree` a checkout to run it from."""
     ends = end_offsets(bootstrap, topic)
-    run = start_connector(
-        bootstrap,
-        topic,
-        sandbox_url,
-        workers,
-        CONNECTOR_PIPELINE__PREPARE_PROCESSES=prepare,
-        **settings,
-    )
+    settings = {"CONNECTOR_PIPELINE__PREPARE_PROCESSES": prepare, **settings}
+    run = start_connector(bootstrap, topic, sandbox_url, workers, tree=tree, **settings)
     done, steal = _until_committed(bootstrap, run, topic, ends)
     # The first poll: the earliest `received_at` among the first results of every partition.
-    first = min(_ms(r["received_at"]) for r in result_records(bootstrap, run.results_topic, 200))
+    records = result_records(bootstrap, run.results_topic, 200, tree=tree)
+    first = min(_ms(r["received_at"]) for r in records)
     return _rates(run, total, first / 1000, done, steal)
 
 
