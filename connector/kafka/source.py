@@ -21,6 +21,19 @@ from connector.ports import SourceEvents
 
 log = logging.getLogger(__name__)
 
+# Commit refusals that a rebalance brings (the member's generation or epoch moved on): expected
+# while the group changes, and the commit is made again, so they are logged at INFO.
+_REBALANCE_REFUSALS = frozenset(
+    {
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError.STALE_MEMBER_EPOCH,
+        KafkaError.FENCED_MEMBER_EPOCH,
+        KafkaError._ASSIGNMENT_LOST,
+    }
+)
+
 
 class KafkaSource:
     def __init__(self, settings: KafkaSettings) -> None:
@@ -93,15 +106,11 @@ class KafkaSource:
             else:
                 self._consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
-            log.warning("commit failed; it will be retried", extra={"error": str(exc.args[0])})
-            if self._events is not None:
-                self._events.commit_failed()
+            self._commit_refused(exc.args[0])
 
     def _acknowledged(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
         if error is not None:
-            log.warning("commit failed; it will be retried", extra={"error": error.str()})
-            if self._events is not None:
-                self._events.commit_failed()
+            self._commit_refused(error)
             return
         done = [
             Commit(tp.topic, tp.partition, tp.offset)
@@ -110,6 +119,12 @@ class KafkaSource:
         ]
         if done and self._events is not None:
             self._events.committed(done)
+
+    def _commit_refused(self, error: KafkaError) -> None:
+        level = logging.INFO if error.code() in _REBALANCE_REFUSALS else logging.WARNING
+        log.log(level, "commit failed; it will be retried", extra={"error": error.str()})
+        if self._events is not None:
+            self._events.commit_failed()
 
     def _client_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN and self._events is not None:
