@@ -15,26 +15,14 @@ from capi_devtools.sandbox import FaultSettings, SandboxSettings, SandboxThread
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import (
-    committed_and_end_offsets,
     connector_topics,
     produce_events,
     read_results,
+    wait_until_committed,
 )
 from tests.support.process import ConnectorProcess, connector_env
 
 pytestmark = pytest.mark.integration
-
-
-def _wait_until_committed(
-    bootstrap: str, group: str, topic: str, partitions: int, timeout_s: float
-) -> list[int]:
-    deadline = time.monotonic() + timeout_s
-    committed, ends = committed_and_end_offsets(bootstrap, group, topic, partitions)
-    while committed != ends and time.monotonic() < deadline:
-        time.sleep(0.5)
-        committed, ends = committed_and_end_offsets(bootstrap, group, topic, partitions)
-    assert committed == ends, f"committed {committed}, end offsets {ends}"
-    return committed
 
 
 def test_kill_9_and_restart_delivers_every_event(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -54,7 +42,7 @@ def test_kill_9_and_restart_delivers_every_event(kafka_bootstrap: str, tmp_path:
 
         second = ConnectorProcess(env, tmp_path / "run-2.log")
         try:
-            _wait_until_committed(kafka_bootstrap, settings.kafka.group_id, topic, 3, 180)
+            wait_until_committed(kafka_bootstrap, settings.kafka.group_id, topic, 3, 180)
         finally:
             assert second.terminate() == 0
         accepted = sandbox.state.accepted_ids()
@@ -94,7 +82,7 @@ def test_a_consumer_joining_and_leaving_loses_nothing(kafka_bootstrap: str) -> N
                 assert second.pipeline.status.assigned > 0  # it really took partitions
                 second.wait_for_results(rng.randint(100, 400))  # it delivered, then it leaves
             producer.join()
-            _wait_until_committed(kafka_bootstrap, settings.kafka.group_id, topic, 4, 120)
+            wait_until_committed(kafka_bootstrap, settings.kafka.group_id, topic, 4, 120)
         accepted = sandbox.state.accepted_ids()
     assert set(accepted) == {f"order-{i:07d}" for i in range(total)}
     results = read_results(kafka_bootstrap, f"{topic}-results", total)
@@ -115,7 +103,7 @@ def test_run_with_two_workers_shares_the_partitions(kafka_bootstrap: str, tmp_pa
         log_path = tmp_path / "workers.log"
         supervisor = ConnectorProcess(env, log_path, workers=2)
         try:
-            _wait_until_committed(kafka_bootstrap, settings.kafka.group_id, topic, 4, 120)
+            wait_until_committed(kafka_bootstrap, settings.kafka.group_id, topic, 4, 120)
         finally:
             assert supervisor.terminate() == 0
         accepted = sandbox.state.accepted_ids()

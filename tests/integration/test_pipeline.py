@@ -19,6 +19,7 @@ from tests.support.kafka import (
     produce_events,
     read_all,
     read_results,
+    wait_until_committed,
 )
 
 pytestmark = pytest.mark.integration
@@ -72,12 +73,8 @@ def test_a_caught_up_connector_commits_without_waiting_for_the_interval(
             connector.wait_for_results(500)
             # Read while it still runs, an hour before the interval: only the commit made when
             # it caught up can be there (the stop's own commit comes after this block).
-            deadline = time.monotonic() + 30
-            committed, ends = committed_and_end_offsets(kafka_bootstrap, group, topic, 2)
-            while committed != ends and time.monotonic() < deadline:
-                time.sleep(0.1)
-                committed, ends = committed_and_end_offsets(kafka_bootstrap, group, topic, 2)
-    assert committed == ends == [250, 250]
+            committed = wait_until_committed(kafka_bootstrap, group, topic, 2, timeout_s=30)
+    assert committed == [250, 250]
 
 
 @prepare_processes

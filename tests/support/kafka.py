@@ -116,6 +116,19 @@ def committed_and_end_offsets(
     return committed, ends
 
 
+def wait_until_committed(
+    bootstrap: str, group: str, topic: str, partitions: int, timeout_s: float
+) -> list[int]:
+    """Block until the group committed every end offset; fail with both lists if it does not."""
+    deadline = time.monotonic() + timeout_s
+    committed, ends = committed_and_end_offsets(bootstrap, group, topic, partitions)
+    while committed != ends and time.monotonic() < deadline:
+        time.sleep(0.5)
+        committed, ends = committed_and_end_offsets(bootstrap, group, topic, partitions)
+    assert committed == ends, f"committed {committed}, end offsets {ends}"
+    return committed
+
+
 def header_map(message: Message) -> dict[str, bytes]:
     raw = message.headers() or []
     pairs = raw.items() if isinstance(raw, dict) else raw
