@@ -10,8 +10,9 @@ What crosses the process boundary is small: the record's bytes and coordinates i
 transform's `Rejected` or `Skipped`. Both ways the records travel as plain tuples in one
 `marshal` blob (`_ship`, `_pack`): the connector's process unpickles what the workers send while
 holding the GIL, and a pickled NamedTuple costs it ~8 µs a record there against ~1.5 µs for the
-blob. The hand-off is ~32,000 instructions a record all told, a third of what preparing it
-takes, so each step makes as few objects as it can (bench/README.md, "The prepare hand-off").
+blob. The hand-off is ~26,000 instructions a typical record all told, a quarter of what
+preparing it takes, so each step makes as few objects as it can (bench/README.md, "The prepare
+hand-off").
 """
 
 from __future__ import annotations
