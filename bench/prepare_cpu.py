@@ -1,4 +1,4 @@
-"""CPU time a record of decode, transform, `Preparer.prepare` and the hand-off, in this process.
+"""CPU time a record of decode, transform and the whole `Preparer.prepare`, in this process.
 
     .venv/bin/python -m bench.prepare_cpu [--events 20000] [--rounds 7] [--shape typical]
     .venv/bin/python -m bench.prepare_cpu --instructions [--events 2000] [--shape typical]
@@ -7,10 +7,8 @@ The events are `bench.end_to_end`'s (`--shape typical`: the ~350-byte web events
 measured with), the settings `bench.result_path`'s. Each round times, with `time.process_time`,
 decoding every record, transforming the decoded events, and `prepare` (decode, transform,
 routing, `to_wire` and orjson) of every record in batches of `poll_batch_size` (1,000), after
-`tune_for_streaming` as the connector does; then the hand-off that `prepare_processes` adds, batch
-by batch with the executor's pickling: `ship` and `unpack` in the connector's process, `receive`
-and `pack` in the prepare process. The figures are the medians of the rounds in µs a record.
-`SPOTIFY_CAPI_PURE_PYTHON=1` runs the Python sources instead of the compiled build.
+`tune_for_streaming` as the connector does; the figures are the medians of the rounds in µs a
+record. `SPOTIFY_CAPI_PURE_PYTHON=1` runs the Python sources instead of the compiled build.
 
 `--instructions` counts instructions a record instead, under valgrind (cachegrind, no cache
 simulation): each stage is run by a child process twice, once with no rounds and once with
@@ -25,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import re
 import shutil
 import statistics
@@ -36,14 +33,14 @@ from collections.abc import Callable
 
 from bench.end_to_end import EVENT_SHAPES, _encode_chunk
 from bench.result_path import settings_for
-from connector import _compiled, prepare
+from connector import _compiled
 from connector.gc_tuning import tune_for_streaming
 from connector.models import SourceCoordinates, TrackingEvent
 from connector.prepare import Preparer
 
 NOW_MS = 1_767_225_600_000 + 3_600_000  # an hour after the sample events start
 BATCH = 1000  # pipeline.poll_batch_size's default: what one prepare call gets
-STAGES = ("decode", "transform", "prepare", "ship", "receive", "pack", "unpack")
+STAGES = ("decode", "transform", "prepare")
 
 
 def main() -> None:
@@ -106,38 +103,7 @@ def _stages(count: int, shape: str) -> dict[str, Callable[[], None]]:
         for first in range(0, len(records), BATCH):
             preparer.prepare(records[first : first + BATCH], NOW_MS)
 
-    # The hand-off to a prepare process and back, batch by batch, the executor's pickling of
-    # the call and of the answer included: what `prepare_processes` adds to preparing.
-    batches = [records[first : first + BATCH] for first in range(0, len(records), BATCH)]
-    shipped = [pickle.dumps(prepare._ship(batch)) for batch in batches]
-    prepared = [preparer.prepare(batch, NOW_MS) for batch in batches]
-    packed = [pickle.dumps(prepare._pack(answer)) for answer in prepared]
-
-    def ship_all() -> None:  # the connector's process
-        for batch in batches:
-            pickle.dumps(prepare._ship(batch))
-
-    def receive_all() -> None:  # the prepare process
-        for blob in shipped:
-            prepare._receive(pickle.loads(blob))  # noqa: S301 - made above
-
-    def pack_all() -> None:  # the prepare process
-        for answer in prepared:
-            pickle.dumps(prepare._pack(answer))
-
-    def unpack_all() -> None:  # the connector's process
-        for blob in packed:
-            prepare._unpack(pickle.loads(blob))  # noqa: S301 - made above
-
-    return {
-        "decode": decode_all,
-        "transform": transform_all,
-        "prepare": prepare_all,
-        "ship": ship_all,
-        "receive": receive_all,
-        "pack": pack_all,
-        "unpack": unpack_all,
-    }
+    return {"decode": decode_all, "transform": transform_all, "prepare": prepare_all}
 
 
 def _count_instructions(count: int, rounds: int, shape: str) -> None:
