@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Iterable, Sequence
@@ -84,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except ConnectorError as exc:
         print(f"spotify-capi-connector {args.command}: {exc}", file=sys.stderr)
+        if exc.hard_exit:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.exit_code)  # see PrepareWorkerLost
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

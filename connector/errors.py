@@ -8,6 +8,7 @@ class ConnectorError(Exception):
 
     retriable: bool = False
     exit_code: int = 1
+    hard_exit: bool = False  # exit without the interpreter's shutdown (see PrepareWorkerLost)
 
 
 class ConfigError(ConnectorError):
@@ -48,4 +49,9 @@ class InternalFailure(ConnectorError):
 
 
 class PrepareWorkerLost(ConnectorError):
-    """A worker process of `pipeline.prepare_processes` died (killed, out of memory)."""
+    """A worker process of `pipeline.prepare_processes` died (killed, out of memory).
+
+    The process exits without its interpreter's shutdown (`hard_exit`): that would wait for the
+    pool's threads, which a worker killed mid-answer can leave blocked for good."""
+
+    hard_exit = True

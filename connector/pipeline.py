@@ -190,6 +190,8 @@ class Pipeline:
 
     def _step(self) -> None:
         self._raise_internal_failure()
+        if self._preparer is not None:
+            self._preparer.check()  # a dead prepare worker stops the run even with nothing to do
         if len(self._preparing) < self._max_preparing:
             timeout_s = _POLL_TIMEOUT_PREPARING_S if self._preparing else _POLL_TIMEOUT_S
             envelopes = self._source.poll(self.settings.pipeline.poll_batch_size, timeout_s)

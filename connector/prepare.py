@@ -17,7 +17,7 @@ from __future__ import annotations
 import marshal
 import multiprocessing
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import NamedTuple, Protocol, TypeAlias
@@ -127,6 +127,9 @@ class Preparer:
     def submit(self, records: Sequence[Record], now_ms: int) -> Preparation:
         return _DoneBatch(self.prepare(records, now_ms))
 
+    def check(self) -> None:
+        """Nothing to lose: preparing happens in the caller."""
+
     def close(self) -> None:
         self._decoder.close()
 
@@ -151,16 +154,37 @@ class PreparePool:
         warm = [self._executor.submit(_ready) for _ in range(processes)]
         for future in warm:
             future.result()
+        # Watched here too: the executor hears of a dead worker in its manager thread, which
+        # blocks for good when the worker died in the middle of writing an answer (this process
+        # holds the pipe's other end open), and then no batch would ever end.
+        self._processes = list(self._executor._processes.values())
+
+    def lost(self) -> bool:
+        """A worker process has exited: its batches will not come back."""
+        return any(process.exitcode is not None for process in self._processes)
+
+    def check(self) -> None:
+        """Raise PrepareWorkerLost when a worker has died, even with no batch out."""
+        if self.lost():
+            raise _worker_lost()
 
     def submit(self, records: Sequence[Record], now_ms: int) -> Preparation:
+        self.check()
         shipped = [(v, c.topic, c.partition, c.offset, c.timestamp_ms) for v, c in records]
         try:
-            return _PoolBatch(self._executor.submit(_prepare_in_worker, shipped, now_ms))
+            return _PoolBatch(self._executor.submit(_prepare_in_worker, shipped, now_ms), self.lost)
         except BrokenProcessPool:
             raise _worker_lost() from None
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        if not self.lost():
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            return
+        # The executor's threads may be stuck (see __init__): stop the other workers and leave
+        # them; the process exits at once after a lost worker (PrepareWorkerLost.hard_exit).
+        for process in self._processes:
+            process.kill()
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 class _DoneBatch:
@@ -180,23 +204,31 @@ class _DoneBatch:
 
 
 class _PoolBatch:
-    __slots__ = ("_future",)
+    __slots__ = ("_future", "_lost")
 
-    def __init__(self, future: Future[_Packed]) -> None:
+    def __init__(self, future: Future[_Packed], lost: Callable[[], bool]) -> None:
         self._future = future
+        self._lost = lost
 
     def done(self) -> bool:
-        return self._future.done()
+        return self._future.done() or self._lost()
 
     def wait(self, timeout_s: float) -> None:
         wait([self._future], timeout_s)
 
     def result(self) -> list[Prepared]:
+        while not self._future.done():
+            if self._lost():
+                raise _worker_lost()
+            wait([self._future], _LOST_CHECK_S)
         try:
             packed = self._future.result()
         except BrokenProcessPool:
             raise _worker_lost() from None
         return _unpack(packed)
+
+
+_LOST_CHECK_S = 0.1  # how often a batch waited for asks whether its worker still lives
 
 
 def _worker_lost() -> PrepareWorkerLost:

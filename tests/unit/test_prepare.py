@@ -111,6 +111,13 @@ def _children(pid: int) -> set[int]:
         return {int(child) for child in children.read().split()}
 
 
+def _keep_checking(pool: PreparePool) -> None:
+    """The death shows once the process has exited: a moment after the signal."""
+    for _ in range(200):
+        pool.check()
+        time.sleep(0.05)
+
+
 def _keep_submitting(pool: PreparePool) -> None:
     """The executor notices a death on its own thread: a submit or two may still be taken."""
     for _ in range(100):
@@ -137,6 +144,22 @@ def test_a_killed_worker_is_a_clear_error_and_close_leaves_no_process() -> None:
     while _children(os.getpid()) - before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _children(os.getpid()) - before == set()
+
+
+def test_a_worker_killed_while_idle_is_noticed_without_a_batch() -> None:
+    """check() tells of a dead worker with nothing out (the pipeline asks every step), so a
+    connector whose records were all prepared still stops instead of running on without it."""
+    before = _children(os.getpid())
+    pool = PreparePool(DecodeSettings(), TransformSettings(), processes=1)
+    try:
+        pool.submit(_records(3), NOW_MS).result()
+        pool.check()  # alive: nothing to say
+        for worker in _children(os.getpid()) - before:
+            os.kill(worker, signal.SIGKILL)
+        with pytest.raises(PrepareWorkerLost, match="a prepare worker process died"):
+            _keep_checking(pool)
+    finally:
+        pool.close()
 
 
 @pytest.mark.timeout(120)
