@@ -164,12 +164,12 @@ class PreparePool:
         return any(process.exitcode is not None for process in self._processes)
 
     def check(self) -> None:
-        """Raise PrepareWorkerLost when a worker has died, even with no batch out."""
+        """Raise PrepareWorkerLost when a worker has died, even with no batch out (the pipeline
+        asks every step; a batch waited for asks while it waits)."""
         if self.lost():
             raise _worker_lost()
 
     def submit(self, records: Sequence[Record], now_ms: int) -> Preparation:
-        self.check()
         shipped = [(v, c.topic, c.partition, c.offset, c.timestamp_ms) for v, c in records]
         try:
             return _PoolBatch(self._executor.submit(_prepare_in_worker, shipped, now_ms), self.lost)
@@ -211,7 +211,7 @@ class _PoolBatch:
         self._lost = lost
 
     def done(self) -> bool:
-        return self._future.done() or self._lost()
+        return self._future.done()
 
     def wait(self, timeout_s: float) -> None:
         wait([self._future], timeout_s)
