@@ -7,9 +7,12 @@ batch's results come back in the order of its records, and batches in the order 
 
 What crosses the process boundary is small: the record's bytes and coordinates in, and out a
 `Ready` (the JSON the sink sends plus what the result record needs), an `Undecodable` or the
-transform's `Rejected` or `Skipped`. Readies travel as plain tuples in one `marshal` blob: the
-connector's process unpickles what the workers send while holding the GIL, and a pickled
-NamedTuple costs it ~8 µs a record there against ~1.5 µs for the blob (see `_pack`).
+transform's `Rejected` or `Skipped`. Both ways the records travel as plain tuples in one
+`marshal` blob (`_ship`, `_pack`): the connector's process unpickles what the workers send while
+holding the GIL, and a pickled NamedTuple costs it ~8 µs a record there against ~1.5 µs for the
+blob. The hand-off is ~26,000 instructions a typical record all told, a quarter of what
+preparing it takes, so each step makes as few objects as it can (bench/README.md, "The prepare
+hand-off").
 """
 
 from __future__ import annotations
@@ -34,10 +37,8 @@ from connector.routing import Router
 from connector.transform import Transformer
 
 Record: TypeAlias = tuple[bytes | None, SourceCoordinates]  # the value and the record's identity
-# A Record as it crosses to a worker: plain tuples pickle several times faster than dataclasses.
-_Shipped: TypeAlias = tuple[bytes | None, str, int, int, int | None]
-# What a worker sends back for a batch: its Readies as one marshal blob of plain tuples, and the
-# rest (rare: undecodable, rejected, skipped) by their index in the batch, pickled as they are.
+# What a worker sends back for a batch: its Readies as one marshal blob of plain tuples, in
+# order, and the rest (rare: undecodable, rejected, skipped) by their index, pickled as they are.
 _Packed: TypeAlias = tuple[bytes, list[tuple[int, "Prepared"]]]
 
 
@@ -170,9 +171,10 @@ class PreparePool:
             raise _worker_lost()
 
     def submit(self, records: Sequence[Record], now_ms: int) -> Preparation:
-        shipped = [(v, c.topic, c.partition, c.offset, c.timestamp_ms) for v, c in records]
         try:
-            return _PoolBatch(self._executor.submit(_prepare_in_worker, shipped, now_ms), self.lost)
+            return _PoolBatch(
+                self._executor.submit(_prepare_in_worker, _ship(records), now_ms), self.lost
+            )
         except BrokenProcessPool:
             raise _worker_lost() from None
 
@@ -259,33 +261,49 @@ def _ready() -> bool:
     return _worker is not None
 
 
-def _prepare_in_worker(shipped: list[_Shipped], now_ms: int) -> _Packed:
+def _prepare_in_worker(shipped: bytes, now_ms: int) -> _Packed:
     if _worker is None:  # the initializer always runs first; this keeps mypy honest
         raise RuntimeError("prepare worker without a Preparer")
-    records = [(v, SourceCoordinates(t, p, o, ts)) for v, t, p, o, ts in shipped]
-    return _pack(_worker.prepare(records, now_ms))
+    return _pack(_worker.prepare(_receive(shipped), now_ms))
+
+
+# marshal, both ways: plain tuples of str, bytes and int, between processes of one interpreter
+# build. It refuses NamedTuples: `c[:]` is the coordinates as a plain tuple.
+def _ship(records: Sequence[Record]) -> bytes:
+    return marshal.dumps([(value, c[:]) for value, c in records])
+
+
+def _receive(shipped: bytes) -> list[Record]:
+    rows = marshal.loads(shipped)  # noqa: S302 - our own process's batch, see _ship
+    return [(value, new_tuple(SourceCoordinates, coordinates)) for value, coordinates in rows]
+
+
+# Identifier kinds carried, one tuple object each (at most 2^5 of them): marshal writes a shared
+# object once and refers to it after, so the other side makes it once a batch, not a record.
+_CARRIED: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def _pack(prepared: list[Prepared]) -> _Packed:
     readies: list[tuple[object, ...]] = []
     others: list[tuple[int, Prepared]] = []
+    carried = _CARRIED.setdefault
     for index, item in enumerate(prepared):
         if isinstance(item, Ready):
             ids = item.identifiers
-            readies.append((index, *item[:6], ids.carried, ids.email_count, ids.dropped))
+            kinds = carried(ids.carried, ids.carried)
+            readies.append((*item[:6], kinds, ids.email_count, ids.dropped))
         else:
             others.append((index, item))
-    # marshal: plain tuples of str, bytes and int, between processes of one interpreter build.
     return marshal.dumps(readies), others
 
 
 def _unpack(packed: _Packed) -> list[Prepared]:
     blob, others = packed
     rows = marshal.loads(blob)  # noqa: S302 - our own worker's output, see _pack
-    prepared: list[Prepared | None] = [None] * (len(rows) + len(others))
-    for index, eid, name, time_ms, payload, warnings, conn, carried, emails, dropped in rows:
-        ids = new_tuple(Identifiers, (carried, emails, dropped))
-        prepared[index] = new_tuple(Ready, (eid, name, time_ms, payload, warnings, conn, ids))
-    for index, item in others:
-        prepared[index] = item
-    return prepared  # type: ignore[return-value] # every index is filled: rows and others
+    prepared: list[Prepared] = [
+        new_tuple(Ready, (eid, name, ms, payload, warns, conn, new_tuple(Identifiers, (k, n, d))))
+        for eid, name, ms, payload, warns, conn, k, n, d in rows  # k, n, d: the Identifiers
+    ]
+    for index, item in others:  # in ascending order, so each lands where it was
+        prepared.insert(index, item)
+    return prepared
