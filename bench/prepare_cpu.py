@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import re
 import shutil
 import statistics
@@ -33,14 +34,14 @@ from collections.abc import Callable
 
 from bench.end_to_end import EVENT_SHAPES, _encode_chunk
 from bench.result_path import settings_for
-from connector import _compiled
+from connector import _compiled, prepare
 from connector.gc_tuning import tune_for_streaming
 from connector.models import SourceCoordinates, TrackingEvent
 from connector.prepare import Preparer
 
 NOW_MS = 1_767_225_600_000 + 3_600_000  # an hour after the sample events start
 BATCH = 1000  # pipeline.poll_batch_size's default: what one prepare call gets
-STAGES = ("decode", "transform", "prepare")
+STAGES = ("decode", "transform", "prepare", "ship", "receive", "pack", "unpack")
 
 
 def main() -> None:
@@ -103,7 +104,38 @@ def _stages(count: int, shape: str) -> dict[str, Callable[[], None]]:
         for first in range(0, len(records), BATCH):
             preparer.prepare(records[first : first + BATCH], NOW_MS)
 
-    return {"decode": decode_all, "transform": transform_all, "prepare": prepare_all}
+    # The hand-off to a prepare process and back, batch by batch, the executor's pickling of
+    # the call and of the answer included: what `prepare_processes` adds to preparing.
+    batches = [records[first : first + BATCH] for first in range(0, len(records), BATCH)]
+    shipped = [pickle.dumps(prepare._ship(batch)) for batch in batches]
+    prepared = [preparer.prepare(batch, NOW_MS) for batch in batches]
+    packed = [pickle.dumps(prepare._pack(answer)) for answer in prepared]
+
+    def ship_all() -> None:  # the connector's process
+        for batch in batches:
+            pickle.dumps(prepare._ship(batch))
+
+    def receive_all() -> None:  # the prepare process
+        for blob in shipped:
+            prepare._receive(pickle.loads(blob))  # noqa: S301 - made above
+
+    def pack_all() -> None:  # the prepare process
+        for answer in prepared:
+            pickle.dumps(prepare._pack(answer))
+
+    def unpack_all() -> None:  # the connector's process
+        for blob in packed:
+            prepare._unpack(pickle.loads(blob))  # noqa: S301 - made above
+
+    return {
+        "decode": decode_all,
+        "transform": transform_all,
+        "prepare": prepare_all,
+        "ship": ship_all,
+        "receive": receive_all,
+        "pack": pack_all,
+        "unpack": unpack_all,
+    }
 
 
 def _count_instructions(count: int, rounds: int, shape: str) -> None:
