@@ -1,4 +1,4 @@
-"""CPU time a record of decode, transform and the whole `Preparer.prepare`, in this process.
+"""CPU time a record of decode, transform, `Preparer.prepare` and the hand-off, in this process.
 
     .venv/bin/python -m bench.prepare_cpu [--events 20000] [--rounds 7] [--shape typical]
     .venv/bin/python -m bench.prepare_cpu --instructions [--events 2000] [--shape typical]
@@ -7,8 +7,10 @@ The events are `bench.end_to_end`'s (`--shape typical`: the ~350-byte web events
 measured with), the settings `bench.result_path`'s. Each round times, with `time.process_time`,
 decoding every record, transforming the decoded events, and `prepare` (decode, transform,
 routing, `to_wire` and orjson) of every record in batches of `poll_batch_size` (1,000), after
-`tune_for_streaming` as the connector does; the figures are the medians of the rounds in µs a
-record. `SPOTIFY_CAPI_PURE_PYTHON=1` runs the Python sources instead of the compiled build.
+`tune_for_streaming` as the connector does; then the hand-off that `prepare_processes` adds, batch
+by batch with the executor's pickling: `ship` and `unpack` in the connector's process, `receive`
+and `pack` in the prepare process. The figures are the medians of the rounds in µs a record.
+`SPOTIFY_CAPI_PURE_PYTHON=1` runs the Python sources instead of the compiled build.
 
 `--instructions` counts instructions a record instead, under valgrind (cachegrind, no cache
 simulation): each stage is run by a child process twice, once with no rounds and once with

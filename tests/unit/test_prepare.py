@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import signal
 import time
+from typing import TypeVar, cast
 
 import orjson
 import pytest
@@ -15,13 +17,25 @@ from connector.config import DecodeSettings, TransformSettings
 from connector.decode import SchemalessDecoder
 from connector.errors import PrepareWorkerLost
 from connector.models import Accepted, Identifiers, Rejected, SourceCoordinates
-from connector.prepare import PreparePool, Preparer, Ready, Record, Undecodable
+from connector.prepare import (
+    Prepared,
+    PreparePool,
+    Preparer,
+    Ready,
+    Record,
+    Undecodable,
+    _pack,
+    _receive,
+    _ship,
+    _unpack,
+)
 from connector.transform import Transformer
 from tests.support.differential import odd_events, routing_settings, transform_settings
 from tests.support.events import tracking_record
 
 NOW_MS = 1_769_172_000_000  # 2026-01-23T12:53:20Z, after the sample events' time
 SCHEMA = avro.bundled_schema(avro.TRACKING_EVENT)
+T = TypeVar("T")
 
 
 def _records(count: int, first: int = 0) -> list[Record]:
@@ -104,6 +118,41 @@ def test_the_pool_hands_back_warnings_dropped_identifiers_and_skips_unchanged() 
     assert kinds == {"Ready", "Rejected", "Skipped"}, kinds
     assert any(r.warnings for r in readies), "no Ready with warnings: the test lost its point"
     assert any(r.identifiers.dropped for r in readies)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["", "R", "U", "UU", "URRU", "RUR", "RRRU", "URRR", "UURUU"],
+)
+def test_a_batch_crosses_to_a_worker_and_back_unchanged_in_order(shape: str) -> None:
+    """_ship/_receive and _pack/_unpack through pickle, as the executor carries them: every
+    record and outcome comes back equal and in its place, other outcomes first, last or between
+    Readies (they travel apart from the Readies, by index)."""
+    records = [
+        (f"value {i}".encode(), SourceCoordinates("events", i % 3, 100 + i, None if i % 2 else i))
+        for i in range(len(shape))
+    ]
+    received = _receive(_carried(_ship(records)))
+    assert received == records
+    assert all(type(coordinates) is SourceCoordinates for _, coordinates in received)
+    kinds = (("email", "ip"), ("ip",), ())
+    prepared: list[Prepared] = [
+        Undecodable("invalid_avro", f"record {i}")
+        if kind == "U"
+        else Ready(
+            f"id-{i}", "PURCHASE", 1_000 + i, b"{}", (), identifiers=Identifiers(kinds[i % 3])
+        )
+        for i, kind in enumerate(shape)
+    ]
+    back = _unpack(_carried(_pack(prepared)))
+    assert back == prepared
+    assert [type(p) for p in back] == [type(p) for p in prepared]
+    assert all(type(p.identifiers) is Identifiers for p in back if isinstance(p, Ready))
+
+
+def _carried(payload: T) -> T:
+    """Through pickle, as the executor carries a call's arguments and its answer."""
+    return cast(T, pickle.loads(pickle.dumps(payload)))  # noqa: S301 - made just now
 
 
 def _children(pid: int) -> set[int]:
