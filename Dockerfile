@@ -7,16 +7,21 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 # --- build: turn the source into a wheel; build tools stay in this stage -----------------------
 # The wheel carries the per-record modules compiled by mypyc (setup.py): a C compiler here, and
 # mypy at constraints.txt's version (PIP_CONSTRAINT reaches pip's isolated build environment).
+# It carries the Rust prepare fast path too (native/, built by setuptools-rust, pinned the same
+# way): Debian's cargo-web and rustc-web, bookworm's current Rust (its plain `rustc` is 1.63,
+# older than the locked crates need). Cargo fetches the crates of native/Cargo.lock.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_CONSTRAINT=/src/constraints.txt
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && apt-get install -y --no-install-recommends gcc libc6-dev cargo-web rustc-web \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml setup.py constraints.txt README.md LICENSE ./
 COPY requirements/runtime.lock ./requirements/
+COPY native/Cargo.toml native/Cargo.lock ./native/
+COPY native/src ./native/src
 COPY connector ./connector
 RUN pip wheel --no-deps --wheel-dir /wheels .
 

@@ -1,4 +1,4 @@
-# Two commands do everything on a fresh machine (Python 3.11, Java 17, Maven, Go):
+# Two commands do everything on a fresh machine (Python 3.11, Java 17, Maven, Go, Rust):
 #   make demo   - local broker + local Spotify sandbox: produce sample events, deliver, show results
 #   make test   - lint, types, and every test against a real broker
 PYTHON ?= python3.11
@@ -13,6 +13,12 @@ RUNTIME_LOCK := requirements/runtime.lock
 # The per-record modules mypyc compiles (connector/_compiled.py lists them).
 COMPILED_SOURCES := $(shell $(PYTHON) connector/_compiled.py 2>/dev/null)
 COMPILED := build/.compiled
+# The Rust prepare fast path (native/, PyO3): connector/_prepare_native.<abi>.so, built by
+# setuptools-rust (setup.py). Cargo's build tree is kept under .cache/ (CI caches it); cargo finds it
+# through the environment, for `build_ext` too (setuptools-rust rebuilds the crate there as well).
+NATIVE_SOURCES := native/Cargo.toml $(wildcard native/Cargo.lock native/src/*.rs)
+NATIVE := build/.native
+export CARGO_TARGET_DIR ?= $(abspath $(CACHE)/cargo-target)
 
 .PHONY: setup demo test lint typecheck unit integration chart chart-readme bench clean lock
 
@@ -25,8 +31,17 @@ $(VENV)/.installed: pyproject.toml devtools/pyproject.toml constraints.txt
 
 # mypyc builds the compiled modules in place (the editable install above compiles nothing),
 # again whenever one of their sources changes; an older extension is never imported (_compiled.py).
-$(COMPILED): $(VENV)/.installed setup.py connector/_compiled.py $(COMPILED_SOURCES)
+# (Order-only on $(NATIVE): build_ext also builds the Rust extension, so cargo is checked first.)
+$(COMPILED): $(VENV)/.installed setup.py connector/_compiled.py $(COMPILED_SOURCES) | $(NATIVE)
 	$(PY) setup.py -q build_ext --inplace
+	@touch $@
+
+# The Rust extension in place (release), again whenever the crate's manifest, lock or sources change.
+# CAPI_PURE_PYTHON_BUILD=1 (setup.py) builds neither extension, so needs no cargo.
+$(NATIVE): $(VENV)/.installed setup.py $(NATIVE_SOURCES)
+	@[ "$${CAPI_PURE_PYTHON_BUILD:-0}" != 0 ] || command -v cargo >/dev/null || { echo "error: cargo not found; install Rust (cargo), e.g. with rustup or your distribution's cargo package"; exit 2; }
+	$(PY) setup.py -q build_rust --inplace --release
+	@mkdir -p $(@D)
 	@touch $@
 
 $(CACHE)/kafka/.fetched: devtools/capi_devtools/localinfra/kafka-pom.xml | $(VENV)/.installed
@@ -59,9 +74,9 @@ lock: $(UV)
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_36 --annotation-style line \
 	  --custom-compile-command 'make lock' -o $(RUNTIME_LOCK)
 
-setup: $(VENV)/.installed $(COMPILED) $(CACHE)/kafka/.fetched $(HELM) $(PROMTOOL) $(HELM_DOCS)
+setup: $(VENV)/.installed $(NATIVE) $(COMPILED) $(CACHE)/kafka/.fetched $(HELM) $(PROMTOOL) $(HELM_DOCS)
 
-demo: $(VENV)/.installed $(COMPILED) $(CACHE)/kafka/.fetched
+demo: $(VENV)/.installed $(NATIVE) $(COMPILED) $(CACHE)/kafka/.fetched
 	$(PY) -m connector demo
 
 lint: $(VENV)/.installed
@@ -74,7 +89,7 @@ typecheck: $(VENV)/.installed
 test: setup lint typecheck
 	PATH="$(abspath $(CACHE)/bin):$$PATH" $(PY) -m pytest
 
-unit: $(VENV)/.installed $(COMPILED)
+unit: $(VENV)/.installed $(NATIVE) $(COMPILED)
 	$(PY) -m pytest tests/unit
 
 bench: setup

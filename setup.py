@@ -1,11 +1,16 @@
 """Builds the wheel with the per-record modules compiled by mypyc (connector/_compiled.py lists
-them); the metadata is pyproject.toml's. `CAPI_PURE_PYTHON_BUILD=1` builds without compiling:
-the editable install of `make setup`, which then compiles in place (`build_ext --inplace`)."""
+them) and the Rust prepare fast path (native/, PyO3, built by setuptools-rust as
+`connector._prepare_native`); the metadata is pyproject.toml's. `CAPI_PURE_PYTHON_BUILD=1` builds
+no compiled code at all: the editable install of `make setup`, which then builds both in place
+(`build_rust --inplace` for the Rust extension, `build_ext --inplace` for mypyc's, which also
+rebuilds the Rust one: setuptools-rust hooks build_ext)."""
 
 from __future__ import annotations
 
 import os
 import runpy
+import sys
+from typing import Any
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -22,8 +27,19 @@ class BuildExt(build_ext):
                 os.utime(self.get_ext_fullpath(extension.name))
 
 
+def pure_build() -> bool:
+    return os.environ.get("CAPI_PURE_PYTHON_BUILD", "") not in ("", "0")
+
+
+def rust_only() -> bool:
+    """`setup.py build_rust ...` alone (the Makefile's in-place Rust build) needs no mypyc
+    extension: mypycify type-checks the whole set first (~20 s), for nothing."""
+    commands = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
+    return commands == ["build_rust"]
+
+
 def compiled_extensions() -> list[Extension]:
-    if os.environ.get("CAPI_PURE_PYTHON_BUILD", "") not in ("", "0"):
+    if pure_build() or rust_only():
         return []
     from mypyc.build import mypycify
 
@@ -36,4 +52,17 @@ def compiled_extensions() -> list[Extension]:
     )
 
 
-setup(ext_modules=compiled_extensions(), cmdclass={"build_ext": BuildExt})
+def rust_extensions() -> dict[str, Any]:
+    """setup()'s `rust_extensions` keyword (setuptools-rust's), absent from a pure build."""
+    if pure_build():
+        return {}
+    from setuptools_rust import Binding, RustExtension
+
+    # debug=False: a release build in place too (setuptools-rust's default there is debug).
+    extension = RustExtension(
+        "connector._prepare_native", path="native/Cargo.toml", binding=Binding.PyO3, debug=False
+    )
+    return {"rust_extensions": [extension]}
+
+
+setup(ext_modules=compiled_extensions(), cmdclass={"build_ext": BuildExt}, **rust_extensions())

@@ -27,12 +27,14 @@ from typing import NamedTuple, Protocol, TypeAlias
 
 import orjson
 
+from connector import native_prepare
 from connector.config import DecodeSettings, RoutingSettings, TransformSettings
 from connector.decode import build_decoder
 from connector.errors import DecodeError, PrepareWorkerLost
 from connector.gc_tuning import tune_for_streaming
 from connector.lifetime import die_with_parent
 from connector.models import Identifiers, Rejected, Skipped, SourceCoordinates, new_tuple
+from connector.native_prepare import NativePrepare
 from connector.routing import Router
 from connector.transform import Transformer
 
@@ -81,49 +83,80 @@ class Preparer:
         decode: DecodeSettings,
         transform: TransformSettings,
         routing: RoutingSettings | None = None,
+        *,
+        native: bool = True,
     ) -> None:
+        routing = routing or RoutingSettings()
         self._decoder = build_decoder(decode)
         self._transformer = Transformer(transform)
-        self._router = Router(routing or RoutingSettings())
+        self._router = Router(routing)
+        # The common case in Rust when built and the settings are ones it follows; Python
+        # decides every record it declines (connector/native_prepare.py).
+        self._native = (
+            NativePrepare(transform, self._transformer)
+            if native and native_prepare.used(decode, transform, routing)
+            else None
+        )
+
+    @property
+    def native(self) -> bool:
+        """Whether the native path takes the records it can."""
+        return self._native is not None
 
     def prepare(self, records: Sequence[Record], now_ms: int) -> list[Prepared]:
-        decode = self._decoder.decode
-        transform = self._transformer.transform
-        route = self._router.route
+        if self._native is None:
+            return [self._prepare_one(value, c, now_ms, 0) for value, c in records]
+        route_topic = self._router.route_topic
         prepared: list[Prepared] = []
-        for value, coordinates in records:
-            try:
-                event = decode(value)
-            except DecodeError as exc:
-                prepared.append(Undecodable(exc.reason, exc.message))
+        for (value, coordinates), fast in zip(
+            records, self._native.prepare_batch(records, now_ms), strict=True
+        ):
+            if type(fast) is int:
+                prepared.append(self._prepare_one(value, coordinates, now_ms, fast))
                 continue
-            outcome = transform(event, coordinates, now_ms)
-            if isinstance(outcome, _NOT_SENT):
-                prepared.append(outcome)
-                continue
-            spotify_event = outcome.event
-            warnings = tuple(str(w) for w in outcome.warnings) if outcome.warnings else ()
-            connection = route(coordinates.topic, event)
-            if connection is None:
-                rejection = self._router.no_route()
-                prepared.append(
-                    Rejected(rejection, spotify_event.event_id, spotify_event.event_name)
-                )
+            event_id, event_name, event_time_ms, payload, identifiers = fast  # type: ignore[misc]
+            connection = route_topic(coordinates.topic)
+            if connection is None:  # no route: the Python path rejects it with the reason
+                prepared.append(self._prepare_one(value, coordinates, now_ms, 0))
                 continue
             ready: Ready = new_tuple(  # Ready's fields in order, see models.new_tuple
-                Ready,
-                (
-                    spotify_event.event_id,
-                    spotify_event.event_name,
-                    outcome.event_time_ms,
-                    orjson.dumps(spotify_event.to_wire()),  # payload
-                    warnings,
-                    connection,
-                    outcome.identifiers,
-                ),
+                Ready, (event_id, event_name, event_time_ms, payload, (), connection, identifiers)
             )
             prepared.append(ready)
         return prepared
+
+    def _prepare_one(
+        self, value: bytes | None, coordinates: SourceCoordinates, now_ms: int, declined: int
+    ) -> Prepared:
+        """One record the Python way; `declined`: why the native path declined it, if it did."""
+        try:
+            event = self._decoder.decode(value)
+        except DecodeError as exc:
+            return Undecodable(exc.reason, exc.message)
+        if declined and self._native is not None:
+            self._native.learn(event, declined)
+        outcome = self._transformer.transform(event, coordinates, now_ms)
+        if isinstance(outcome, _NOT_SENT):
+            return outcome
+        spotify_event = outcome.event
+        warnings = tuple(str(w) for w in outcome.warnings) if outcome.warnings else ()
+        connection = self._router.route(coordinates.topic, event)
+        if connection is None:
+            rejection = self._router.no_route()
+            return Rejected(rejection, spotify_event.event_id, spotify_event.event_name)
+        ready: Ready = new_tuple(  # Ready's fields in order, see models.new_tuple
+            Ready,
+            (
+                spotify_event.event_id,
+                spotify_event.event_name,
+                outcome.event_time_ms,
+                orjson.dumps(spotify_event.to_wire()),  # payload
+                warnings,
+                connection,
+                outcome.identifiers,
+            ),
+        )
+        return ready
 
     def submit(self, records: Sequence[Record], now_ms: int) -> Preparation:
         return _DoneBatch(self.prepare(records, now_ms))

@@ -159,3 +159,19 @@ def _parse(text: str, region: str) -> str | None:
     if _E164.fullmatch(e164) is None or not _plausible_e164(e164):
         return None
     return str(e164)
+
+
+def plan_texts() -> list[tuple[str, list[tuple[str, list[int]]]]]:
+    """Every calling code's plans as text (pattern, possible lengths): what `_plausible_e164`
+    checks, for the native prepare path (connector/native_prepare.py) to check the same."""
+    texts = []
+    for country_code in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
+        plans = _plans_for(country_code)
+        if plans:
+            texts.append(
+                (
+                    str(country_code),
+                    [(pattern.pattern, sorted(lengths)) for pattern, lengths in plans],
+                )
+            )
+    return texts

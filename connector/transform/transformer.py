@@ -160,6 +160,20 @@ class Transformer:
         )
         return accepted
 
+    def event_name_for(self, own_name: str) -> str | None:
+        """The Spotify name an event's own name resolves to (no `spotify_event_name`)."""
+        return self._event_names.resolve(own_name)
+
+    def category_for(self, value: PropertyValue) -> str | None:
+        """The taxonomy id `content_category` sends for `value`, when it sends one without a
+        warning; None otherwise."""
+        if type(value) is str and len(value) <= self._max_category:
+            return self._categories.known(value)
+        try:
+            return self._categories.resolve(value)
+        except Invalid:
+            return None
+
     def _skipped(
         self, own_name: object, props: dict[str, PropertyValue], consent: Consent, event_id: str
     ) -> Skipped:

@@ -86,6 +86,9 @@ def test_only_the_connector_is_built_and_installed() -> None:
         "README.md",
         "connector",
         "constraints.txt",
+        "native/Cargo.lock",
+        "native/Cargo.toml",
+        "native/src",
         "pyproject.toml",
         "requirements/runtime.lock",
         "setup.py",
@@ -112,10 +115,31 @@ def test_the_build_stage_compiles_the_hot_path_with_the_pinned_mypy() -> None:
     assert "**/*.so" in ignored  # extensions built in place never reach the image
 
 
+def test_the_build_stage_builds_the_rust_extension_with_the_pinned_setuptools_rust() -> None:
+    build = stages()[0]
+    installs = " ".join(run for run in instruction(build, "RUN") if "apt-get install" in run)
+    # Debian's current Rust for bookworm: its plain `rustc`/`cargo` (1.63) are older than the
+    # crates native/Cargo.lock locks need; setup.py fails without cargo.
+    assert {"cargo-web", "rustc-web"} <= set(installs.split())
+    # The crate's manifest, lock and sources reach the build (COPY sources, checked above).
+    copies = " ".join(instruction(build, "COPY")).split()
+    assert {"native/Cargo.toml", "native/Cargo.lock", "native/src"} <= set(copies)
+    # pip's isolated build environment takes constraints.txt's setuptools-rust (PIP_CONSTRAINT).
+    requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    constraints = (REPO_ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    (setuptools_rust,) = [line for line in constraints if line.startswith("setuptools-rust==")]
+    assert setuptools_rust in requires["build-system"]["requires"]
+    # setup.py builds the crate as the module the connector imports.
+    setup_py = (REPO_ROOT / "setup.py").read_text(encoding="utf-8")
+    assert '"connector._prepare_native", path="native/Cargo.toml"' in setup_py
+    ignored = (REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert "native/target" in ignored  # a local cargo build tree never reaches the image
+
+
 def test_final_stage_has_no_build_tools() -> None:
     runtime = stages()[-1]
     text = " ".join(runtime)
-    for tool in ("apt-get install", "gcc", "build-essential", "make "):
+    for tool in ("apt-get install", "gcc", "build-essential", "make ", "cargo", "rustc"):
         assert tool not in text
 
 
@@ -148,7 +172,7 @@ def test_dockerignore_keeps_the_context_small() -> None:
     ignored = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     for path in (".git", ".venv", ".cache", "tests", "helm", "devtools"):
         assert path in ignored
-    for needed in ("connector", "pyproject.toml", "README.md"):
+    for needed in ("connector", "native", "pyproject.toml", "README.md"):
         assert needed not in ignored
 
 

@@ -251,4 +251,5 @@ def test_a_failure_inside_the_worker_is_raised_by_result_as_in_the_thread() -> N
             failing.result()
     finally:
         pool.close()
-    assert str(in_worker.value) == str(in_thread.value) == "bytes or None object expected; got int"
+    assert str(in_worker.value) == str(in_thread.value)
+    assert "'int'" in str(in_thread.value)  # the native path's argument check names the type

@@ -1,0 +1,339 @@
+"""The native prepare path (native/, connector/native_prepare.py) against the Python path.
+
+Every record either gets from the native path exactly the Ready the Python path makes (the same
+payload bytes, event id, name, time, identifiers, no warnings) or is declined and prepared by
+Python. The corpus is the compiled build's (tests/support/differential.py: samples, odd values,
+damaged bytes) plus values chosen to sit on either side of each native rule, under several
+settings. The tests also hold the native path to taking the common events: one that declined
+everything would pass the comparisons.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from functools import cache
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from capi_devtools.samples import DEMO_EVENT_NAME_MAPPING, sample_events, typical_events
+from connector import _compiled, avro, native_prepare
+from connector.config import (
+    ConsentSettings,
+    DecodeSettings,
+    RoutingSettings,
+    TextLimits,
+    TransformSettings,
+)
+from connector.models import SourceCoordinates
+from connector.prepare import Preparer, Ready
+from tests.support import differential
+
+SCHEMA = avro.bundled_schema(avro.TRACKING_EVENT)
+NOW_MS = differential.NOW_MS
+START_MS = 1_767_225_600_000  # the samples' first event
+
+# Values on either side of the native rules, put into sample events one property at a time.
+EDGES: dict[str, tuple[Any, ...]] = {
+    "$event_id": (" e-1 ", "\u3000e-2\u2028", "\x1ce-3\x1f", "", " ", "x" * 256, "x" * 257, 7),
+    "spotify_event_name": ("VIEW", "view", " VIEW", "Add to cart", "NOPE", "", None, 3),
+    "$event_time": (
+        START_MS,
+        10**11,
+        10**11 - 1,
+        10**14 - 1,
+        10**14,
+        NOW_MS,
+        NOW_MS + 1,
+        NOW_MS + 10**6,
+        946_684_799_999,
+        946_684_800_000,
+        1_767_225_600,
+        1.7672256e12,
+        "2026-01-01T00:00:00Z",
+        "  ",
+        True,
+    ),
+    "email": (
+        "A.B@Example.COM",
+        " a@b.c\u00a0",
+        "a@b.c\x1c",
+        "ünï@example.com",
+        "a@b@c",
+        "@b.c",
+        "a@",
+        "a b@c.d",
+        "a@b.c, d@e.f",
+        "John <j@x.com>",
+        "mailto:j@x.com",
+        "a\\b@c.d",
+        "x" * 250 + "@b.c",
+        "x" * 249 + "@b.c",
+        "ff" * 32,
+        "undefined",
+        ["a@b.c"],
+        5,
+    ),
+    "phone": (
+        "+1 (415) 555-0123",
+        "+14155550123",
+        "+1 415.555.0123",
+        "+1\t415\u00a0555 0123",
+        "+44 20 7946 0000",
+        "+49 30 12340000",
+        "+33 1 42 68 0000",
+        "+1 123 456 7890",
+        "+0 415 555 0123",
+        "+1415555012",
+        "+123456789012345678",
+        "(415) 555-0123",
+        "4155550123",
+        "0044 20 7946 0000",
+        "+1 415 555 0123 ext 5",
+        "+\uff11 415 555 0123",  # a fullwidth digit one
+        "ff" * 32,
+        "0",
+        "",
+        ["+14155550123"],
+        14155550123,
+    ),
+    "$ip": (
+        "203.0.113.9",
+        " 203.0.113.9 ",
+        "203.0.113.09",
+        "203.0.113.256",
+        "203.0.113",
+        "203.0.113.9.1",
+        "0.0.0.0",  # noqa: S104 - an IP value, not a bind address
+        "::1",
+        "2001:db8::1",
+        "::",
+        "1.2.3.4\u2028",
+        "٣.1.1.1",
+        "",
+        5,
+    ),
+    "$device_id": (
+        "device-00042",
+        "123456789",
+        "1234567890",
+        "0000-0000-00",
+        "00000000-0000-0000-0000-000000000000",
+        "undefined",
+        "x" * 256,
+        "x" * 257,
+        12345678901,
+    ),
+    "$user_agent": ("Mozilla/5.0", " ", "é" * 1024, "é" * 1025, "a\x00b", "\ud7ff", 3),
+    "$spclid": ("spclid-1", "", " x ", "x" * 512, "x" * 513),
+    "gender": (
+        "M",
+        "female",
+        " Man ",
+        "WOMAN",
+        "x",
+        "",
+        "\ufb00",
+        "\u212a",
+        1,
+    ),  # a ligature, Kelvin
+    "$action_source": ("WEB", "web", " app ", "OFFLINE", "store", "", "\ufb00", 1),
+    "opt_out_targeting": (True, False, "true", 0, 1, None, "no"),
+    "event_source_url": (
+        "https://shop.example/p/1",
+        "HTTPS://shop.example/p/1",
+        "Http://shop.example",
+        "ftp://shop.example",
+        "https:///p",
+        "https://?q",
+        "https://shop.example/a b",
+        "https://shop.example/\x7f",
+        "https://shop.example/\u2028",
+        'https://shop.example/é"\\',
+        "https://\u017fhop.example",  # long s: matches `s` ignoring case in Python
+        "http\u017f://shop.example",
+        "https://" + "x" * 2040,
+        "https://" + "x" * 2041,
+        "",
+        7,
+    ),
+    "amount": (
+        0.0,
+        -0.0,
+        0.0001,
+        0.00009999,
+        1e15,
+        999999999999999.9,
+        123.45,
+        0.1 + 0.2,
+        5,
+        2**53,
+        -1.5,
+        float("nan"),
+        float("inf"),
+        "12.50",
+        True,
+    ),
+    "currency": ("USD", "usd", " eur ", "XXX", "ABC", "", "ü", 840),
+    "content_name": ("Product 1", " ", "é" * 1024, "é" * 1025, 5),
+    "content_category": (
+        "Apparel & Accessories > Shoes",
+        "apparel & accessories >   shoes",
+        "Dresses",
+        "2915",
+        "02915",
+        166,
+        166.0,
+        -1,
+        "Unknown Thing",
+        "",
+        "  ",
+        "x" * 257,
+    ),
+}
+
+
+def _encode(event: dict[str, Any]) -> bytes:
+    return avro.encode(SCHEMA, event)
+
+
+@cache
+def corpus() -> tuple[bytes, ...]:
+    records = list(differential.records())
+    records += [_encode(event) for event in typical_events(1500, seed=3)]
+    base = list(sample_events(len(EDGES) * 30, seed=5))
+    index = 0
+    for name, values in EDGES.items():
+        for value in values:
+            event = base[index % len(base)]
+            index += 1
+            properties = {**event["properties"], name: value}
+            if value is None:
+                del properties[name]
+            records.append(_encode({**event, "properties": properties}))
+    for event in sample_events(300, seed=9):  # no event time: the record's, then Kafka's
+        del event["properties"]["$event_time"]
+        event["timestamp"] = (None, 0, -5, START_MS)[len(records) % 4]
+        records.append(_encode(event))
+    return tuple(records)
+
+
+def _prepared(preparer: Preparer, records: tuple[bytes, ...]) -> list[Any]:
+    batch = [
+        (value, SourceCoordinates("events", 0, n, (START_MS, None, 0)[n % 3]))
+        for n, value in enumerate(records)
+    ]
+    return [differential.prepared_json(item) for item in preparer.prepare(batch, NOW_MS)]
+
+
+SETTINGS = {
+    "defaults": TransformSettings(event_name_mapping=DEMO_EVENT_NAME_MAPPING),
+    "variants": TransformSettings(
+        event_name_mapping={"Order Completed": "PURCHASE", "page viewed": "LEAD"},
+        event_name_aliases=False,
+        content_category_mapping={"Dresses": "2271", "Kicks": "Apparel & Accessories > Shoes"},
+        phone_format="e164_digits",
+        default_opt_out_targeting=False,
+        max_event_age_s=200.0,
+        max_length=TextLimits(event_id=20, event_source_url=40, user_agent=10, click_id=5),
+    ),
+}
+
+
+def test_the_extension_is_built_and_used_with_default_settings() -> None:
+    assert native_prepare.available(), "connector._prepare_native is not built: `make setup`"
+    assert Preparer(DecodeSettings(), TransformSettings()).native is True
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_every_record_prepares_as_in_python(name: str) -> None:
+    transform = SETTINGS[name]
+    native = Preparer(DecodeSettings(), transform)
+    python = Preparer(DecodeSettings(), transform, native=False)
+    assert native.native
+    assert not python.native
+    expected = _prepared(python, corpus())
+    for _ in range(2):  # the second round after learning names and categories
+        found = _prepared(native, corpus())
+        mismatches = [
+            (n, e, f) for n, (e, f) in enumerate(zip(expected, found, strict=True)) if e != f
+        ]
+        assert mismatches == []
+
+
+@pytest.mark.parametrize("shape", ["typical", "full"])
+def test_the_native_path_takes_every_warning_free_sample_event(shape: str) -> None:
+    transform = SETTINGS["defaults"]
+    native = Preparer(DecodeSettings(), transform)
+    events = typical_events(2000, seed=4) if shape == "typical" else sample_events(2000, seed=4)
+    batch = [
+        (_encode(event), SourceCoordinates("events", 0, n, START_MS))
+        for n, event in enumerate(events)
+    ]
+    native.prepare(batch, NOW_MS)  # learns the event names and categories
+    assert native._native is not None
+    taken = native._native.prepare_batch(batch, NOW_MS)
+    python = Preparer(DecodeSettings(), transform, native=False).prepare(batch, NOW_MS)
+    for fast, slow in zip(taken, python, strict=True):
+        clean = isinstance(slow, Ready) and not slow.warnings
+        assert (type(fast) is not int) == clean
+    assert sum(type(fast) is not int for fast in taken) >= 1600  # a short phone is 1 in 8
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.floats(min_value=0, max_value=2e15) | st.floats(min_value=0, max_value=1e-3),
+    text=st.text(max_size=12),
+)
+def test_amounts_and_any_text_come_out_as_in_python(amount: float, text: str) -> None:
+    event = next(sample_events(1, seed=1))
+    properties = {**event["properties"], "amount": amount, "content_name": text}
+    properties["$user_agent"] = text + "/5.0"
+    properties["$spclid"] = f" {text} "
+    record = [(_encode({**event, "properties": properties}), SourceCoordinates("e", 0, 0))]
+    transform = SETTINGS["defaults"]
+    native = Preparer(DecodeSettings(), transform)
+    python = Preparer(DecodeSettings(), transform, native=False)
+    found = [differential.prepared_json(p) for p in native.prepare(record, NOW_MS)]
+    assert found == [differential.prepared_json(p) for p in python.prepare(record, NOW_MS)]
+
+
+def test_strip_is_pythons_for_every_character() -> None:
+    from connector import _prepare_native
+
+    texts = (f"{chr(c)}a{chr(c)}" for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    different = [text for text in texts if _prepare_native.py_strip(text) != text.strip()]
+    assert different == []
+
+
+@pytest.mark.parametrize(
+    ("decode", "transform", "routing"),
+    [
+        (DecodeSettings(format="confluent", schema_registry_url="http://r:1"), None, None),
+        (None, TransformSettings(consent=ConsentSettings(property="consent")), None),
+        (None, TransformSettings(allowed_fields=("user_data.ip_address",)), None),
+        (None, None, RoutingSettings(by="property", property="p", default="default")),
+    ],
+)
+def test_settings_the_native_path_does_not_follow_keep_it_off(
+    decode: DecodeSettings | None,
+    transform: TransformSettings | None,
+    routing: RoutingSettings | None,
+) -> None:
+    assert not native_prepare.covers(
+        decode or DecodeSettings(), transform or TransformSettings(), routing or RoutingSettings()
+    )
+    assert native_prepare.covers(DecodeSettings(), TransformSettings(), RoutingSettings())
+
+
+def test_the_pure_switch_turns_the_native_path_off() -> None:
+    code = "from connector import native_prepare; print(native_prepare.available())"
+    env = {**os.environ, _compiled.PURE_ENV: "1"}
+    done = subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"
