@@ -25,7 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from operator import attrgetter
 
-from connector import cpus
+from connector import cpus, native_prepare
 from connector.config import Settings
 from connector.delivery import failed_result, sent_result
 from connector.errors import InternalFailure
@@ -111,7 +111,12 @@ class Pipeline:
         self._preparing: deque[tuple[Preparation, list[tuple[SourceRecord, PartitionOffsets]]]] = (
             deque()
         )
-        self._prepare_processes = cpus.prepare_processes(settings.pipeline.prepare_processes)
+        self._native_prepare = native_prepare.used(
+            settings.decode, settings.transform, settings.routing
+        )
+        self._prepare_processes = cpus.prepare_processes(
+            settings.pipeline.prepare_processes, native=self._native_prepare
+        )
         # Two batches a worker keep each busy; in the Kafka thread every batch is done at once.
         self._max_preparing = max(1, 2 * self._prepare_processes)
         self._book = OffsetBook()
@@ -136,6 +141,11 @@ class Pipeline:
     def prepare_processes(self) -> int:
         """Worker processes decoding and transforming (0: the Kafka thread does)."""
         return self._prepare_processes
+
+    @property
+    def native_prepare(self) -> bool:
+        """Whether the native path prepares the common records (connector/native_prepare.py)."""
+        return self._native_prepare
 
     # --- lifecycle ----------------------------------------------------------------------
 

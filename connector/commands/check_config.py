@@ -16,7 +16,7 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connector import _compiled, cpus
+from connector import _compiled, cpus, native_prepare
 from connector.config import (
     DEFAULT_CONNECTION,
     KafkaSettings,
@@ -90,10 +90,12 @@ def say(what: str, text: str) -> None:
 
 def describe_prepare(settings: Settings) -> str:
     setting = settings.pipeline.prepare_processes
-    count = cpus.prepare_processes(setting)
+    native = native_prepare.used(settings.decode, settings.transform, settings.routing)
+    count = cpus.prepare_processes(setting, native=native)
     where = "in the Kafka thread" if count == 0 else f"in {count} worker process(es)"
     why = f" (auto: {cpus.usable_cpus()} CPUs usable)" if setting == "auto" else ""
-    return f"decode and transform {where}{why}"
+    path = "the native path for the common case" if native else "the Python path"
+    return f"decode and transform {where}{why}, {path}"
 
 
 def describe_decode(settings: Settings) -> str:

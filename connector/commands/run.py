@@ -111,6 +111,7 @@ def consume(
             "spotify_url": display_url(settings.spotify.url),
             "compiled": compiled(),  # the mypyc build of the per-record modules, or their sources
             "prepare_processes": pipeline.prepare_processes,
+            "native_prepare": pipeline.native_prepare,  # the Rust path for the common case
         },
     )
     health.running(pipeline.status)
