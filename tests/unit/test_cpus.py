@@ -82,6 +82,15 @@ def test_the_setting_resolves_auto_with_the_worker_count_of_run_workers(
     assert cpus.prepare_processes(3) == 3
 
 
+def test_auto_is_no_prepare_process_when_the_native_path_prepares(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cpus, "usable_cpus", lambda: 4)
+    assert cpus.prepare_processes("auto", native=False) == 1
+    assert cpus.prepare_processes("auto", native=True) == 0
+    assert cpus.prepare_processes(2, native=True) == 2  # a count is taken as it is
+
+
 def test_prepare_processes_is_auto_by_default_and_takes_a_count_or_auto() -> None:
     assert PipelineSettings().prepare_processes == "auto"
     assert PipelineSettings(prepare_processes="2").prepare_processes == 2  # type: ignore[arg-type]
