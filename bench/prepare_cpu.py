@@ -7,10 +7,12 @@ The events are `bench.end_to_end`'s (`--shape typical`: the ~350-byte web events
 measured with), the settings `bench.result_path`'s. Each round times, with `time.process_time`,
 decoding every record, transforming the decoded events, and `prepare` (decode, transform,
 routing, `to_wire` and orjson) of every record in batches of `poll_batch_size` (1,000), after
-`tune_for_streaming` as the connector does; then the hand-off that `prepare_processes` adds, batch
-by batch with the executor's pickling: `ship` and `unpack` in the connector's process, `receive`
-and `pack` in the prepare process. The figures are the medians of the rounds in µs a record.
-`SPOTIFY_CAPI_PURE_PYTHON=1` runs the Python sources instead of the compiled build.
+`tune_for_streaming` as the connector does: `prepare` with the native path where it is built
+(connector/native_prepare.py), `python` without it; then the hand-off that `prepare_processes`
+adds, batch by batch with the executor's pickling: `ship` and `unpack` in the connector's
+process, `receive` and `pack` in the prepare process. The figures are the medians of the rounds
+in µs a record. `SPOTIFY_CAPI_PURE_PYTHON=1` runs the Python sources instead of the compiled
+build (and no native path).
 
 `--instructions` counts instructions a record instead, under valgrind (cachegrind, no cache
 simulation): each stage is run by a child process twice, once with no rounds and once with
@@ -43,7 +45,7 @@ from connector.prepare import Preparer
 
 NOW_MS = 1_767_225_600_000 + 3_600_000  # an hour after the sample events start
 BATCH = 1000  # pipeline.poll_batch_size's default: what one prepare call gets
-STAGES = ("decode", "transform", "prepare", "ship", "receive", "pack", "unpack")
+STAGES = ("decode", "transform", "prepare", "python", "ship", "receive", "pack", "unpack")
 
 
 def main() -> None:
@@ -87,8 +89,10 @@ def _stages(count: int, shape: str) -> dict[str, Callable[[], None]]:
     values = _encode_chunk((0, count, True, shape))
     settings = settings_for("localhost:1", "x")
     preparer = Preparer(settings.decode, settings.transform, settings.routing)
+    in_python = Preparer(settings.decode, settings.transform, settings.routing, native=False)
     records = [(value, SourceCoordinates("x-in", 0, offset)) for offset, value in enumerate(values)]
-    preparer.prepare(records[:2000], NOW_MS)  # warm caches: taxonomy, phone plans, minutes
+    for warmed in (preparer, in_python):  # caches: taxonomy, phone plans, minutes, names
+        warmed.prepare(records[:2000], NOW_MS)
     tune_for_streaming()
     decode = preparer._decoder.decode
     transform = preparer._transformer.transform
@@ -105,6 +109,10 @@ def _stages(count: int, shape: str) -> dict[str, Callable[[], None]]:
     def prepare_all() -> None:
         for first in range(0, len(records), BATCH):
             preparer.prepare(records[first : first + BATCH], NOW_MS)
+
+    def python_all() -> None:
+        for first in range(0, len(records), BATCH):
+            in_python.prepare(records[first : first + BATCH], NOW_MS)
 
     # The hand-off to a prepare process and back, batch by batch, the executor's pickling of
     # the call and of the answer included: what `prepare_processes` adds to preparing.
@@ -133,6 +141,7 @@ def _stages(count: int, shape: str) -> dict[str, Callable[[], None]]:
         "decode": decode_all,
         "transform": transform_all,
         "prepare": prepare_all,
+        "python": python_all,
         "ship": ship_all,
         "receive": receive_all,
         "pack": pack_all,
