@@ -40,18 +40,9 @@ except ImportError:  # not built (CAPI_PURE_PYTHON_BUILD): the Python path does 
 # Why a record was declined (native/src/transform.rs): bits Python can teach away.
 UNKNOWN_NAME: Final = 1
 UNKNOWN_CATEGORY: Final = 2
-# The user-data text limits in native/src/transform.rs' TEXT_FIELDS order.
-_TEXT_LIMITS: Final = (
-    "user_agent",
-    "platform_id",
-    "session_id",
-    "alias_id",
-    "cookie1",
-    "page_id",
-    "connection_type",
-    "age_group",
-    "click_id",
-)
+# The user-data text fields' limits, in mapping.USER_TEXT_FIELDS' order: native/src/transform.rs'
+# TEXT_FIELDS has the same.
+_TEXT_LIMITS: Final = tuple(attribute for _, attribute in m.USER_TEXT_FIELDS)
 
 # A Ready's fields but the connection, as the native path makes them: event id, event name,
 # event time (ms), payload, identifiers. Or the int of why it was declined.
@@ -111,10 +102,10 @@ class NativePrepare:
         rows = self._native.prepare_batch([(v, c.timestamp_ms) for v, c in records], now_ms)
         fast: list[Fast] = []
         for row in rows:
-            if type(row) is int:
+            if isinstance(row, int):
                 fast.append(row)
                 continue
-            event_id, event_name, event_time_ms, payload, kinds, email_count = row  # type: ignore[misc]
+            event_id, event_name, event_time_ms, payload, kinds, email_count = row
             fast.append(
                 (event_id, event_name, event_time_ms, payload, self._kinds(kinds, email_count))
             )

@@ -34,7 +34,6 @@ from connector.errors import DecodeError, PrepareWorkerLost
 from connector.gc_tuning import tune_for_streaming
 from connector.lifetime import die_with_parent
 from connector.models import Identifiers, Rejected, Skipped, SourceCoordinates, new_tuple
-from connector.native_prepare import NativePrepare
 from connector.routing import Router
 from connector.transform import Transformer
 
@@ -93,7 +92,7 @@ class Preparer:
         # The common case in Rust when built and the settings are ones it follows; Python
         # decides every record it declines (connector/native_prepare.py).
         self._native = (
-            NativePrepare(transform, self._transformer)
+            native_prepare.NativePrepare(transform, self._transformer)
             if native and native_prepare.used(decode, transform, routing)
             else None
         )
@@ -111,10 +110,10 @@ class Preparer:
         for (value, coordinates), fast in zip(
             records, self._native.prepare_batch(records, now_ms), strict=True
         ):
-            if type(fast) is int:
+            if isinstance(fast, int):
                 prepared.append(self._prepare_one(value, coordinates, now_ms, fast))
                 continue
-            event_id, event_name, event_time_ms, payload, identifiers = fast  # type: ignore[misc]
+            event_id, event_name, event_time_ms, payload, identifiers = fast
             connection = route_topic(coordinates.topic)
             if connection is None:  # no route: the Python path rejects it with the reason
                 prepared.append(self._prepare_one(value, coordinates, now_ms, 0))
