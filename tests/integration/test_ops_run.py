@@ -94,9 +94,11 @@ def test_run_serves_metrics_and_stops_cleanly_on_sigterm(
                 process.kill()
                 process.wait()
     assert (delivered, process.returncode) == (10, 0)
-    messages = [
-        json.loads(line)["msg"] for line in lines + rest.splitlines() if line.startswith("{")
-    ]
+    records = [json.loads(line) for line in lines + rest.splitlines() if line.startswith("{")]
+    messages = [record["msg"] for record in records]
+    # Default settings: the native path prepares, in the Kafka thread (no prepare process).
+    starting = next(record for record in records if record["msg"] == "connector starting")
+    assert (starting["native_prepare"], starting["prepare_processes"]) == (True, 0)
     for expected in (
         "health server listening",
         "connector starting",
