@@ -14,6 +14,7 @@ class NativePreparer:
         default_opt_out: bool,
         phone_digits_only: bool,
         max_age_ms: int | None,
+        consent_property: str | None,
         currencies: set[str],
         spotify_names: set[str],
         phone_plans: list[tuple[str, list[tuple[str, list[int]]]]],

@@ -7,8 +7,9 @@ two to the same Ready, byte for byte, over the differential corpus). What the na
 know by itself it is taught by Python once: the Spotify name of an own event name, the taxonomy
 id of a content category as sent.
 
-Used only with settings it covers: schemaless Avro with the bundled schema, no consent rule, no
-allow-list, routing by topic. `SPOTIFY_CAPI_PURE_PYTHON=1` turns it off with the mypyc build.
+Used only with settings it covers: schemaless Avro with the bundled schema, no consent rule or a
+boolean one (an event whose consent is not `true` is declined), no allow-list, routing by topic.
+`SPOTIFY_CAPI_PURE_PYTHON=1` turns it off with the mypyc build.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def covers(decode: DecodeSettings, transform: TransformSettings, routing: Routin
     return (
         decode.format == "avro"
         and decode.writer_schema_path is None
-        and not transform.consent.property
+        and transform.consent.category is None  # a boolean consent rule, or none
         and not FieldFilter(transform.allowed_fields).restricts
         and routing.by == "topic"
     )
@@ -90,6 +91,7 @@ class NativePrepare:
             default_opt_out=transform.default_opt_out_targeting,
             phone_digits_only=transform.phone_format == "e164_digits",
             max_age_ms=None if max_age_s is None else round(max_age_s * 1000),
+            consent_property=transform.consent.property,
             currencies=set(iso_currency_codes()),
             spotify_names=set(SPOTIFY_EVENT_NAMES),
             phone_plans=plan_texts(),

@@ -10,8 +10,9 @@ pub struct Event<'a> {
     pub timestamp_ms: Option<i64>,
 }
 
-/// `None`: not the common case; the Python reader says what it is.
-pub fn read(b: &[u8]) -> Option<Event<'_>> {
+/// `None`: not the common case; the Python reader says what it is. `consent_key`: the consent
+/// rule's property, kept too (`Props::consent`).
+pub fn read<'a>(b: &'a [u8], consent_key: Option<&str>) -> Option<Event<'a>> {
     let mut r = Reader { b, pos: 0 };
     let name = r.string()?;
     let mut props = Props::default();
@@ -27,8 +28,12 @@ pub fn read(b: &[u8]) -> Option<Event<'_>> {
         for _ in 0..count {
             let key = r.string()?;
             let value = r.value()?;
+            // A repeated key: the last one wins, as in a dict.
             if let Some(prop) = Prop::from_key(key) {
-                props.set(prop, value); // a repeated key: the last one wins, as in a dict
+                props.set(prop, value);
+            }
+            if consent_key == Some(key) {
+                props.consent = Some(value);
             }
         }
     }

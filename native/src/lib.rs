@@ -34,7 +34,7 @@ impl NativePreparer {
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (
         *, max_event_id, max_url, max_content_name, max_category, max_device_id, text_limits,
-        default_opt_out, phone_digits_only, max_age_ms, currencies,
+        default_opt_out, phone_digits_only, max_age_ms, consent_property, currencies,
         spotify_names, phone_plans
     ))]
     fn new(
@@ -47,6 +47,7 @@ impl NativePreparer {
         default_opt_out: bool,
         phone_digits_only: bool,
         max_age_ms: Option<i64>,
+        consent_property: Option<String>,
         currencies: HashSet<String>,
         spotify_names: HashSet<String>,
         phone_plans: Plans,
@@ -64,6 +65,7 @@ impl NativePreparer {
                 default_opt_out,
                 phone_digits_only,
                 max_age_ms,
+                consent_property,
                 currencies,
                 spotify_names,
             },

@@ -81,6 +81,8 @@ impl Prop {
 #[derive(Default)]
 pub struct Props<'a> {
     values: [Option<Value<'a>>; COUNT],
+    /// The consent rule's property as read (a null kept as `Value::Null`), when there is a rule.
+    pub consent: Option<Value<'a>>,
 }
 
 impl<'a> Props<'a> {

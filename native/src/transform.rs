@@ -53,6 +53,7 @@ pub struct Settings {
     pub default_opt_out: bool,
     pub phone_digits_only: bool,
     pub max_age_ms: Option<i64>,
+    pub consent_property: Option<String>, // a boolean consent rule's property, if there is one
     pub currencies: HashSet<String>,
     pub spotify_names: HashSet<String>,
 }
@@ -108,10 +109,15 @@ pub fn prepare(
     if value.is_empty() || value.len() > MAX_RECORD_BYTES {
         return Outcome::Declined(OTHER);
     }
-    let Some(event) = avro::read(value) else {
+    let Some(event) = avro::read(value, settings.consent_property.as_deref()) else {
         return Outcome::Declined(OTHER);
     };
     let props = &event.props;
+    // A consent rule (boolean): only a granted consent is the common case; denied, missing and
+    // anything else are Python's to act on (drop, attribution only, a warning).
+    if settings.consent_property.is_some() && !matches!(props.consent, Some(Value::Bool(true))) {
+        return Outcome::Declined(OTHER);
+    }
     let mut unknown = 0;
     let event_name = match props.get(Prop::SpotifyEventName) {
         Some(Value::Str(name)) if settings.spotify_names.contains(name) => Some(name),
