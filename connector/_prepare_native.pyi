@@ -15,6 +15,7 @@ class NativePreparer:
         phone_digits_only: bool,
         max_age_ms: int | None,
         consent_property: str | None,
+        route_property: str | None,
         currencies: set[str],
         spotify_names: set[str],
         phone_plans: list[tuple[str, list[tuple[str, list[int]]]]],
@@ -23,6 +24,6 @@ class NativePreparer:
     def learn_category(self, sent: str, category_id: str) -> None: ...
     def prepare_batch(
         self, records: Sequence[tuple[bytes | None, int | None]], now_ms: int
-    ) -> list[tuple[str, str, int, bytes, int, int] | int]: ...
+    ) -> list[tuple[str, str, int, bytes, int, int, str | None] | int]: ...
 
 def py_strip(text: str) -> str: ...

@@ -8,7 +8,8 @@ know by itself it is taught by Python once: the Spotify name of an own event nam
 id of a content category as sent.
 
 Used only with settings it covers: schemaless Avro with the bundled schema, no consent rule or a
-boolean one (an event whose consent is not `true` is declined), no allow-list, routing by topic.
+boolean one (an event whose consent is not `true` is declined), no allow-list; any routing (the
+routing property's key comes back with the record, and Python finds its connection).
 `SPOTIFY_CAPI_PURE_PYTHON=1` turns it off with the mypyc build.
 """
 
@@ -46,8 +47,9 @@ UNKNOWN_CATEGORY: Final = 2
 _TEXT_LIMITS: Final = tuple(attribute for _, attribute in m.USER_TEXT_FIELDS)
 
 # A Ready's fields but the connection, as the native path makes them: event id, event name,
-# event time (ms), payload, identifiers. Or the int of why it was declined.
-Fast: TypeAlias = tuple[str, str, int, bytes, Identifiers] | int
+# event time (ms), payload, identifiers, and the routing property's key when routing is by
+# property. Or the int of why it was declined.
+Fast: TypeAlias = tuple[str, str, int, bytes, Identifiers, str | None] | int
 
 
 def available() -> bool:
@@ -55,27 +57,28 @@ def available() -> bool:
     return _prepare_native is not None and os.environ.get(_compiled.PURE_ENV, "") in ("", "0")
 
 
-def covers(decode: DecodeSettings, transform: TransformSettings, routing: RoutingSettings) -> bool:
-    """Whether the settings are ones the native path follows."""
+def covers(decode: DecodeSettings, transform: TransformSettings) -> bool:
+    """Whether the settings are ones the native path follows (routing: any)."""
     return (
         decode.format == "avro"
         and decode.writer_schema_path is None
         and transform.consent.category is None  # a boolean consent rule, or none
         and not FieldFilter(transform.allowed_fields).restricts
-        and routing.by == "topic"
     )
 
 
-def used(decode: DecodeSettings, transform: TransformSettings, routing: RoutingSettings) -> bool:
+def used(decode: DecodeSettings, transform: TransformSettings) -> bool:
     """Whether a `Preparer` with these settings takes the native path."""
-    return available() and covers(decode, transform, routing)
+    return available() and covers(decode, transform)
 
 
 class NativePrepare:
     """The native path of one `Preparer`: `prepare_batch`, then `learn` from what Python made of
     a declined record."""
 
-    def __init__(self, transform: TransformSettings, transformer: Transformer) -> None:
+    def __init__(
+        self, transform: TransformSettings, routing: RoutingSettings, transformer: Transformer
+    ) -> None:
         if _prepare_native is None:
             raise RuntimeError("connector._prepare_native is not built")
         limits = transform.max_length
@@ -92,6 +95,7 @@ class NativePrepare:
             phone_digits_only=transform.phone_format == "e164_digits",
             max_age_ms=None if max_age_s is None else round(max_age_s * 1000),
             consent_property=transform.consent.property,
+            route_property=routing.property if routing.by == "property" else None,
             currencies=set(iso_currency_codes()),
             spotify_names=set(SPOTIFY_EVENT_NAMES),
             phone_plans=plan_texts(),
@@ -107,10 +111,9 @@ class NativePrepare:
             if isinstance(row, int):
                 fast.append(row)
                 continue
-            event_id, event_name, event_time_ms, payload, kinds, email_count = row
-            fast.append(
-                (event_id, event_name, event_time_ms, payload, self._kinds(kinds, email_count))
-            )
+            event_id, event_name, event_time_ms, payload, kinds, email_count, route_key = row
+            identifiers = self._kinds(kinds, email_count)
+            fast.append((event_id, event_name, event_time_ms, payload, identifiers, route_key))
         return fast
 
     def learn(self, event: TrackingEvent, declined: int) -> None:

@@ -111,9 +111,7 @@ class Pipeline:
         self._preparing: deque[tuple[Preparation, list[tuple[SourceRecord, PartitionOffsets]]]] = (
             deque()
         )
-        self._native_prepare = native_prepare.used(
-            settings.decode, settings.transform, settings.routing
-        )
+        self._native_prepare = native_prepare.used(settings.decode, settings.transform)
         self._prepare_processes = cpus.prepare_processes(
             settings.pipeline.prepare_processes, native=self._native_prepare
         )

@@ -92,8 +92,8 @@ class Preparer:
         # The common case in Rust when built and the settings are ones it follows; Python
         # decides every record it declines (connector/native_prepare.py).
         self._native = (
-            native_prepare.NativePrepare(transform, self._transformer)
-            if native and native_prepare.used(decode, transform, routing)
+            native_prepare.NativePrepare(transform, routing, self._transformer)
+            if native and native_prepare.used(decode, transform)
             else None
         )
 
@@ -105,7 +105,7 @@ class Preparer:
     def prepare(self, records: Sequence[Record], now_ms: int) -> list[Prepared]:
         if self._native is None:
             return [self._prepare_one(value, c, now_ms, 0) for value, c in records]
-        route_topic = self._router.route_topic
+        route = self._router.route_by_key
         prepared: list[Prepared] = []
         for (value, coordinates), fast in zip(
             records, self._native.prepare_batch(records, now_ms), strict=True
@@ -113,8 +113,8 @@ class Preparer:
             if isinstance(fast, int):
                 prepared.append(self._prepare_one(value, coordinates, now_ms, fast))
                 continue
-            event_id, event_name, event_time_ms, payload, identifiers = fast
-            connection = route_topic(coordinates.topic)
+            event_id, event_name, event_time_ms, payload, identifiers, route_key = fast
+            connection = route(coordinates.topic, route_key)
             if connection is None:  # no route: the Python path rejects it with the reason
                 prepared.append(self._prepare_one(value, coordinates, now_ms, 0))
                 continue

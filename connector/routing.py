@@ -18,21 +18,17 @@ class Router:
         self._routes = dict(routing.routes)
         self._default = routing.default
 
-    @property
-    def by_topic(self) -> bool:
-        """Whether the route depends on the input topic alone."""
-        return self._property is None
-
     def route(self, topic: str, event: TrackingEvent) -> str | None:
         """The connection's name, or None when no route and no default takes the event."""
         key = topic if self._property is None else _route_key(event, self._property)
-        return self._connection(key)
+        return self.connection(key)
 
-    def route_topic(self, topic: str) -> str | None:
-        """`route` when routing `by_topic`: the event is not read."""
-        return self._connection(topic)
+    def route_by_key(self, topic: str, property_key: str | None) -> str | None:
+        """`route` given the routing property's key (`_route_key`) instead of the event."""
+        return self.connection(topic if self._property is None else property_key)
 
-    def _connection(self, key: str | None) -> str | None:
+    def connection(self, key: str | None) -> str | None:
+        """The connection of a route key (a topic, or a property's key), else the default."""
         if key is not None:
             connection = self._routes.get(key)
             if connection is not None:

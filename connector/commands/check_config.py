@@ -90,7 +90,7 @@ def say(what: str, text: str) -> None:
 
 def describe_prepare(settings: Settings) -> str:
     setting = settings.pipeline.prepare_processes
-    native = native_prepare.used(settings.decode, settings.transform, settings.routing)
+    native = native_prepare.used(settings.decode, settings.transform)
     count = cpus.prepare_processes(setting, native=native)
     where = "in the Kafka thread" if count == 0 else f"in {count} worker process(es)"
     why = f" (auto: {cpus.usable_cpus()} CPUs usable)" if setting == "auto" else ""

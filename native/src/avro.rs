@@ -10,9 +10,13 @@ pub struct Event<'a> {
     pub timestamp_ms: Option<i64>,
 }
 
-/// `None`: not the common case; the Python reader says what it is. `consent_key`: the consent
-/// rule's property, kept too (`Props::consent`).
-pub fn read<'a>(b: &'a [u8], consent_key: Option<&str>) -> Option<Event<'a>> {
+/// `None`: not the common case; the Python reader says what it is. `consent_key` and `route_key`:
+/// the consent rule's and the routing's properties, kept too (`Props::consent`, `Props::route`).
+pub fn read<'a>(
+    b: &'a [u8],
+    consent_key: Option<&str>,
+    route_key: Option<&str>,
+) -> Option<Event<'a>> {
     let mut r = Reader { b, pos: 0 };
     let name = r.string()?;
     let mut props = Props::default();
@@ -34,6 +38,9 @@ pub fn read<'a>(b: &'a [u8], consent_key: Option<&str>) -> Option<Event<'a>> {
             }
             if consent_key == Some(key) {
                 props.consent = Some(value);
+            }
+            if route_key == Some(key) {
+                props.route = Some(value);
             }
         }
     }

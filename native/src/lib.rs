@@ -34,7 +34,7 @@ impl NativePreparer {
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (
         *, max_event_id, max_url, max_content_name, max_category, max_device_id, text_limits,
-        default_opt_out, phone_digits_only, max_age_ms, consent_property, currencies,
+        default_opt_out, phone_digits_only, max_age_ms, consent_property, route_property, currencies,
         spotify_names, phone_plans
     ))]
     fn new(
@@ -48,6 +48,7 @@ impl NativePreparer {
         phone_digits_only: bool,
         max_age_ms: Option<i64>,
         consent_property: Option<String>,
+        route_property: Option<String>,
         currencies: HashSet<String>,
         spotify_names: HashSet<String>,
         phone_plans: Plans,
@@ -66,6 +67,7 @@ impl NativePreparer {
                 phone_digits_only,
                 max_age_ms,
                 consent_property,
+                route_property,
                 currencies,
                 spotify_names,
             },
@@ -89,7 +91,8 @@ impl NativePreparer {
     }
 
     /// Each record's Ready fields `(event_id, event_name, event_time_ms, payload, kinds,
-    /// email_count)`, or the int of why it was declined (`transform::UNKNOWN_*`, `OTHER`).
+    /// email_count, route_key)`, or the int of why it was declined (`transform::UNKNOWN_*`,
+    /// `OTHER`).
     /// The work runs without the GIL.
     fn prepare_batch<'py>(
         &self,
@@ -131,6 +134,7 @@ impl NativePreparer {
                             PyBytes::new(py, &r.payload).into_any(),
                             r.kinds.into_pyobject(py)?.into_any(),
                             r.email_count.into_pyobject(py)?.into_any(),
+                            r.route_key.into_pyobject(py)?.into_any(),
                         ],
                     )?
                     .into_any()

@@ -83,6 +83,8 @@ pub struct Props<'a> {
     values: [Option<Value<'a>>; COUNT],
     /// The consent rule's property as read (a null kept as `Value::Null`), when there is a rule.
     pub consent: Option<Value<'a>>,
+    /// The routing property as read, when routing is by property.
+    pub route: Option<Value<'a>>,
 }
 
 impl<'a> Props<'a> {

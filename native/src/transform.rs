@@ -54,6 +54,7 @@ pub struct Settings {
     pub phone_digits_only: bool,
     pub max_age_ms: Option<i64>,
     pub consent_property: Option<String>, // a boolean consent rule's property, if there is one
+    pub route_property: Option<String>,   // the routing property, when routing is by property
     pub currencies: HashSet<String>,
     pub spotify_names: HashSet<String>,
 }
@@ -67,6 +68,8 @@ pub struct Tables {
 }
 
 pub struct Ready {
+    /// `routing._route_key` of the routing property (Python finds the connection).
+    pub route_key: Option<String>,
     pub event_id: String,
     pub event_name: String,
     pub event_time_ms: i64,
@@ -109,7 +112,8 @@ pub fn prepare(
     if value.is_empty() || value.len() > MAX_RECORD_BYTES {
         return Outcome::Declined(OTHER);
     }
-    let Some(event) = avro::read(value, settings.consent_property.as_deref()) else {
+    let consent_key = settings.consent_property.as_deref();
+    let Some(event) = avro::read(value, consent_key, settings.route_property.as_deref()) else {
         return Outcome::Declined(OTHER);
     };
     let props = &event.props;
@@ -264,6 +268,7 @@ fn ready(
     }
     json.close();
     Some(Ready {
+        route_key: props.route.and_then(route_key),
         event_id: event_id.to_owned(),
         event_name: event_name.to_owned(),
         event_time_ms,
@@ -501,6 +506,17 @@ fn write_user_data(json: &mut Json, user_data: &UserData<'_>) -> u8 {
         kinds |= CLICK_ID;
     }
     kinds
+}
+
+/// `routing._route_key`: a boolean as `true`/`false`, text trimmed, an integer's digits; other
+/// values route by no key (the default connection).
+fn route_key(value: Value<'_>) -> Option<String> {
+    match value {
+        Value::Bool(flag) => Some(if flag { "true" } else { "false" }.to_owned()),
+        Value::Str(text) => Some(py_strip(text).to_owned()),
+        Value::Long(number) => Some(number.to_string()),
+        _ => None,
+    }
 }
 
 /// `event_time.format_utc_ms`: `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC (times from 2000 on).

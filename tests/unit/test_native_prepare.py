@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +41,7 @@ START_MS = 1_767_225_600_000  # the samples' first event
 # Values on either side of the native rules, put into sample events one property at a time.
 EDGES: dict[str, tuple[Any, ...]] = {
     "marketing_consent": (True, False, None, "true", 1, "granted", ["a"]),
+    "brand": ("globex", " globex ", "acme", True, False, 7, 7.0, "", None, ["globex"]),
     "$event_id": (" e-1 ", "\u3000e-2\u2028", "\x1ce-3\x1f", "", " ", "x" * 256, "x" * 257, 7),
     "spotify_event_name": ("VIEW", "view", " VIEW", "Add to cart", "NOPE", "", None, 3),
     "$event_time": (
@@ -232,21 +234,45 @@ def _prepared(preparer: Preparer, records: tuple[bytes, ...]) -> list[Any]:
 
 
 SETTINGS = {
-    "defaults": TransformSettings(event_name_mapping=DEMO_EVENT_NAME_MAPPING),
-    "variants": TransformSettings(
-        event_name_mapping={"Order Completed": "PURCHASE", "page viewed": "LEAD"},
-        event_name_aliases=False,
-        content_category_mapping={"Dresses": "2271", "Kicks": "Apparel & Accessories > Shoes"},
-        phone_format="e164_digits",
-        default_opt_out_targeting=False,
-        max_event_age_s=200.0,
-        max_length=TextLimits(event_id=20, event_source_url=40, user_agent=10, click_id=5),
+    "defaults": (TransformSettings(event_name_mapping=DEMO_EVENT_NAME_MAPPING), RoutingSettings()),
+    "variants": (
+        TransformSettings(
+            event_name_mapping={"Order Completed": "PURCHASE", "page viewed": "LEAD"},
+            event_name_aliases=False,
+            content_category_mapping={"Dresses": "2271", "Kicks": "Apparel & Accessories > Shoes"},
+            phone_format="e164_digits",
+            default_opt_out_targeting=False,
+            max_event_age_s=200.0,
+            max_length=TextLimits(event_id=20, event_source_url=40, user_agent=10, click_id=5),
+        ),
+        # No default: an event whose brand has no route is rejected (`no_route`).
+        RoutingSettings(by="property", property="brand", routes={"globex": "globex"}, default=None),
     ),
-    "consent": TransformSettings(
-        event_name_mapping=DEMO_EVENT_NAME_MAPPING,
-        consent=ConsentSettings(property="marketing_consent", on_missing="attribution_only"),
+    "consent": (  # the demo's: a boolean consent rule, routing by a property
+        TransformSettings(
+            event_name_mapping=DEMO_EVENT_NAME_MAPPING,
+            consent=ConsentSettings(property="marketing_consent", on_missing="attribution_only"),
+        ),
+        RoutingSettings(
+            by="property",
+            property="brand",
+            routes={"globex": "globex", "true": "flag", "7": "seven", "": "blank"},
+            default="acme",
+        ),
     ),
 }
+
+
+def _preparers(name: str) -> tuple[Preparer, Preparer]:
+    """A Preparer with the native path and one without, for SETTINGS[name]."""
+    transform, routing = SETTINGS[name]
+    return (
+        Preparer(DecodeSettings(), transform, routing),
+        Preparer(DecodeSettings(), transform, routing, native=False),
+    )
+
+
+_kept_preparers = cache(_preparers)  # for the many examples of one test
 
 
 def test_the_extension_is_built_and_used_with_default_settings() -> None:
@@ -256,9 +282,7 @@ def test_the_extension_is_built_and_used_with_default_settings() -> None:
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))
 def test_every_record_prepares_as_in_python(name: str) -> None:
-    transform = SETTINGS[name]
-    native = Preparer(DecodeSettings(), transform)
-    python = Preparer(DecodeSettings(), transform, native=False)
+    native, python = _preparers(name)
     assert native.native
     assert not python.native
     expected = _prepared(python, corpus())
@@ -273,8 +297,7 @@ def test_every_record_prepares_as_in_python(name: str) -> None:
 @pytest.mark.parametrize("shape", ["typical", "full"])
 @pytest.mark.parametrize("name", ["defaults", "consent"])
 def test_the_native_path_takes_every_warning_free_sample_event(shape: str, name: str) -> None:
-    transform = SETTINGS[name]
-    native = Preparer(DecodeSettings(), transform)
+    native, python = _preparers(name)
     events = typical_events(2000, seed=4) if shape == "typical" else sample_events(2000, seed=4)
     batch = [
         (_encode(event), SourceCoordinates("events", 0, n, START_MS))
@@ -283,8 +306,7 @@ def test_the_native_path_takes_every_warning_free_sample_event(shape: str, name:
     native.prepare(batch, NOW_MS)  # learns the event names and categories
     assert native._native is not None
     taken = native._native.prepare_batch(batch, NOW_MS)
-    python = Preparer(DecodeSettings(), transform, native=False).prepare(batch, NOW_MS)
-    for fast, slow in zip(taken, python, strict=True):
+    for fast, slow in zip(taken, python.prepare(batch, NOW_MS), strict=True):
         clean = isinstance(slow, Ready) and not slow.warnings
         assert (type(fast) is not int) == clean
     # A short phone is 1 event in 8, a consent denied or missing 1 in 10.
@@ -302,9 +324,7 @@ def test_amounts_and_any_text_come_out_as_in_python(amount: float, text: str) ->
     properties["$user_agent"] = text + "/5.0"
     properties["$spclid"] = f" {text} "
     record = [(_encode({**event, "properties": properties}), SourceCoordinates("e", 0, 0))]
-    transform = SETTINGS["defaults"]
-    native = Preparer(DecodeSettings(), transform)
-    python = Preparer(DecodeSettings(), transform, native=False)
+    native, python = _kept_preparers("defaults")
     found = [differential.prepared_json(p) for p in native.prepare(record, NOW_MS)]
     assert found == [differential.prepared_json(p) for p in python.prepare(record, NOW_MS)]
 
@@ -318,23 +338,21 @@ def test_strip_is_pythons_for_every_character() -> None:
 
 
 @pytest.mark.parametrize(
-    ("decode", "transform", "routing"),
+    ("decode", "transform"),
     [
-        (DecodeSettings(format="confluent", schema_registry_url="http://r:1"), None, None),
-        (None, TransformSettings(consent=ConsentSettings(property="c", category="ads")), None),
-        (None, TransformSettings(allowed_fields=("user_data.ip_address",)), None),
-        (None, None, RoutingSettings(by="property", property="p", default="default")),
+        (DecodeSettings(format="confluent", schema_registry_url="http://r:1"), None),
+        (DecodeSettings(writer_schema_path=Path("schemas/tracking_event.avsc")), None),
+        (None, TransformSettings(consent=ConsentSettings(property="c", category="ads"))),
+        (None, TransformSettings(allowed_fields=("user_data.ip_address",))),
     ],
 )
 def test_settings_the_native_path_does_not_follow_keep_it_off(
-    decode: DecodeSettings | None,
-    transform: TransformSettings | None,
-    routing: RoutingSettings | None,
+    decode: DecodeSettings | None, transform: TransformSettings | None
 ) -> None:
-    assert not native_prepare.covers(
-        decode or DecodeSettings(), transform or TransformSettings(), routing or RoutingSettings()
-    )
-    assert native_prepare.covers(DecodeSettings(), TransformSettings(), RoutingSettings())
+    assert not native_prepare.covers(decode or DecodeSettings(), transform or TransformSettings())
+    assert native_prepare.covers(DecodeSettings(), TransformSettings())
+    if decode is None:  # and the Preparer follows it
+        assert not Preparer(DecodeSettings(), transform or TransformSettings()).native
 
 
 def test_the_pure_switch_turns_the_native_path_off() -> None:
