@@ -101,6 +101,8 @@ struct Details<'a> {
     content_category: Option<&'a str>,
 }
 
+/// One record's Ready, or why it was declined. Event name and category first: a record that
+/// needs Python's answer for one of them says so (`UNKNOWN_*`), so that Python can teach it.
 pub fn prepare(
     settings: &Settings,
     plans: &PhonePlans,
@@ -170,6 +172,7 @@ pub fn prepare(
     }
 }
 
+/// The rest of the transform, and the JSON; `None` at the first thing that is not common.
 fn ready(
     settings: &Settings,
     plans: &PhonePlans,
