@@ -1,9 +1,10 @@
 """Decode → transform → the event's JSON, for a batch of records: the CPU-bound part of the path.
 
-`Preparer` does it in the calling thread. `PreparePool` does it in worker processes
-(`pipeline.prepare_processes`), so that one connector uses more than one core: decoding and
-transforming are pure Python and the GIL would serialise them with everything else. Either way a
-batch's results come back in the order of its records, and batches in the order handed in.
+`Preparer` does it in the calling thread: the common records natively, without the GIL
+(connector/native_prepare.py), the others in Python. `PreparePool` does it in worker processes
+(`pipeline.prepare_processes`), so that one connector uses more than one core when the Python
+path prepares: the GIL would serialise it with everything else. Either way a batch's results
+come back in the order of its records, and batches in the order handed in.
 
 What crosses the process boundary is small: the record's bytes and coordinates in, and out a
 `Ready` (the JSON the sink sends plus what the result record needs), an `Undecodable` or the
