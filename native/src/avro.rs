@@ -21,13 +21,9 @@ pub fn read<'a>(
     let name = r.string()?;
     let mut props = Props::default();
     loop {
-        let mut count = r.long()?;
+        let count = r.block_count()?;
         if count == 0 {
             break;
-        }
-        if count < 0 {
-            count = count.checked_neg()?;
-            r.long()?; // the block's size in bytes
         }
         for _ in 0..count {
             let key = r.string()?;
@@ -95,6 +91,17 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The item count of a map's or an array's next block (0: the end). A negative count is
+    /// followed by the block's size in bytes, which is skipped.
+    fn block_count(&mut self) -> Option<i64> {
+        let count = self.long()?;
+        if count >= 0 {
+            return Some(count);
+        }
+        self.long()?;
+        count.checked_neg()
+    }
+
     fn string(&mut self) -> Option<&'a str> {
         let length = usize::try_from(self.long()?).ok()?;
         let end = self.pos.checked_add(length)?;
@@ -120,13 +127,9 @@ impl<'a> Reader<'a> {
             8 => Value::Str(self.string()?),
             10 => {
                 loop {
-                    let mut count = self.long()?;
+                    let count = self.block_count()?;
                     if count == 0 {
                         break;
-                    }
-                    if count < 0 {
-                        count = count.checked_neg()?;
-                        self.long()?;
                     }
                     for _ in 0..count {
                         self.string()?;

@@ -329,17 +329,7 @@ fn user_data<'a>(
     };
     let mut texts = [None; 9];
     for (index, (prop, _)) in TEXT_FIELDS.iter().enumerate() {
-        texts[index] = match props.get(*prop) {
-            None => None,
-            Some(Value::Str(text)) => {
-                let stripped = py_strip(text);
-                if py_len(stripped) > settings.text_limits[index] {
-                    return None;
-                }
-                (!stripped.is_empty()).then_some(stripped)
-            }
-            Some(_) => return None,
-        };
+        texts[index] = capped_text(props.get(*prop), settings.text_limits[index])?;
     }
     let email = match props.get(Prop::Email) {
         None => None,
@@ -386,6 +376,19 @@ fn user_data<'a>(
         event_ip: ip(props.get(Prop::EventIp))?,
         email,
     })
+}
+
+/// A free-text field (`normalize.capped_text`'s common case): `Some(None)` absent or blank,
+/// `Some(Some(text))` the trimmed text within `limit` characters, `None` declined.
+fn capped_text(value: Option<Value<'_>>, limit: usize) -> Option<Option<&str>> {
+    match value {
+        None => Some(None),
+        Some(Value::Str(text)) => {
+            let stripped = py_strip(text);
+            (py_len(stripped) <= limit).then_some((!stripped.is_empty()).then_some(stripped))
+        }
+        Some(_) => None,
+    }
 }
 
 /// An IP field: `Some(None)` absent, `Some(Some(ip))` a usable IPv4 address, `None` declined.
@@ -446,17 +449,7 @@ fn details<'a>(
         }
         Some(_) => return None,
     };
-    let content_name = match props.get(Prop::ContentName) {
-        None => None,
-        Some(Value::Str(text)) => {
-            let name = py_strip(text);
-            if py_len(name) > settings.max_content_name {
-                return None;
-            }
-            (!name.is_empty()).then_some(name)
-        }
-        Some(_) => return None,
-    };
+    let content_name = capped_text(props.get(Prop::ContentName), settings.max_content_name)?;
     Some(Details {
         amount,
         currency,
