@@ -20,15 +20,12 @@ class Router:
 
     def route(self, topic: str, event: TrackingEvent) -> str | None:
         """The connection's name, or None when no route and no default takes the event."""
-        key = topic if self._property is None else _route_key(event, self._property)
-        return self.connection(key)
+        property_key = None if self._property is None else _route_key(event, self._property)
+        return self.route_by_key(topic, property_key)
 
     def route_by_key(self, topic: str, property_key: str | None) -> str | None:
         """`route` given the routing property's key (`_route_key`) instead of the event."""
-        return self.connection(topic if self._property is None else property_key)
-
-    def connection(self, key: str | None) -> str | None:
-        """The connection of a route key (a topic, or a property's key), else the default."""
+        key = topic if self._property is None else property_key
         if key is not None:
             connection = self._routes.get(key)
             if connection is not None:

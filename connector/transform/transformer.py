@@ -167,12 +167,19 @@ class Transformer:
     def category_for(self, value: PropertyValue) -> str | None:
         """The taxonomy id `content_category` sends for `value`, when it sends one without a
         warning; None otherwise."""
-        if type(value) is str and len(value) <= self._max_category:
-            return self._categories.known(value)
+        known = self._known_category(value)
+        if known is not None:
+            return known
         try:
             return self._categories.resolve(value)
         except Invalid:
             return None
+
+    def _known_category(self, value: PropertyValue) -> str | None:
+        """The common case: text up to its limit, resolved before (cached)."""
+        if type(value) is str and len(value) <= self._max_category:
+            return self._categories.known(value)
+        return None
 
     def _skipped(
         self, own_name: object, props: dict[str, PropertyValue], consent: Consent, event_id: str
@@ -312,10 +319,7 @@ class Transformer:
         else:
             content_name = _optional(self._content_name, props, m.CONTENT_NAME, warnings)
         value = props.get(m.CONTENT_CATEGORY)
-        if type(value) is str and len(value) <= self._max_category:
-            content_category = self._categories.known(value)  # the common case: seen before
-        else:
-            content_category = None
+        content_category = self._known_category(value)
         if content_category is None and value is not None:
             content_category = _optional(
                 self._categories.resolve, props, m.CONTENT_CATEGORY, warnings
