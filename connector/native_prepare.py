@@ -46,10 +46,10 @@ UNKNOWN_CATEGORY: Final = 2
 # TEXT_FIELDS has the same.
 _TEXT_LIMITS: Final = tuple(attribute for _, attribute in m.USER_TEXT_FIELDS)
 
-# A Ready's fields but the connection, as the native path makes them: event id, event name,
-# event time (ms), payload, identifiers, and the routing property's key when routing is by
-# property. Or the int of why it was declined.
-Fast: TypeAlias = tuple[str, str, int, bytes, Identifiers, str | None] | int
+# What the native path makes of a record: a Ready's fields but the connection (event id, event
+# name, event time in ms, payload, the identifier kinds as bits of KINDS, the e-mail count) and
+# the routing property's key when routing is by property. Or the int of why it was declined.
+Fast: TypeAlias = tuple[str, str, int, bytes, int, int, str | None] | int
 
 
 def available() -> bool:
@@ -105,16 +105,7 @@ class NativePrepare:
     def prepare_batch(
         self, records: Sequence[tuple[bytes | None, SourceCoordinates]], now_ms: int
     ) -> list[Fast]:
-        rows = self._native.prepare_batch([(v, c.timestamp_ms) for v, c in records], now_ms)
-        fast: list[Fast] = []
-        for row in rows:
-            if isinstance(row, int):
-                fast.append(row)
-                continue
-            event_id, event_name, event_time_ms, payload, kinds, email_count, route_key = row
-            identifiers = self._kinds(kinds, email_count)
-            fast.append((event_id, event_name, event_time_ms, payload, identifiers, route_key))
-        return fast
+        return self._native.prepare_batch([(v, c.timestamp_ms) for v, c in records], now_ms)
 
     def learn(self, event: TrackingEvent, declined: int) -> None:
         """Teach what Python resolved for a record declined for an unknown name or category."""
@@ -131,7 +122,7 @@ class NativePrepare:
                 elif type(value) is int:
                     self._native.learn_category(f"#{value}", category_id)
 
-    def _kinds(self, kinds: int, email_count: int) -> Identifiers:
+    def identifiers(self, kinds: int, email_count: int) -> Identifiers:
         """The Identifiers of a kinds bitmask (KINDS' order), one shared tuple each."""
         identifiers = self._identifiers.get((kinds, email_count))
         if identifiers is None:

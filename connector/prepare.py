@@ -107,6 +107,7 @@ class Preparer:
         if self._native is None:
             return [self._prepare_one(value, c, now_ms, 0) for value, c in records]
         route = self._router.route_by_key
+        identifiers = self._native.identifiers
         prepared: list[Prepared] = []
         for (value, coordinates), fast in zip(
             records, self._native.prepare_batch(records, now_ms), strict=True
@@ -114,13 +115,22 @@ class Preparer:
             if isinstance(fast, int):
                 prepared.append(self._prepare_one(value, coordinates, now_ms, fast))
                 continue
-            event_id, event_name, event_time_ms, payload, identifiers, route_key = fast
+            event_id, event_name, event_time_ms, payload, kinds, email_count, route_key = fast
             connection = route(coordinates.topic, route_key)
             if connection is None:  # no route: the Python path rejects it with the reason
                 prepared.append(self._prepare_one(value, coordinates, now_ms, 0))
                 continue
             ready: Ready = new_tuple(  # Ready's fields in order, see models.new_tuple
-                Ready, (event_id, event_name, event_time_ms, payload, (), connection, identifiers)
+                Ready,
+                (
+                    event_id,
+                    event_name,
+                    event_time_ms,
+                    payload,
+                    (),  # warnings: the native path takes none with a warning
+                    connection,
+                    identifiers(kinds, email_count),
+                ),
             )
             prepared.append(ready)
         return prepared
