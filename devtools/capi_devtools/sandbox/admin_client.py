@@ -41,6 +41,7 @@ class SandboxAdmin:
             requests_by_status=wire["requests_by_status"],
             events_accepted=wire["events_accepted"],
             unique_event_ids=wire["unique_event_ids"],
+            busiest_second=wire.get("busiest_second", 0),
         )
 
     def accepted_ids(self) -> dict[str, int]:

@@ -64,6 +64,7 @@ async def _ensure_trace_id(request: web.Request, response: web.StreamResponse) -
 
 async def post_events(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
+    runtime.state.record_arrival(time.time())
     trace_id = uuid.uuid4().hex
     outage = runtime.outage
     if outage is not None and outage.active(now := time.monotonic()):
@@ -140,7 +141,8 @@ def _check_batch(envelope: Envelope, runtime: SandboxRuntime) -> Refusal | None:
         problems = check_light(events)
     else:
         rules = TimeRules(time.time(), settings.max_clock_skew_s, settings.max_event_age_s)
-        problems = check_events(events, rules, runtime.refused_user_data)
+        refused = runtime.refused_user_data_now(time.monotonic())
+        problems = check_events(events, rules, refused)
     return Refusal(400, "INVALID_REQUEST", problems) if problems else None
 
 

@@ -32,14 +32,23 @@ class SandboxRuntime:
         self._resume_task: asyncio.Task[None] | None = None
         self.settings = settings
         self.faults = FaultInjector(settings.faults)
+        self._faults_set_at = time.monotonic()
         self._apply(settings)
 
     def configure(self, settings: SandboxSettings, *, reseed: bool = False) -> None:
         """Swap settings while serving; a new fault section (or `reseed`) restarts its sequence."""
         if reseed or settings.faults != self.settings.faults:
             self.faults = FaultInjector(settings.faults)
+            self._faults_set_at = time.monotonic()
         self.settings = settings
         self._apply(settings)
+
+    def refused_user_data_now(self, now: float) -> frozenset[str]:
+        """The user_data keys refused at monotonic time `now` (`refuse_for_s` ends them)."""
+        refuse_for_s = self.settings.faults.refuse_for_s
+        if refuse_for_s is not None and now >= self._faults_set_at + refuse_for_s:
+            return frozenset()
+        return self.refused_user_data
 
     def _apply(self, settings: SandboxSettings) -> None:
         self.tokens = settings.token_values()

@@ -51,6 +51,9 @@ class FaultSettings(_Model):
     # `user_data` keys answered with 400 (full validation), e.g. ["clickID"]: a Spotify that
     # refuses a field, for the sink's healing.
     refuse_user_data_keys: tuple[str, ...] = ()
+    # Refuse those keys for this long after the faults are set, then accept them again (a
+    # Spotify that changes its mind, for the sink's probe of a learned refusal); None: for ever.
+    refuse_for_s: float | None = Field(default=None, ge=0)
 
     @field_validator("refuse_user_data_keys")
     @classmethod

@@ -21,6 +21,7 @@ class Stats:
     requests_by_status: dict[str, int]  # "200", "400", ..., "dropped"
     events_accepted: int  # every accepted event, duplicates included
     unique_event_ids: int
+    busiest_second: int = 0  # the most requests that arrived within one second of the clock
 
     @property
     def duplicate_events(self) -> int:
@@ -33,6 +34,7 @@ class Stats:
             "events_accepted": self.events_accepted,
             "unique_event_ids": self.unique_event_ids,
             "duplicate_events": self.duplicate_events,
+            "busiest_second": self.busiest_second,
         }
 
 
@@ -46,8 +48,14 @@ class SandboxState:
         self._id_counts: dict[str, int] = {}
         self._by_connection: dict[str, dict[str, int]] = {}  # connection id → id → arrivals
         self._bodies: dict[str, dict[str, Any]] = {}
+        self._by_second: Counter[int] = Counter()  # whole epoch second → requests that arrived
 
     # --- written by the server ------------------------------------------------------------
+
+    def record_arrival(self, epoch_s: float) -> None:
+        """A request arrived (counted per second of the wall clock, whatever it is answered)."""
+        with self._lock:
+            self._by_second[int(epoch_s)] += 1
 
     def record_response(self, status: int | str) -> None:
         with self._lock:
@@ -88,7 +96,13 @@ class SandboxState:
                 requests_by_status=dict(self._by_status),
                 events_accepted=self._events_accepted,
                 unique_event_ids=len(self._id_counts),
+                busiest_second=max(self._by_second.values(), default=0),
             )
+
+    def requests_by_second(self) -> dict[int, int]:
+        """Requests that arrived in each whole second of the wall clock (epoch seconds)."""
+        with self._lock:
+            return dict(self._by_second)
 
     def accepted_ids(self, connection_id: str | None = None) -> dict[str, int]:
         """Each accepted event id with the number of times it arrived (for one connection id
@@ -114,3 +128,4 @@ class SandboxState:
             self._id_counts.clear()
             self._by_connection.clear()
             self._bodies.clear()
+            self._by_second.clear()

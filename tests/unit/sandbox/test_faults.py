@@ -190,3 +190,37 @@ async def test_latency_is_added(
 def test_shares_over_one_are_refused(sandbox: SandboxServer) -> None:
     with pytest.raises(ValueError, match="at most 1"):
         sandbox.configure(faults={"share_500": 0.6, "share_503": 0.5})
+
+
+async def test_a_field_refused_for_a_while_is_accepted_again(
+    sandbox: SandboxServer, session: aiohttp.ClientSession
+) -> None:
+    sandbox.configure(faults={"refuse_user_data_keys": ["clickID"], "refuse_for_s": 0.3})
+    clicked = good_event("c-0")
+    clicked["user_data"]["clickID"] = "spclid-0"
+    async with session.post(sandbox.url, json=envelope([clicked]), headers=HEADERS) as response:
+        assert response.status == 400
+        assert (await response.json())["error_codes"] == ["REFUSED"]
+    await asyncio.sleep(0.3)  # `refuse_for_s` counts from when the faults were set
+    clicked["event_id"] = "c-1"
+    async with session.post(sandbox.url, json=envelope([clicked]), headers=HEADERS) as response:
+        assert response.status == 200
+    assert sandbox.state.body("c-1")["user_data"]["clickID"] == "spclid-0"  # type: ignore[index]
+    sandbox.configure(faults={"refuse_for_s": None})  # a new fault section: refused again
+    clicked["event_id"] = "c-2"
+    async with session.post(sandbox.url, json=envelope([clicked]), headers=HEADERS) as response:
+        assert response.status == 400
+
+
+async def test_stats_count_the_busiest_second_of_arrivals(
+    sandbox: SandboxServer, session: aiohttp.ClientSession
+) -> None:
+    sandbox.configure(faults={"share_500": 0.5, "seed": 1})
+    statuses = await _send(session, sandbox, 30)
+    by_second = sandbox.state.requests_by_second()
+    assert sum(by_second.values()) == 30  # every arrival, answered 200 or not
+    assert 500 in statuses
+    assert sandbox.state.stats().busiest_second == max(by_second.values())
+    assert sandbox.state.stats().to_wire()["busiest_second"] == max(by_second.values())
+    sandbox.state.reset()
+    assert sandbox.state.requests_by_second() == {}
