@@ -6,7 +6,8 @@ from collections.abc import Callable, Sequence
 
 import aiohttp
 
-from connector.config import Settings
+from connector.config import Settings, SinkSettings
+from connector.cpus import worker_count
 from connector.kafka.results import ResultWriter
 from connector.kafka.source import KafkaSource
 from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
@@ -37,7 +38,7 @@ def build_pipeline(
             {
                 name: SpotifySink(
                     spotify,
-                    settings.sink,
+                    sink_settings(settings, name),
                     answer,
                     observer=NullObserver() if sink_observers is None else sink_observers(name),
                     trace_configs=trace_configs,
@@ -56,3 +57,12 @@ def build_pipeline(
         record_filter=record_filter,
         coordinates_for=coordinates_for,
     )
+
+
+def sink_settings(settings: Settings, connection: str) -> SinkSettings:
+    """The sink settings of one connection in this process: its own request-rate cap, shared
+    among the processes of `run --workers N` (each takes a Nth)."""
+    rate = settings.max_requests_per_second(connection)
+    if rate is not None:
+        rate /= worker_count()
+    return settings.sink.model_copy(update={"max_requests_per_second": rate})

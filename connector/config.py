@@ -161,6 +161,8 @@ class ConnectionSettings(_Section):
 
     connection_id: OptionalText = None
     token: OptionalSecret = None
+    # This connection's own request-rate cap; unset: sink.max_requests_per_second.
+    max_requests_per_second: float | None = Field(default=None, gt=0)
 
 
 class SpotifySettings(_Section):
@@ -360,6 +362,16 @@ class SinkSettings(_Section):
     # A lone event refused with 400 is sent again with less (connector/sink/heal.py) before it
     # is dead-lettered; false: dead-letter it at once.
     heal_rejected: bool = True
+    # Learned refusals (connector/sink/learned.py): once Spotify refuses a field for
+    # `learn_after` events of a connection within `learn_window_s`, the connection's events go
+    # without it for `learned_ttl_s`, then one batch probes with it. false: healing alone.
+    learn_refusals: bool = True
+    learn_after: int = Field(default=3, ge=1)
+    learn_window_s: float = Field(default=60.0, gt=0)
+    learned_ttl_s: float = Field(default=600.0, gt=0)
+    # Requests a second per connection (sends, retries, heal resends and auth probes alike),
+    # for each process: `run --workers N` gives each worker a Nth. Unset: no cap.
+    max_requests_per_second: float | None = Field(default=None, gt=0)
 
 
 class PipelineSettings(_Section):
@@ -448,6 +460,13 @@ class Settings(BaseSettings):
         if not named or default.token or default.connection_id or DEFAULT_CONNECTION in routed:
             return {DEFAULT_CONNECTION: default, **named}
         return named
+
+    def max_requests_per_second(self, connection: str) -> float | None:
+        """The request-rate cap of a connection: its own, else `sink.max_requests_per_second`."""
+        own = self.spotify.connections.get(connection)
+        if own is not None and own.max_requests_per_second is not None:
+            return own.max_requests_per_second
+        return self.sink.max_requests_per_second
 
     def require_delivery(self) -> None:
         """Settings `run` needs beyond those a dry run needs."""

@@ -55,6 +55,12 @@ def auto_prepare_processes(cpus: int, workers: int) -> int:
     return min(AUTO_MAX, max(0, cpus // max(1, workers) - 1))
 
 
+def worker_count() -> int:
+    """The connector processes `run --workers N` started beside this one (1 on its own)."""
+    workers = os.environ.get(WORKER_COUNT_ENV, "1")
+    return max(1, int(workers)) if workers.isdigit() else 1
+
+
 def prepare_processes(setting: int | str, *, native: bool = False) -> int:
     """The setting as a count: `auto` sized from this process's CPUs and `run --workers`, and
     none when the native prepare path runs: it prepares without the GIL in the Kafka thread, so
@@ -64,5 +70,4 @@ def prepare_processes(setting: int | str, *, native: bool = False) -> int:
         return int(setting)
     if native:
         return 0
-    workers = os.environ.get(WORKER_COUNT_ENV, "1")
-    return auto_prepare_processes(usable_cpus(), int(workers) if workers.isdigit() else 1)
+    return auto_prepare_processes(usable_cpus(), worker_count())

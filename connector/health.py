@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -32,6 +33,7 @@ from connector.service import Service
 
 if TYPE_CHECKING:
     from connector.pipeline import PipelineStatus
+    from connector.sink import StrippedField
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,7 @@ def assess(
                 if status.auth_failing
                 else "token accepted",
             ),
+            Check("refused_fields", True, _stripped(status.stripped_fields)),
             Check(
                 "progress",
                 not stalled,
@@ -134,6 +137,19 @@ def assess(
             ),
         )
     )
+
+
+def _stripped(fields: tuple[StrippedField, ...]) -> str:
+    """What Spotify refuses and the connector leaves out (never a reason to be unready)."""
+    if not fields:
+        return "none stripped"
+    return "; ".join(
+        f"{f.path} stripped on {f.connection} since {_iso(f.since_ms)}" for f in fields
+    )
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _of_connections(names: tuple[str, ...]) -> str:

@@ -41,7 +41,7 @@ from connector.ports import (
     SinkFactory,
 )
 from connector.prepare import Preparation, PreparePool, Preparer, Ready
-from connector.sink import SendOutcome, SinkItem
+from connector.sink import SendOutcome, SinkItem, StrippedField
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class PipelineStatus:
     unsettled: int = 0
     auth_failing: bool = False  # some connection's token is refused
     failing_connections: tuple[str, ...] = ()  # which ones
+    stripped_fields: tuple[StrippedField, ...] = ()  # fields Spotify refuses, learned
     broker_down: bool = False
     last_progress_ms: int = field(default_factory=now_ms)
     heartbeat_ms: int = field(default_factory=now_ms)  # the Kafka thread's last turn of its loop
@@ -330,6 +331,7 @@ class Pipeline:
         status.unsettled = self._book.unsettled
         status.failing_connections = () if self._sink is None else self._sink.failing_connections
         status.auth_failing = bool(status.failing_connections)
+        status.stripped_fields = () if self._sink is None else self._sink.stripped_fields
         status.paused = len(self._source.paused)
         status.assigned = len(self._book)
         if status.unsettled == 0:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from connector.models import DeliveryResult, SourceRecord
 from connector.offsets import Commit
-from connector.sink import SendOutcome, SinkItem
+from connector.sink import SendOutcome, SinkItem, StrippedField
 
 Partitions = list[tuple[str, int]]
 
@@ -93,6 +93,10 @@ class Sink(Protocol):
     @property
     def failing_connections(self) -> tuple[str, ...]:
         """The connections whose token Spotify refuses now (their items are held)."""
+
+    @property
+    def stripped_fields(self) -> tuple[StrippedField, ...]:
+        """The fields connections send no more because Spotify refuses them (learned)."""
 
     def add(self, item: SinkItem) -> None: ...
 

@@ -204,6 +204,22 @@ class Telemetry:
             "{field}",
             "Fields removed from events Spotify refused with 400 and then accepted without them",
         )
+        self.fields_stripped = meter.create_counter(
+            "spotify_capi.fields.stripped",
+            "{event}",
+            "Events sent without a field because Spotify refuses it on the connection (learned)",
+        )
+        meter.create_observable_gauge(
+            "spotify_capi.fields.stripped_since",
+            [self._stripped_since],
+            "s",
+            "Unix time since which a connection sends a field no more (learned refusals)",
+        )
+        self.rate_limit_wait = meter.create_counter(
+            "spotify_capi.rate_limit.wait",
+            "s",
+            "Seconds a ready batch waited for the request-rate cap (sink.max_requests_per_second)",
+        )
         self.request_duration = meter.create_histogram(
             "http.client.request.duration",
             "s",
@@ -486,6 +502,18 @@ class Telemetry:
             Observation(int(name in failing), {"connection": name}) for name in self._connections
         ]
 
+    def _stripped_since(self, _options: CallbackOptions) -> Iterable[Observation]:
+        status = self._status
+        if status is None:
+            return []
+        return [
+            Observation(
+                field.since_ms / 1000,
+                {"connection": field.connection, "spotify_capi.field": _label(field.path)},
+            )
+            for field in status.stripped_fields  # replaced whole by the Kafka thread
+        ]
+
     def _lag(self, _options: CallbackOptions) -> Iterable[Observation]:
         status = self._status
         if status is None:
@@ -620,6 +648,14 @@ class SinkMetrics:
         self._t.fields_removed.add(
             1, {"spotify_capi.field": _label(field), "connection": self._connection}
         )
+
+    def on_fields_stripped(self, field: str, events: int) -> None:
+        self._t.fields_stripped.add(
+            events, {"spotify_capi.field": _label(field), "connection": self._connection}
+        )
+
+    def on_rate_wait(self, seconds: float) -> None:
+        self._t.rate_limit_wait.add(seconds, {"connection": self._connection})
 
 
 def _tracer_provider(

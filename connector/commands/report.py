@@ -4,7 +4,9 @@ Counts by status, by event name (per status) and by error code; match quality (p
 the identifiers delivered events carried and why some were dropped); delivery latency percentiles
 (`latency_ms` of DELIVERED results: poll to Spotify's acknowledgement); and the unsettled
 problems: records whose latest result is a failure with no later DELIVERED result for the same
-event (the same event id; the source coordinates when there is none). A replay that delivers an
+event (the same event id; the source coordinates when there is none); and the fields Spotify
+refuses, by connection: how many delivered events went without each (healed or learned, the
+`spotify_400_removed:<field>` warning), since when and until when. A replay that delivers an
 event settles its problem. SKIPPED_NO_CONSENT is counted (its error code says why) but is no
 problem: the consent rule settled it.
 
@@ -33,6 +35,7 @@ import orjson
 from connector.config import KafkaSettings, load_settings
 from connector.errors import InputError
 from connector.match_quality import MatchQuality, render_match_quality
+from connector.sink.heal import WARNING_CODE as REMOVED_WARNING
 
 NAME = "report"
 HELP = "summarise delivery results from the results topic (counts, errors, latency, problems)"
@@ -146,6 +149,8 @@ class Summary:
     by_error_code: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[int] = field(default_factory=list)
     match_quality: MatchQuality = field(default_factory=MatchQuality)
+    # (connection, field) → [events delivered without it, first settled_at, last settled_at]
+    refused_fields: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     # Per event: its latest result, while that result is a failure (a DELIVERED one removes it).
     _open: dict[str, dict[str, Any]] = field(default_factory=dict)
     _latest: dict[str, int] = field(default_factory=dict)
@@ -166,9 +171,23 @@ class Summary:
             self.match_quality.add(
                 name, record.get("identifiers") or [], record.get("identifiers_dropped") or []
             )
+            self._count_refused(record, settled)
         else:
             self.by_error_code[record.get("error_code") or "(none)"] += 1
         self._track(record, status, settled)
+
+    def _count_refused(self, record: dict[str, Any], settled: int) -> None:
+        for warning in record.get("warnings") or ():
+            code, _, path = str(warning).partition(":")
+            if code != REMOVED_WARNING:
+                continue
+            key = (record.get("connection") or "default", path)
+            seen = self.refused_fields.get(key)
+            if seen is None:
+                self.refused_fields[key] = [1, settled, settled]
+            else:
+                seen[0] += 1
+                seen[1], seen[2] = min(seen[1], settled), max(seen[2], settled)
 
     def _track(self, record: dict[str, Any], status: str, settled: int) -> None:
         key = record.get("event_id") or (
@@ -196,6 +215,16 @@ class Summary:
             "by_error_code": dict(sorted(self.by_error_code.items())),
             "delivery_latency_ms": percentiles(self.latencies_ms),
             "match_quality": self.match_quality.to_wire(),
+            "refused_fields": [
+                {
+                    "connection": connection,
+                    "field": path,
+                    "events": events,
+                    "since": _iso(first),
+                    "last": _iso(last),
+                }
+                for (connection, path), (events, first, last) in sorted(self.refused_fields.items())
+            ],
             "unsettled_problems": len(self._open),
             "oldest_unsettled_problem": None if oldest is None else _problem(oldest),
         }
@@ -261,6 +290,7 @@ def render_table(report: dict[str, Any]) -> str:
         lines.append("")
     lines += _section("error code", report["by_error_code"])
     lines += render_match_quality(report["match_quality"])
+    lines += _refused_fields(report["refused_fields"])
     latency = report["delivery_latency_ms"]
     if latency is not None:
         lines.append(
@@ -278,6 +308,18 @@ def render_table(report: dict[str, Any]) -> str:
             f"at {source['topic']}[{source['partition']}]@{source['offset']}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _refused_fields(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = [f"  {'fields Spotify refuses':<40}{'events':>10}  {'since':<26}last"]
+    lines += [
+        f"  {row['connection'] + ' ' + row['field']:<40}{row['events']:>10}  "
+        f"{row['since']:<26}{row['last']}"
+        for row in rows
+    ]
+    return [*lines, ""]
 
 
 def _section(title: str, counts: dict[str, int]) -> list[str]:

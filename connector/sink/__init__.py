@@ -6,6 +6,7 @@ token works again, so their offsets are never committed.
 """
 
 from connector.sink.client import SpotifySink
+from connector.sink.learned import StrippedField
 from connector.sink.model import (
     NullObserver,
     SendOutcome,
@@ -23,4 +24,5 @@ __all__ = [
     "SinkItem",
     "SinkObserver",
     "SpotifySink",
+    "StrippedField",
 ]

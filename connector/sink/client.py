@@ -7,9 +7,13 @@ How a batch travels:
          → halves at the front of the ready queue (400/413 of several events)
          → a smaller copy at the front (400 of one event: connector/sink/heal.py), until
            accepted or there is nothing left to remove
+         → the whole batch again at the front, without a field the connection is now known to
+           refuse (400 naming it: connector/sink/learned.py), instead of halves
          → back to the front of the ready queue after a backoff sleep (429, 5xx, transport)
          → held while the token is refused (401/403); one prober resends the first held batch
            every auth_retry_interval_s, and its acceptance releases everything
+Every request takes a token of the request-rate cap first (connector/sink/rate.py), when one
+is set; a batch waits at the front of the ready queue for it, holding no request slot.
 
 Everything runs on one event loop, so the counters need no locks.
 """
@@ -36,6 +40,7 @@ from connector.sink.concurrency import AdaptiveLimit
 from connector.sink.encoding import BodyEncoder
 from connector.sink.headers import request_headers
 from connector.sink.heal import Healing, next_step
+from connector.sink.learned import LearnedRefusals, RefusalBook, StrippedField
 from connector.sink.model import (
     NullObserver,
     SendOutcome,
@@ -44,6 +49,7 @@ from connector.sink.model import (
     SinkItem,
     SinkObserver,
 )
+from connector.sink.rate import TokenBucket
 from connector.sink.redaction import redactor
 from connector.sink.retry import RetryPolicy, Verdict, classify_status, retry_cause
 from connector.sink.transport import Answer, TransportFailure, post_batch
@@ -66,6 +72,8 @@ class _Batch:
     requests: int = 0  # every POST of this body, auth probes included (reported as attempts)
     failures: int = 0  # retriable failures, counted against max_attempts
     healing: Healing | None = None  # a lone event sent again with less after a 400
+    probe: tuple[str, ...] = ()  # learned refusals this batch sends again, to see if they pass
+    learned: int = 0  # the learned refusals' generation it was built under
 
 
 def tls_context(spotify: SpotifySettings) -> ssl.SSLContext:
@@ -109,6 +117,24 @@ class SpotifySink:
         )
         self._limit = AdaptiveLimit(settings.max_in_flight)
         self._batch_size = settings.batch_size
+        self._learned = (
+            LearnedRefusals(
+                name,
+                RefusalBook(
+                    settings.learn_after,
+                    round(settings.learn_window_s * 1000),
+                    round(settings.learned_ttl_s * 1000),
+                ),
+                self._observer,
+                settings.learn_window_s,
+            )
+            if settings.learn_refusals
+            else None
+        )
+        rate = settings.max_requests_per_second
+        self._rate = None if rate is None else TokenBucket(rate, time.monotonic)
+        self._rate_timer: asyncio.TimerHandle | None = None
+        self._rate_waiting_since: float | None = None  # monotonic, while a batch waits for a token
 
         self._session: aiohttp.ClientSession | None = None
         self._headers = headers
@@ -154,6 +180,9 @@ class SpotifySink:
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
+        if self._rate_timer is not None:
+            self._rate_timer.cancel()
+            self._rate_timer = None
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -179,6 +208,11 @@ class SpotifySink:
     @property
     def failing_connections(self) -> tuple[str, ...]:
         return (self.name,) if self._auth_failing else ()
+
+    @property
+    def stripped_fields(self) -> tuple[StrippedField, ...]:
+        """The fields this connection sends no more because Spotify refuses them (learned)."""
+        return () if self._learned is None else self._learned.snapshot
 
     @property
     def batch_size(self) -> int:
@@ -253,15 +287,67 @@ class SpotifySink:
         self._pump()
 
     def _new_batch(self, items: Sequence[SinkItem]) -> _Batch:
-        return _Batch(tuple(items), self._encoder.encode(item.payload for item in items))
+        if self._learned is None:
+            return _Batch(tuple(items), self._encoder.encode(item.payload for item in items))
+        items, probe = self._learned.prepare(items, self._clock_ms())
+        return _Batch(
+            tuple(items),
+            self._encoder.encode(item.payload for item in items),
+            probe=probe,
+            learned=self._learned.generation,
+        )
+
+    def _up_to_date(self, batch: _Batch) -> _Batch:
+        """A batch built before the connection learned a field, rebuilt without it."""
+        learned = self._learned
+        if learned is None or batch.learned == learned.generation or batch.probe:
+            return batch
+        again = self._new_batch(batch.items)
+        if not again.probe and all(a is b for a, b in zip(again.items, batch.items, strict=True)):
+            batch.learned = again.learned
+            return batch
+        again.requests, again.failures, again.healing = (
+            batch.requests,
+            batch.failures,
+            batch.healing,
+        )
+        return again
 
     def _pump(self) -> None:
-        """Start requests while there is room; none while the token is refused."""
+        """Start requests while there is room and a token; none while the token is refused."""
         while self._ready and not self._auth_failing and self._sending < self._limit.limit:
-            batch = self._ready.popleft()
+            if self._rate is not None and not self._take_token():
+                break
+            batch = self._up_to_date(self._ready.popleft())
             self._sending += 1
             self._spawn(self._send(batch, self._limit.generation))
         self._report_in_flight()
+
+    def _take_token(self) -> bool:
+        """A token of the rate cap now; else False, and a pump is scheduled for when one is."""
+        assert self._rate is not None  # noqa: S101 - the caller checked
+        wait_s = self._rate.take()
+        now = time.monotonic()
+        if wait_s == 0.0:
+            if self._rate_waiting_since is not None:
+                self._observer.on_rate_wait(now - self._rate_waiting_since)
+                self._rate_waiting_since = None
+            return True
+        if self._rate_waiting_since is None:
+            self._rate_waiting_since = now
+        if self._rate_timer is None:
+            loop = asyncio.get_running_loop()
+            self._rate_timer = loop.call_later(wait_s, self._on_token)
+        return False
+
+    def _on_token(self) -> None:
+        self._rate_timer = None
+        self._pump()
+
+    async def _next_token(self) -> None:
+        """Wait for a token outside the pump (the auth probe)."""
+        while self._rate is not None and (wait_s := self._rate.take()) > 0:  # noqa: ASYNC110 - a clock
+            await asyncio.sleep(wait_s)
 
     def _report_in_flight(self) -> None:
         self._observer.on_in_flight(self._sending, self._limit.limit)
@@ -337,11 +423,14 @@ class SpotifySink:
         elif verdict is Verdict.AUTH:
             self._hold(batch, result.status)
         elif verdict is Verdict.BISECT:
-            self._split_or_reject(batch, result, "spotify_400")
+            if not self._learn(batch, result):
+                self._split_or_reject(batch, result, "spotify_400")
         elif verdict is Verdict.SHRINK:
+            self._end_probe(batch)
             self._batch_size = max(1, min(self._batch_size, len(batch.items) // 2))
             self._split_or_reject(batch, result, "too_large")
         elif verdict is Verdict.REJECT:
+            self._end_probe(batch)
             self._reject(batch, result, f"spotify_{result.status}")
         else:
             if result.status == 429 and self._limit.on_throttled(generation):
@@ -358,6 +447,7 @@ class SpotifySink:
         batch.failures += 1
         status = None if answer is None else answer.status
         if self._policy.exhausted(batch.failures):
+            self._end_probe(batch)
             log.warning(
                 "giving up on a batch of %d events after %d attempts (last: %s)",
                 len(batch.items),
@@ -392,6 +482,27 @@ class SpotifySink:
         self._ready.appendleft(self._new_batch(batch.items[middle:]))
         self._ready.appendleft(self._new_batch(batch.items[:middle]))
 
+    def _learn(self, batch: _Batch, answer: Answer) -> bool:
+        """Learn from a 400; True when the batch went again whole, without a field the
+        connection is now known to refuse (rather than halves, or a heal)."""
+        learned = self._learned
+        if learned is None:
+            return False
+        learned.refused(batch.items, answer, batch.probe, self._clock_ms())
+        learned.probe_over(batch.probe, accepted=False)  # a field it names was renewed above
+        again = self._new_batch(batch.items)
+        if all(a is b for a, b in zip(again.items, batch.items, strict=True)):
+            learned.probe_over(again.probe, accepted=False)  # never sent
+            return False
+        again.requests = batch.requests  # attempts count every request for these events
+        self._ready.appendleft(again)
+        return True
+
+    def _end_probe(self, batch: _Batch) -> None:
+        """A probe that ends without a verdict on its fields: another batch probes."""
+        if batch.probe and self._learned is not None:
+            self._learned.probe_over(batch.probe, accepted=False)
+
     def _heal(self, batch: _Batch, answer: Answer) -> bool:
         """Send a lone refused event again with less; False when there is nothing to try."""
         if not self._settings.heal_rejected:
@@ -408,6 +519,8 @@ class SpotifySink:
         return True
 
     def _deliver(self, batch: _Batch, answer: Answer) -> None:
+        if batch.probe and self._learned is not None:
+            self._learned.probe_over(batch.probe, accepted=True)
         healing = batch.healing
         if healing is not None:
             for field in healing.removed:
@@ -442,6 +555,7 @@ class SpotifySink:
         sp_trace_id: str | None = None,
         removed_fields: tuple[str, ...] = (),
     ) -> None:
+        """One outcome an item; `removed_fields` (healing's) follow what the item went without."""
         now, attempts = self._clock_ms(), batch.requests
         # One outcome an item, the fields in SendOutcome's order through new_tuple: ~0.6 µs
         # an item cheaper than its keyword __new__, on the HTTP thread (bench/README.md).
@@ -457,7 +571,7 @@ class SpotifySink:
                     attempts,
                     sp_trace_id,
                     now,
-                    removed_fields,
+                    (*item.removed, *removed_fields) if item.removed else removed_fields,
                 ),
             )
             for item in batch.items
@@ -491,6 +605,7 @@ class SpotifySink:
         """Resend the first held batch every interval until Spotify accepts the token."""
         while True:
             await self._sleep(self._settings.auth_retry_interval_s)
+            await self._next_token()
             batch = self._held[0]
             generation = self._limit.generation
             self._probing = True

@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 
 from connector.sink.client import SpotifySink
+from connector.sink.learned import StrippedField
 from connector.sink.model import SinkItem
 
 
@@ -45,6 +46,10 @@ class ConnectionSinks:
     @property
     def failing_connections(self) -> tuple[str, ...]:
         return tuple(name for name, sink in self._sinks.items() if sink.auth_failing)
+
+    @property
+    def stripped_fields(self) -> tuple[StrippedField, ...]:
+        return tuple(field for sink in self._sinks.values() for field in sink.stripped_fields)
 
     def add(self, item: SinkItem) -> None:
         self._sinks[item.connection].add(item)

@@ -95,6 +95,35 @@ def named_fields(body: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
+_EVENT_FIELD = re.compile(r"events\[(\d{1,4})\]\.(" + _NAME.pattern + ")")
+
+
+def named_event_fields(body: Any) -> tuple[tuple[int, str], ...]:
+    """(event index, contract path) for each problem a 400 body ties to one event of the batch:
+    the detailed form's `index` and `field`, or `events[3].user_data.clickID` in a message."""
+    if not isinstance(body, dict):
+        return ()
+    found: dict[tuple[int, str], None] = {}
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        for error in errors:
+            if not isinstance(error, dict):
+                continue
+            index, path = error.get("index"), error.get("field")
+            if type(index) is int and index >= 0 and isinstance(path, str):
+                path = path if path in CONTRACT_PATHS else _BY_LEAF.get(path)
+                if path is not None:
+                    found[index, path] = None
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for text in messages:
+            if isinstance(text, str):
+                for index, path in _EVENT_FIELD.findall(text[:1000]):
+                    if path in CONTRACT_PATHS:
+                        found[int(index), path] = None
+    return tuple(found)
+
+
 def removal_warnings(removed: Iterable[str]) -> tuple[str, ...]:
     """The result warnings for fields healing removed: `spotify_400_removed:<contract path>`."""
     return tuple(f"{WARNING_CODE}:{path}" for path in removed)
@@ -130,7 +159,7 @@ def next_step(payload: bytes, named: Sequence[str], healing: Healing) -> Step | 
         return None
     if not _well_formed(event) or (named and not removable(event, named)):
         return None  # not ours to heal, or the answer refuses what the event cannot go without
-    present = [path for path in named if _has(event, path)]
+    present = [path for path in named if has_field(event, path)]
     if present and not healing.reduced and healing.named_steps < MAX_NAMED_STEPS:
         removed = healing.removed + tuple(present)
         step = replace(healing, removed=removed, named_steps=healing.named_steps + 1)
@@ -192,7 +221,7 @@ def _reported(path: str) -> str:
     return f"{parent}.(unknown)" if parent else "(unknown)"
 
 
-def _has(event: Mapping[str, Any], path: str) -> bool:
+def has_field(event: Mapping[str, Any], path: str) -> bool:
     parent, _, leaf = path.rpartition(".")
     section = event.get(parent) if parent else event
     return isinstance(section, dict) and leaf in section

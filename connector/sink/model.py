@@ -17,6 +17,9 @@ class SinkItem(NamedTuple):
     event_id: str
     payload: bytes  # the event's JSON: orjson.dumps(spotify_event.to_wire())
     connection: str = "default"  # the named Spotify connection that sends it
+    # Contract paths the sink left out before sending, because Spotify refuses them on this
+    # connection (connector/sink/learned.py)
+    removed: tuple[str, ...] = ()
 
 
 class SendStatus(enum.StrEnum):
@@ -36,7 +39,9 @@ class SendOutcome(NamedTuple):
     attempts: int  # requests sent for the batch that answered this item
     sp_trace_id: str | None
     acknowledged_at_ms: int
-    removed_fields: tuple[str, ...] = ()  # contract paths healing removed before Spotify accepted
+    # Contract paths the event went without: learned refusals (the item's `removed`), and for a
+    # delivered event what healing removed before Spotify accepted it
+    removed_fields: tuple[str, ...] = ()
 
 
 class SinkObserver(Protocol):
@@ -53,6 +58,12 @@ class SinkObserver(Protocol):
 
     def on_in_flight(self, requests: int, limit: int) -> None:
         """Requests in flight now, and the adaptive limit on them."""
+
+    def on_fields_stripped(self, field: str, events: int) -> None:
+        """`events` left without `field` (a contract path) because the connection refuses it."""
+
+    def on_rate_wait(self, seconds: float) -> None:
+        """The sink held a ready batch back this long for the request-rate cap."""
 
 
 class NullObserver:
@@ -71,6 +82,12 @@ class NullObserver:
         pass
 
     def on_in_flight(self, requests: int, limit: int) -> None:
+        pass
+
+    def on_fields_stripped(self, field: str, events: int) -> None:
+        pass
+
+    def on_rate_wait(self, seconds: float) -> None:
         pass
 
 

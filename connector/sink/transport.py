@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 
-from connector.sink.heal import named_fields
+from connector.sink.heal import named_event_fields, named_fields
 
 MAX_MESSAGE_CHARS = 1000
 _MAX_READ_BYTES = 64 * 1024  # Spotify's answers are small; do not buffer a runaway body
@@ -29,6 +29,8 @@ class Answer:
     retry_after: str | None
     sp_trace_id: str | None
     named_fields: tuple[str, ...] = ()  # contract fields a 400 names (see connector.sink.heal)
+    # (event index in the batch, contract path) where a 400 ties a field to one event
+    named_events: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ async def post_batch(
                 retry_after=resp.headers.get("Retry-After"),
                 sp_trace_id=_trace_id(parsed, resp.headers),
                 named_fields=named_fields(parsed) if resp.status == 400 else (),
+                named_events=named_event_fields(parsed) if resp.status == 400 else (),
             )
     except TimeoutError:  # aiohttp's timeouts are TimeoutError subclasses
         return TransportFailure("timeout", f"no answer within {timeout_s:g}s")

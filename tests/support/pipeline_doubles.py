@@ -19,7 +19,7 @@ from connector.kafka.results import ResultWriteError
 from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
 from connector.offsets import Commit
 from connector.ports import OutcomesCallback, Partitions, ResultEntry, SourceEvents
-from connector.sink import SendOutcome, SendStatus, SinkItem
+from connector.sink import SendOutcome, SendStatus, SinkItem, StrippedField
 from tests.support.events import tracking_record
 
 TOPIC = "events"
@@ -240,6 +240,10 @@ class MemorySink:
 
     @property
     def failing_connections(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def stripped_fields(self) -> tuple[StrippedField, ...]:
         return ()
 
     @property

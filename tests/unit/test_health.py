@@ -13,6 +13,7 @@ from connector.config import TelemetrySettings
 from connector.errors import ConfigError
 from connector.health import HealthServer, HealthState, Phase, assess
 from connector.pipeline import PipelineStatus
+from connector.sink import StrippedField
 
 STALL_S = 60.0
 
@@ -50,7 +51,15 @@ def test_ready_while_waiting_for_assignment() -> None:
     assert wire["ready"] is True
     assert wire["failing"] == []
     assert wire["checks"]["assignment"] == {"ok": True, "detail": "waiting for assignment"}
-    assert sorted(wire["checks"]) == ["assignment", "kafka", "pipeline", "progress", "spotify_auth"]
+    assert sorted(wire["checks"]) == [
+        "assignment",
+        "kafka",
+        "pipeline",
+        "progress",
+        "refused_fields",
+        "spotify_auth",
+    ]
+    assert wire["checks"]["refused_fields"] == {"ok": True, "detail": "none stripped"}
 
 
 def test_broker_down_and_refused_token_each_fail_their_own_check() -> None:
@@ -68,6 +77,22 @@ def test_a_refused_connection_among_several_is_named() -> None:
     assert wire["checks"]["spotify_auth"]["detail"] == (
         "Spotify refuses the token or connection id (401/403) of connection eu, globex"
     )
+
+
+def test_fields_spotify_refuses_are_listed_with_since_when_and_never_make_it_unready() -> None:
+    stripped = (
+        StrippedField("default", "user_data.clickID", 1_790_000_000_000),
+        StrippedField("globex", "user_data.gender", 1_790_000_060_500),
+    )
+    wire = assess(
+        Phase.RUNNING, running_status(stripped_fields=stripped), STALL_S, 1_000_000
+    ).to_wire()
+    assert wire["ready"] is True
+    assert wire["checks"]["refused_fields"] == {
+        "ok": True,
+        "detail": "user_data.clickID stripped on default since 2026-09-21T14:13:20Z; "
+        "user_data.gender stripped on globex since 2026-09-21T14:14:20Z",
+    }
 
 
 def test_stalled_only_when_work_is_pending_past_the_timeout() -> None:

@@ -15,6 +15,7 @@ from connector.config import (
 )
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
 from connector.pipeline import PipelineStatus
+from connector.sink import StrippedField
 from connector.telemetry import Telemetry, event_name_label, status_class
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -167,6 +168,35 @@ def test_sink_observer_records_requests_batches_retries_and_auth() -> None:
     removed = "spotify_capi_fields_removed_total"
     assert value(s, removed, spotify_capi_field="user_data.clickID", **b) == 2
     assert value(s, removed, spotify_capi_field="event_details.content_category", **b) == 1
+
+
+def test_learned_strips_and_the_rate_caps_wait_are_counted_by_connection() -> None:
+    t = telemetry()
+    observer = t.sink_observer_for("brand_b")
+    observer.on_fields_stripped("user_data.clickID", 100)
+    observer.on_fields_stripped("user_data.clickID", 40)
+    observer.on_rate_wait(0.25)
+    observer.on_rate_wait(0.5)
+    s = samples(t.scrape())
+    b = {"connection": "brand_b"}
+    stripped = "spotify_capi_fields_stripped_total"
+    assert value(s, stripped, spotify_capi_field="user_data.clickID", **b) == 140
+    assert value(s, "spotify_capi_rate_limit_wait_seconds_total", **b) == 0.75
+    assert value(s, "spotify_capi_fields_stripped_since_seconds") is None  # nothing watched
+    status = PipelineStatus(started_at_ms=0)
+    status.stripped_fields = (
+        StrippedField("brand_b", "user_data.clickID", 1_790_000_000_500),
+        StrippedField("default", "user_data.gender", 1_790_000_001_000),
+    )
+    t.watch(status)
+    s = samples(t.scrape())
+    since = "spotify_capi_fields_stripped_since_seconds"
+    assert value(s, since, spotify_capi_field="user_data.clickID", **b) == 1_790_000_000.5
+    assert value(s, since, spotify_capi_field="user_data.gender", connection="default") == (
+        1_790_000_001.0
+    )
+    status.stripped_fields = ()  # a field sent again: its series goes
+    assert value(samples(t.scrape()), since, spotify_capi_field="user_data.gender") is None
 
 
 def test_gauges_read_the_pipeline_status_at_scrape_time() -> None:

@@ -80,6 +80,62 @@ def test_a_later_delivery_settles_a_problem_and_the_oldest_open_one_is_named() -
     assert "event_id=e2 at events[0]@2" in table
 
 
+def test_fields_spotify_refuses_are_listed_by_connection_with_since_and_last() -> None:
+    summary = Summary()
+    clicked = ["spotify_400_removed:user_data.clickID"]
+    summary.add(record(1, "DELIVERED", 3_000, warnings=clicked, connection="default"))
+    summary.add(record(2, "DELIVERED", 1_000, warnings=clicked, connection="default"))
+    summary.add(record(3, "DELIVERED", 2_000, warnings=["invalid_phone"], connection="default"))
+    both = [*clicked, "spotify_400_removed:user_data.gender"]
+    summary.add(record(4, "DELIVERED", 5_000, warnings=both, connection="globex"))
+    summary.add(record(5, "REJECTED_SPOTIFY", 6_000, warnings=clicked, connection="globex"))
+    wire = summary.to_wire()
+    assert wire["refused_fields"] == [
+        {
+            "connection": "default",
+            "field": "user_data.clickID",
+            "events": 2,
+            "since": "1970-01-01T00:00:01.000Z",
+            "last": "1970-01-01T00:00:03.000Z",
+        },
+        {
+            "connection": "globex",
+            "field": "user_data.clickID",
+            "events": 1,
+            "since": "1970-01-01T00:00:05.000Z",
+            "last": "1970-01-01T00:00:05.000Z",
+        },
+        {
+            "connection": "globex",
+            "field": "user_data.gender",
+            "events": 1,
+            "since": "1970-01-01T00:00:05.000Z",
+            "last": "1970-01-01T00:00:05.000Z",
+        },
+    ]
+    table = render_table(wire)
+    rows = [line.split() for line in table.splitlines() if "user_data." in line]
+    assert rows == [
+        [
+            "default",
+            "user_data.clickID",
+            "2",
+            "1970-01-01T00:00:01.000Z",
+            "1970-01-01T00:00:03.000Z",
+        ],
+        [
+            "globex",
+            "user_data.clickID",
+            "1",
+            "1970-01-01T00:00:05.000Z",
+            "1970-01-01T00:00:05.000Z",
+        ],
+        ["globex", "user_data.gender", "1", "1970-01-01T00:00:05.000Z", "1970-01-01T00:00:05.000Z"],
+    ]
+    assert Summary().to_wire()["refused_fields"] == []
+    assert "fields Spotify refuses" not in render_table(Summary().to_wire())
+
+
 def test_an_older_result_read_late_does_not_reopen_a_delivered_event() -> None:
     summary = Summary()
     summary.add(record(1, "DELIVERED", 5_000))

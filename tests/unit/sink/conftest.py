@@ -125,6 +125,8 @@ class RecordingObserver:
         self.auth_states: list[bool] = []
         self.removed_fields: list[str] = []
         self.in_flight: list[tuple[int, int]] = []  # (requests, limit) as reported
+        self.stripped: list[tuple[str, int]] = []  # (field, events) left without it, learned
+        self.rate_waits: list[float] = []
 
     def on_request(self, status: int | None, events: int, seconds: float) -> None:
         assert seconds >= 0
@@ -142,6 +144,13 @@ class RecordingObserver:
     def on_in_flight(self, requests: int, limit: int) -> None:
         self.in_flight.append((requests, limit))
 
+    def on_fields_stripped(self, field: str, events: int) -> None:
+        self.stripped.append((field, events))
+
+    def on_rate_wait(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.rate_waits.append(seconds)
+
 
 class Harness:
     """One sink against the scripted server, with everything it does recorded."""
@@ -156,7 +165,7 @@ class Harness:
         }
         spotify_args.update({k: v for k, v in overrides.items() if k in spotify_keys})
         sink_args = {"linger_ms": 60_000, **overrides}
-        for key in spotify_keys | {"seed", "gate_sleep"}:
+        for key in spotify_keys | {"seed", "gate_sleep", "clock_ms"}:
             sink_args.pop(key, None)
         self.spotify = SpotifySettings(**spotify_args)
         self.settings = SinkSettings(**sink_args)
@@ -175,7 +184,7 @@ class Harness:
             observer=self.observer,
             rng=random.Random(overrides.get("seed", 7)),
             sleep=self.fake_sleep,
-            clock_ms=lambda: NOW_MS,
+            clock_ms=overrides.get("clock_ms", lambda: NOW_MS),
         )
 
     def record(self, outcomes: Sequence[SendOutcome]) -> None:

@@ -14,6 +14,7 @@ from connector.sink.heal import (
     MAX_NAMED_STEPS,
     Healing,
     Step,
+    named_event_fields,
     named_fields,
     next_step,
     reduced,
@@ -96,6 +97,43 @@ def step(event: dict[str, Any], named: tuple[str, ...], healing: Healing | None 
 )
 def test_named_fields_reads_only_contract_names(body: Any, fields: tuple[str, ...]) -> None:
     assert named_fields(body) == fields
+
+
+@pytest.mark.parametrize(
+    ("body", "pairs"),
+    [
+        (  # the sandbox's ErrorResponse: one message a problem
+            {
+                "messages": [
+                    "events[0].user_data.clickID: clickID is not accepted",
+                    "events[12].user_data.clickID: clickID is not accepted",
+                    "events[12].event_details.amount: amount must be a number",
+                ]
+            },
+            ((0, "user_data.clickID"), (12, "user_data.clickID"), (12, "event_details.amount")),
+        ),
+        (  # the detailed form: index and field; a bare leaf stands for its path
+            {
+                "errors": [
+                    {"index": 3, "field": "user_data.gender"},
+                    {"index": 4, "field": "clickID"},
+                ]
+            },
+            ((3, "user_data.gender"), (4, "user_data.clickID")),
+        ),
+        # no index, an envelope problem, a name that is no contract path, a bad index
+        ({"messages": ["user_data.clickID: refused"]}, ()),
+        ({"errors": [{"index": None, "field": "conversion_events.events"}]}, ()),
+        ({"messages": ["events[1].user_data.nickname: unknown"]}, ()),
+        ({"errors": [{"index": -1, "field": "user_data.clickID"}]}, ()),
+        ({"errors": [{"index": True, "field": "user_data.clickID"}]}, ()),
+        ("events[0].user_data.clickID", ()),
+    ],
+)
+def test_named_event_fields_ties_a_field_to_its_event(
+    body: Any, pairs: tuple[tuple[int, str], ...]
+) -> None:
+    assert named_event_fields(body) == pairs
 
 
 def test_a_named_field_is_removed_and_nothing_else() -> None:

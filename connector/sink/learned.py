@@ -1,0 +1,231 @@
+"""Learned refusals: a field Spotify keeps refusing on a connection is left out up front.
+
+Healing (connector/sink/heal.py) mends one refused event at a time: about three requests an
+event, for as long as Spotify refuses the field. Here the sink of one connection remembers: once
+Spotify has refused the same contract path for `learn_after` different events within
+`learn_window_s`, every event of the connection goes without it for `learned_ttl_s`, and a batch
+refused for it goes again whole, without it, instead of being bisected. After the TTL one batch
+that carries the field probes: accepted, the field is sent again from then on; refused, it is
+stripped for another TTL. A field Spotify requires is never learned, and an event is never
+stripped of its last identifier (it goes as it is, and healing or the dead-letter topic decides).
+
+A stripped event says so on its result (`SinkItem.removed`), as a healed one does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+import orjson
+
+from connector.sink.heal import REQUIRED, REQUIRED_FOR_PURCHASE, has_field, removable, without
+from connector.sink.model import SinkItem, SinkObserver
+from connector.sink.transport import Answer
+
+log = logging.getLogger(__name__)
+
+# Never stripped for a whole connection: Spotify needs them (PURCHASE's amount and currency too).
+NEVER_LEARNED = REQUIRED | REQUIRED_FOR_PURCHASE
+
+
+class StrippedField(NamedTuple):
+    """A field a connection sends no more, since when (epoch ms)."""
+
+    connection: str
+    path: str
+    since_ms: int
+
+
+@dataclass(slots=True)
+class _Learned:
+    since_ms: int
+    until_ms: int  # then one batch probes with the field
+    probing: bool = False
+
+
+class RefusalBook:
+    """Which fields a connection strips now, from the refusals Spotify gave. Pure: the clock is
+    an argument to every call."""
+
+    def __init__(self, after: int, window_ms: int, ttl_ms: int) -> None:
+        self._after = after
+        self._window_ms = window_ms
+        self._ttl_ms = ttl_ms
+        self._seen: dict[str, dict[str, int]] = {}  # path → event id → its last refusal (ms)
+        self._learned: dict[str, _Learned] = {}
+
+    @property
+    def active(self) -> bool:
+        """Some field is stripped or due for a probe."""
+        return bool(self._learned)
+
+    def refused(self, path: str, event_ids: Iterable[str], now_ms: int) -> bool:
+        """Spotify refused `path` for these events; True when that makes it learned now."""
+        if path in NEVER_LEARNED or path in self._learned:
+            return False
+        seen = self._seen.setdefault(path, {})
+        for event_id in event_ids:
+            seen.pop(event_id, None)  # re-inserted: the dict stays in refusal order
+            seen[event_id] = now_ms
+        cutoff = now_ms - self._window_ms
+        for event_id in [e for e, at in seen.items() if at < cutoff]:
+            del seen[event_id]
+        if len(seen) < self._after:
+            return False
+        del self._seen[path]
+        self._learned[path] = _Learned(now_ms, now_ms + self._ttl_ms)
+        return True
+
+    def until_ms(self, path: str) -> int:
+        """When a learned field is next probed."""
+        return self._learned[path].until_ms
+
+    def plan(self, now_ms: int) -> tuple[list[str], list[str]]:
+        """(paths to strip now, paths due for a probe)."""
+        strip: list[str] = []
+        due: list[str] = []
+        for path, learned in self._learned.items():
+            (strip if learned.probing or now_ms < learned.until_ms else due).append(path)
+        return strip, due
+
+    def probe_started(self, path: str) -> None:
+        self._learned[path].probing = True
+
+    def probe_accepted(self, path: str) -> int | None:
+        """Spotify took the field again: it is sent from now on. Since when it was stripped."""
+        learned = self._learned.pop(path, None)
+        return None if learned is None else learned.since_ms
+
+    def probe_refused(self, path: str, now_ms: int) -> None:
+        """Still refused: stripped for another TTL."""
+        learned = self._learned.get(path)
+        if learned is not None:
+            learned.until_ms = now_ms + self._ttl_ms
+            learned.probing = False
+
+    def probe_unanswered(self, path: str) -> None:
+        """The probe ended without a verdict on the field: the next batch that carries it probes."""
+        learned = self._learned.get(path)
+        if learned is not None:
+            learned.probing = False
+
+    def stripped(self) -> list[tuple[str, int]]:
+        """(path, since ms) of every learned field."""
+        return [(path, learned.since_ms) for path, learned in self._learned.items()]
+
+
+class LearnedRefusals:
+    """The book of one connection's sink, applied to its items, with its log lines and metrics."""
+
+    def __init__(
+        self, connection: str, book: RefusalBook, observer: SinkObserver, window_s: float
+    ) -> None:
+        self._connection = connection
+        self._book = book
+        self._observer = observer
+        self._window_s = window_s
+        self.snapshot: tuple[StrippedField, ...] = ()  # replaced whole: read from other threads
+        self.generation = 0  # grows when a field is learned: batches built before are out of date
+
+    def prepare(
+        self, items: Sequence[SinkItem], now_ms: int
+    ) -> tuple[Sequence[SinkItem], tuple[str, ...]]:
+        """The items without the fields stripped now, and the fields this batch probes with."""
+        if not self._book.active:
+            return items, ()
+        strip, due = self._book.plan(now_ms)
+        probe = tuple(path for path in due if any(_carries(item, path) for item in items))
+        for path in probe:
+            self._book.probe_started(path)
+        if not strip or not any(_carries(item, path) for item in items for path in strip):
+            return items, probe
+        stripped = [_stripped(item, strip) for item in items]
+        counts: dict[str, int] = {}
+        for before, after in zip(items, stripped, strict=True):
+            for path in after.removed[len(before.removed) :]:
+                counts[path] = counts.get(path, 0) + 1
+        for path, events in counts.items():
+            self._observer.on_fields_stripped(path, events)
+        return stripped, probe
+
+    def refused(
+        self, items: Sequence[SinkItem], answer: Answer, probe: tuple[str, ...], now_ms: int
+    ) -> None:
+        """Learn from a 400 for `items` (a probe's refusal renews its field's TTL)."""
+        refused: dict[str, set[str]] = {}
+        for index, path in answer.named_events:
+            if index < len(items):
+                refused.setdefault(path, set()).add(items[index].event_id)
+        if len(items) == 1:  # a lone event: whatever the answer names is its own
+            for path in answer.named_fields:
+                refused.setdefault(path, set()).add(items[0].event_id)
+        for path, event_ids in refused.items():
+            if path in probe:
+                self._book.probe_refused(path, now_ms)
+                log.debug("Spotify still refuses %s on connection %s", path, self._connection)
+            elif self._book.refused(path, event_ids, now_ms):
+                self.generation += 1
+                self._changed()
+                log.warning(
+                    "Spotify refuses %s on connection %s (%d events within %g s): sending it "
+                    "no more until a probe at %s",
+                    path,
+                    self._connection,
+                    len(event_ids),
+                    self._window_s,
+                    _iso(self._book.until_ms(path)),
+                )
+
+    def probe_over(self, probe: tuple[str, ...], *, accepted: bool) -> None:
+        """The probe batch was accepted (the fields go again), or ended without a verdict."""
+        for path in probe:
+            if not accepted:
+                self._book.probe_unanswered(path)
+                continue
+            since_ms = self._book.probe_accepted(path)
+            if since_ms is not None:
+                self._changed()
+                log.warning(
+                    "Spotify accepts %s on connection %s again: sent from now on "
+                    "(stripped since %s)",
+                    path,
+                    self._connection,
+                    _iso(since_ms),
+                )
+
+    def _changed(self) -> None:
+        self.snapshot = tuple(
+            StrippedField(self._connection, path, since_ms)
+            for path, since_ms in self._book.stripped()
+        )
+
+
+def _key(path: str) -> bytes:
+    """The field's key as orjson writes it, to skip events that cannot carry it."""
+    return b'"' + path.rpartition(".")[2].encode() + b'":'
+
+
+def _carries(item: SinkItem, path: str) -> bool:
+    return _key(path) in item.payload and has_field(orjson.loads(item.payload), path)
+
+
+def _stripped(item: SinkItem, paths: Sequence[str]) -> SinkItem:
+    """The item without those of `paths` it carries, unless that would leave it unsendable."""
+    keys = [path for path in paths if _key(path) in item.payload]
+    if not keys:
+        return item
+    event = orjson.loads(item.payload)
+    present = [path for path in keys if has_field(event, path)]
+    if not present or not removable(event, present):
+        return item
+    return item._replace(
+        payload=orjson.dumps(without(event, present)), removed=(*item.removed, *present)
+    )
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,183 @@
+"""Learned refusals without a server: the book with a fake clock, and what it does to items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from connector.sink import SinkItem
+from connector.sink.learned import LearnedRefusals, RefusalBook, StrippedField
+from connector.sink.transport import Answer
+from tests.unit.sink.conftest import RecordingObserver
+
+CLICK = "user_data.clickID"
+WINDOW_MS, TTL_MS = 60_000, 600_000
+T0 = 1_790_000_000_000
+
+
+def book() -> RefusalBook:
+    return RefusalBook(after=3, window_ms=WINDOW_MS, ttl_ms=TTL_MS)
+
+
+def test_three_different_events_within_the_window_make_a_field_learned() -> None:
+    refusals = book()
+    assert not refusals.refused(CLICK, ["a"], T0)
+    assert not refusals.refused(CLICK, ["a", "b"], T0 + 1000)  # `a` again counts once
+    assert not refusals.active
+    assert refusals.refused(CLICK, ["c"], T0 + 2000)
+    assert refusals.active
+    assert refusals.stripped() == [(CLICK, T0 + 2000)]
+    assert refusals.until_ms(CLICK) == T0 + 2000 + TTL_MS
+    assert not refusals.refused(CLICK, ["d", "e", "f"], T0 + 3000)  # learned already
+
+
+def test_one_bad_event_refused_again_and_again_is_never_learned() -> None:
+    # A batch bisected down to its one bad event names that event at every level.
+    refusals = book()
+    assert not any(refusals.refused(CLICK, ["bad"], T0 + n) for n in range(20))
+    assert not refusals.active
+
+
+def test_refusals_older_than_the_window_are_forgotten() -> None:
+    refusals = book()
+    refusals.refused(CLICK, ["a", "b"], T0)
+    assert not refusals.refused(CLICK, ["c"], T0 + WINDOW_MS + 1)  # a and b are gone
+    assert not refusals.refused(CLICK, ["d"], T0 + WINDOW_MS + 2)
+    assert refusals.refused(CLICK, ["e"], T0 + WINDOW_MS + 3)
+    assert refusals.stripped() == [(CLICK, T0 + WINDOW_MS + 3)]
+
+
+def test_each_field_is_counted_on_its_own() -> None:
+    refusals = book()
+    refusals.refused(CLICK, ["a", "b"], T0)
+    assert not refusals.refused("user_data.gender", ["c"], T0)
+    assert not refusals.refused("user_data.gender", ["d"], T0)
+    assert refusals.refused(CLICK, ["e"], T0)
+    assert [path for path, _ in refusals.stripped()] == [CLICK]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "event_id",
+        "event_name",
+        "event_time",
+        "user_data",
+        "event_details",
+        "event_details.amount",
+        "event_details.currency",
+    ],
+)
+def test_a_field_spotify_requires_is_never_learned(path: str) -> None:
+    refusals = book()
+    assert not refusals.refused(path, [f"e{n}" for n in range(10)], T0)
+    assert not refusals.active
+
+
+def test_after_the_ttl_one_probe_goes_and_its_answer_decides() -> None:
+    refusals = book()
+    refusals.refused(CLICK, ["a", "b", "c"], T0)
+    assert refusals.plan(T0 + TTL_MS - 1) == ([CLICK], [])
+    assert refusals.plan(T0 + TTL_MS) == ([], [CLICK])  # due: the next batch carrying it probes
+    refusals.probe_started(CLICK)
+    assert refusals.plan(T0 + TTL_MS + 5) == ([CLICK], [])  # other batches go without it
+    refusals.probe_refused(CLICK, T0 + TTL_MS + 10)
+    assert refusals.until_ms(CLICK) == T0 + 2 * TTL_MS + 10
+    assert refusals.plan(T0 + 2 * TTL_MS) == ([CLICK], [])
+    assert refusals.stripped() == [(CLICK, T0)]  # still stripped since the first time
+    refusals.probe_started(CLICK)
+    refusals.probe_unanswered(CLICK)  # say, its batch was refused for another field
+    assert refusals.plan(T0 + 2 * TTL_MS + 10) == ([], [CLICK])
+    refusals.probe_started(CLICK)
+    assert refusals.probe_accepted(CLICK) == T0
+    assert not refusals.active
+    assert refusals.plan(T0 + 3 * TTL_MS) == ([], [])
+
+
+# --- what the sink's part does to items ----------------------------------------------------
+
+
+def event(event_id: str, **user_data: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "event_name": "VIEW",
+        "event_time": "2026-01-23T12:34:56.000Z",
+        "user_data": {"ip_address": "203.0.113.12", **user_data},
+    }
+
+
+def item(wire: dict[str, Any]) -> SinkItem:
+    return SinkItem(ref=wire["event_id"], event_id=wire["event_id"], payload=orjson.dumps(wire))
+
+
+def learned_click_id() -> tuple[LearnedRefusals, RecordingObserver]:
+    observer = RecordingObserver()
+    refusals = LearnedRefusals("globex", book(), observer, window_s=60)
+    answer = Answer(400, "", None, None, named_events=((0, CLICK), (1, CLICK), (2, CLICK)))
+    refusals.refused([item(event(f"seen-{n}", clickID="x")) for n in range(3)], answer, (), T0)
+    return refusals, observer
+
+
+def test_a_learned_field_is_left_out_and_the_item_says_so() -> None:
+    refusals, observer = learned_click_id()
+    assert refusals.snapshot == (StrippedField("globex", CLICK, T0),)
+    plain = item(event("plain"))
+    clicked = item(event("clicked", clickID="spclid-1", gender="MALE"))
+    prepared, probe = refusals.prepare([plain, clicked], T0 + 1)
+    assert probe == ()
+    assert prepared[0] is plain  # nothing to strip: the very same item
+    assert prepared[1].removed == (CLICK,)
+    assert orjson.loads(prepared[1].payload) == event("clicked", gender="MALE")
+    assert observer.stripped == [(CLICK, 1)]
+    again, _ = refusals.prepare(prepared, T0 + 2)  # a second pass strips nothing more
+    assert again[1] is prepared[1]
+    assert observer.stripped == [(CLICK, 1)]
+
+
+def test_an_event_is_never_stripped_of_its_last_identifier() -> None:
+    refusals = RefusalBook(after=1, window_ms=WINDOW_MS, ttl_ms=TTL_MS)
+    learned = LearnedRefusals("default", refusals, RecordingObserver(), window_s=60)
+    ip = "user_data.ip_address"
+    learned.refused([item(event("a"))], Answer(400, "", None, None, named_fields=(ip,)), (), T0)
+    only_ip = item(event("only-ip"))
+    with_device = item(event("device", device_id="d-1"))
+    prepared, _ = learned.prepare([only_ip, with_device], T0 + 1)
+    assert prepared[0] is only_ip  # it goes as it is: healing or the dead letter decides
+    assert orjson.loads(prepared[1].payload)["user_data"] == {"device_id": "d-1"}
+
+
+def test_the_first_batch_carrying_a_due_field_probes_with_it() -> None:
+    refusals, _ = learned_click_id()
+    due = T0 + TTL_MS
+    plain = [item(event("plain"))]
+    assert refusals.prepare(plain, due) == (plain, ())  # cannot probe: nothing carries it
+    probe_batch = [item(event("p1", clickID="c1")), item(event("p2"))]
+    prepared, probe = refusals.prepare(probe_batch, due)
+    assert probe == (CLICK,)
+    assert list(prepared) == probe_batch  # sent with the field
+    other, other_probe = refusals.prepare([item(event("o1", clickID="c2"))], due)
+    assert other_probe == ()
+    assert other[0].removed == (CLICK,)
+    refusals.probe_over(probe, accepted=True)
+    assert refusals.snapshot == ()
+    after, _ = refusals.prepare([item(event("o2", clickID="c3"))], due + 1)
+    assert after[0].removed == ()
+
+
+def test_a_refused_probe_renews_the_field_and_a_lone_event_counts_what_the_answer_names() -> None:
+    refusals, _ = learned_click_id()
+    due = T0 + TTL_MS
+    lone = [item(event("p1", clickID="c1"))]
+    _, probe = refusals.prepare(lone, due)
+    assert probe == (CLICK,)
+    # A lone event's answer needs no index: what it names is that event's.
+    refusals.refused(lone, Answer(400, "", None, None, named_fields=(CLICK,)), probe, due + 5)
+    refusals.probe_over(probe, accepted=False)
+    prepared, probe = refusals.prepare(lone, due + 6)
+    assert probe == ()
+    assert prepared[0].removed == (CLICK,)
+    assert refusals.snapshot == (StrippedField("globex", CLICK, T0),)
+    _, probe = refusals.prepare(lone, due + 5 + TTL_MS)
+    assert probe == (CLICK,)
