@@ -15,14 +15,24 @@ A stripped event says so on its result (`SinkItem.removed`), as a healed one doe
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import NamedTuple
 
 import orjson
 
-from connector.sink.heal import REQUIRED, REQUIRED_FOR_PURCHASE, has_field, removable, without
+from connector.sink.heal import (
+    CONTRACT_PATHS,
+    IDENTIFIERS,
+    REQUIRED,
+    REQUIRED_FOR_PURCHASE,
+    has_field,
+    removable,
+    without,
+)
 from connector.sink.model import SinkItem, SinkObserver
 from connector.sink.transport import Answer
 
@@ -141,15 +151,19 @@ class LearnedRefusals:
         probe = tuple(path for path in due if any(_carries(item, path) for item in items))
         for path in probe:
             self._book.probe_started(path)
-        if not strip or not any(_carries(item, path) for item in items for path in strip):
+        if not strip:
             return items, probe
-        stripped = [_stripped(item, strip) for item in items]
-        counts: dict[str, int] = {}
-        for before, after in zip(items, stripped, strict=True):
-            for path in after.removed[len(before.removed) :]:
-                counts[path] = counts.get(path, 0) + 1
-        for path, events in counts.items():
-            self._observer.on_fields_stripped(path, events)
+        stripped = list(items)
+        for path in strip:
+            key, events = _key(path), 0
+            for index, item in enumerate(stripped):
+                if key in item.payload:
+                    without_it = _without(item, path, key)
+                    if without_it is not item:
+                        stripped[index] = without_it
+                        events += 1
+            if events:
+                self._observer.on_fields_stripped(path, events)
         return stripped, probe
 
     def refused(
@@ -204,27 +218,61 @@ class LearnedRefusals:
         )
 
 
+@cache
 def _key(path: str) -> bytes:
     """The field's key as orjson writes it, to skip events that cannot carry it."""
     return b'"' + path.rpartition(".")[2].encode() + b'":'
 
 
 def _carries(item: SinkItem, path: str) -> bool:
-    return _key(path) in item.payload and has_field(orjson.loads(item.payload), path)
+    """Exact on the compact JSON the transform writes (see `_cut`)."""
+    return _key(path) in item.payload
 
 
-def _stripped(item: SinkItem, paths: Sequence[str]) -> SinkItem:
-    """The item without those of `paths` it carries, unless that would leave it unsendable."""
-    keys = [path for path in paths if _key(path) in item.payload]
-    if not keys:
-        return item
-    event = orjson.loads(item.payload)
-    present = [path for path in keys if has_field(event, path)]
-    if not present or not removable(event, present):
-        return item
-    return item._replace(
-        payload=orjson.dumps(without(event, present)), removed=(*item.removed, *present)
-    )
+def _without(item: SinkItem, path: str, key: bytes) -> SinkItem:
+    """The item without `path` (its `key` is in the payload), unless that leaves it unsendable:
+    cut out of the bytes where it can be, else parsed, checked and written again."""
+    payload = _cut(item.payload, path, key)
+    if payload is None:
+        event = orjson.loads(item.payload)
+        if not has_field(event, path) or not removable(event, (path,)):
+            return item
+        payload = orjson.dumps(without(event, (path,)))
+    # The fields in SinkItem's order: _replace costs ~1 µs more.
+    return SinkItem(item.ref, item.event_id, payload, item.connection, (*item.removed, path))
+
+
+# Fields whose removal never makes an event unsendable (no identifier, nothing PURCHASE needs):
+# they are cut out of the JSON's bytes, ~10 times cheaper than parsing and writing it again.
+_CUTTABLE = (
+    CONTRACT_PATHS
+    - NEVER_LEARNED
+    - {"user_data", "event_details"}
+    - {f"user_data.{key}" for key in IDENTIFIERS}
+)
+_TEXT_VALUE = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_COMMA = ord(",")
+
+
+def _cut(payload: bytes, path: str, key: bytes) -> bytes | None:
+    """`payload` without `path` and its text value, or None when that needs the JSON parsed:
+    the value is not text, the field is the only one of its object, or removing it could
+    matter. Sound on the compact JSON the transform writes: a leaf name belongs to one section,
+    and a quote inside a text value is escaped, so `"clickID":` only ever starts that field."""
+    if path not in _CUTTABLE:
+        return None
+    start = payload.find(key)
+    value = None if start < 0 else _TEXT_VALUE.match(payload, start + len(key))
+    if value is None:
+        return None
+    end = value.end()
+    before = start > 0 and payload[start - 1] == _COMMA
+    after = end < len(payload) and payload[end] == _COMMA
+    if before:
+        return payload[: start - 1] + payload[end:]
+    if after:
+        return payload[:start] + payload[end + 1 :]
+    return None
 
 
 def _iso(ms: int) -> str:
