@@ -152,7 +152,36 @@ The secret values the pod reads, as a list of dicts: env (the connector's variab
 {{- end }}
 {{- $_ := set $config "kafka" $kafka }}
 {{- end }}
+{{- $rate := .Values.rateLimit | default dict }}
+{{- $pods := include "connector.maxPods" . | float64 }}
+{{- if $rate.totalRequestsPerSecond }}
+{{- $sink := get $config "sink" | default dict }}
+{{- $_ := set $sink "max_requests_per_second" (include "connector.podShare" (list $rate.totalRequestsPerSecond $pods) | float64) }}
+{{- $_ := set $config "sink" $sink }}
+{{- end }}
+{{- if $rate.connections }}
+{{- $spotify := get $config "spotify" | default dict }}
+{{- $connections := get $spotify "connections" | default dict }}
+{{- range $name, $total := $rate.connections }}
+{{- $_ := set $connections $name (dict "max_requests_per_second" (include "connector.podShare" (list $total $pods) | float64)) }}
+{{- end }}
+{{- $_ := set $spotify "connections" $connections }}
+{{- $_ := set $config "spotify" $spotify }}
+{{- end }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/* The most pods that can run at once: a release-wide rate is divided by it, so their sum
+never exceeds it (with fewer pods running, the release sends less). */}}
+{{- define "connector.maxPods" -}}
+{{- if .Values.keda.enabled }}{{ max 1 (int .Values.keda.maxReplicas) }}
+{{- else if .Values.autoscaling.enabled }}{{ max 1 (int .Values.autoscaling.maxReplicas) }}
+{{- else }}{{ max 1 (int .Values.replicaCount) }}{{ end }}
+{{- end }}
+
+{{/* One pod's share of a release-wide rate (list total pods), to a thousandth, never 0. */}}
+{{- define "connector.podShare" -}}
+{{- maxf 0.001 (round (divf (index . 0) (index . 1)) 3) }}
 {{- end }}
 
 {{/* Settings combinations that cannot work, refused at render time with a clear message. */}}
@@ -172,6 +201,10 @@ The secret values the pod reads, as a list of dicts: env (the connector's variab
 {{- if not (has $protocol (list "SSL" "SASL_SSL")) }}
 {{- fail (printf "kafkaTls.enabled needs config.kafka.security_protocol SSL or SASL_SSL, not %s." $protocol) }}
 {{- end }}
+{{- end }}
+{{- $sinkRate := index (.Values.config.sink | default dict) "max_requests_per_second" }}
+{{- if and (.Values.rateLimit | default dict).totalRequestsPerSecond $sinkRate }}
+{{- fail "rateLimit.totalRequestsPerSecond (for the release) and config.sink.max_requests_per_second (per pod) are both set: set one." }}
 {{- end }}
 {{- if and .Values.keda.enabled (gt (int .Values.keda.minReplicas) (int .Values.keda.maxReplicas)) }}
 {{- fail "keda.minReplicas is greater than keda.maxReplicas." }}
