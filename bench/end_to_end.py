@@ -350,7 +350,7 @@ def throughput(
     # The first poll: the earliest `received_at` among the first results of every partition.
     records = result_records(bootstrap, run.results_topic, 200, tree=tree)
     first = min(_ms(r["received_at"]) for r in records)
-    return _rates(run, total, first / 1000, done, steal)
+    return {**_rates(run, total, first / 1000, done, steal), "results_topic": run.results_topic}
 
 
 def _until_committed(bootstrap: str, run: Run, topic: str, ends: list[int]) -> tuple[float, float]:
