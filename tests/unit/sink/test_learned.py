@@ -8,6 +8,8 @@ import orjson
 import pytest
 
 from connector.sink import SinkItem
+from connector.sink import learned as learned_module
+from connector.sink.heal import CONTRACT_PATHS, without
 from connector.sink.learned import LearnedRefusals, RefusalBook, StrippedField
 from connector.sink.transport import Answer
 from tests.unit.sink.conftest import RecordingObserver
@@ -181,3 +183,73 @@ def test_a_refused_probe_renews_the_field_and_a_lone_event_counts_what_the_answe
     assert refusals.snapshot == (StrippedField("globex", CLICK, T0),)
     _, probe = refusals.prepare(lone, due + 5 + TTL_MS)
     assert probe == (CLICK,)
+
+
+# --- the cut out of the bytes, against parsing and writing the JSON again -------------------
+
+
+def sample_payloads() -> list[bytes]:
+    from capi_devtools.samples import sample_events
+    from connector import avro
+    from connector.config import Settings
+    from connector.models import SourceCoordinates
+    from connector.prepare import Preparer, Ready
+
+    settings = Settings()
+    preparer = Preparer(settings.decode, settings.transform, settings.routing)
+    schema = avro.bundled_schema(avro.TRACKING_EVENT)
+    records = []
+    for index, record in enumerate(sample_events(64, seed=29)):
+        record["properties"]["$spclid"] = f'spclid-"{index}"\\x'  # quotes and a backslash
+        records.append((avro.encode(schema, record), SourceCoordinates("t", 0, index, None)))
+    prepared = preparer.submit(records, 1_767_225_700_000).result()
+    return [ready.payload for ready in prepared if isinstance(ready, Ready)]
+
+
+def test_a_cut_is_the_same_event_as_parsing_removing_and_writing() -> None:
+    payloads = sample_payloads()
+    assert len(payloads) > 40
+    cut_some = 0
+    for payload in payloads:
+        event = orjson.loads(payload)
+        for path in sorted(CONTRACT_PATHS):
+            cut = learned_module._cut(payload, path, learned_module._key(path))
+            if cut is None:
+                continue
+            cut_some += 1
+            assert orjson.loads(cut) == without(event, (path,)), path
+    assert cut_some > 10 * len(payloads)  # most optional fields of most events
+
+
+@pytest.mark.parametrize(
+    ("payload", "path", "expected"),
+    [
+        (
+            b'{"user_data":{"clickID":"a","gender":"MALE"}}',
+            CLICK,
+            b'{"user_data":{"gender":"MALE"}}',
+        ),
+        (
+            b'{"user_data":{"gender":"MALE","clickID":"a"}}',
+            CLICK,
+            b'{"user_data":{"gender":"MALE"}}',
+        ),
+        (
+            b'{"user_data":{"gender":"MALE","clickID":"a\\"b\\\\","age_group":"x"}}',
+            CLICK,
+            b'{"user_data":{"gender":"MALE","age_group":"x"}}',
+        ),
+        (b'{"user_data":{"clickID":"a"}}', CLICK, None),  # alone in its object: parsed
+        (b'{"user_data":{"clickID":7,"gender":"F"}}', CLICK, None),  # not text: parsed
+        (b'{"user_data":{"ip_address":"1","device_id":"d"}}', "user_data.ip_address", None),
+        (
+            b'{"event_id":"e","event_source_url":"https://x"}',
+            "event_source_url",
+            b'{"event_id":"e"}',
+        ),
+    ],
+)
+def test_a_cut_takes_the_field_and_one_comma(
+    payload: bytes, path: str, expected: bytes | None
+) -> None:
+    assert learned_module._cut(payload, path, learned_module._key(path)) == expected
