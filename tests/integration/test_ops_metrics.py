@@ -273,11 +273,15 @@ def test_a_result_the_broker_refuses_is_counted_before_the_run_stops(kafka_boots
     run stops with one message naming it, and /metrics (still served) counts the refusals."""
     topic = _topics(kafka_bootstrap, partitions=1, results_max_bytes=64)
     schema = avro.bundled_schema(avro.TRACKING_EVENT)
-    produce(kafka_bootstrap, topic, [avro.encode(schema, tracking_record(i)) for i in range(3)])
     with SandboxThread() as sandbox:
         settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
         with RunningConnector(settings) as connector:
             before = connector.metrics()
+            # Produced after the first scrape, not before the start: however fast the run, no
+            # result can have been refused yet when `before` was read.
+            produce(
+                kafka_bootstrap, topic, [avro.encode(schema, tracking_record(i)) for i in range(3)]
+            )
             failure = connector.failure()
             after = connector.metrics()
         accepted = sandbox.state.accepted_ids()

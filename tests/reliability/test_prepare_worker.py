@@ -47,11 +47,19 @@ def test_a_killed_prepare_worker_stops_the_connector_and_a_restart_delivers_ever
     produce_events(
         kafka_bootstrap, topic, (tracking_record(i) for i in range(total)), partitions=PARTITIONS
     )
-    faults = FaultSettings(latency_ms=40)  # slow enough that the kill lands mid-run
+    faults = FaultSettings(latency_ms=40)
     with SandboxThread(SandboxSettings(keep_bodies=False, faults=faults)) as sandbox:
         settings = connector_settings(kafka_bootstrap, topic, sandbox.url)
+        # The first run stops with events left to deliver however fast the connector is: its
+        # sink, which holds most of them prepared, sends until the run has closed its consumer
+        # and producer, at most 2 requests in flight + 1 + 5 a second of 100 events. The 5,500
+        # past the kill point would take it 10 s or more of closing.
         env = connector_env(
-            settings, CONNECTOR_PIPELINE__PREPARE_PROCESSES="1", CONNECTOR_SINK__MAX_IN_FLIGHT="2"
+            settings,
+            CONNECTOR_PIPELINE__PREPARE_PROCESSES="1",
+            CONNECTOR_SINK__MAX_IN_FLIGHT="2",
+            CONNECTOR_SINK__MAX_REQUESTS_PER_SECOND="5",
+            CONNECTOR_SINK__BATCH_SIZE="100",
         )
         first_log = tmp_path / "first.log"
         first = ConnectorProcess(env, first_log)
@@ -60,13 +68,15 @@ def test_a_killed_prepare_worker_stops_the_connector_and_a_restart_delivers_ever
             time.sleep(0.02)
         workers = _prepare_workers(first.process.pid)
         assert len(workers) == 1, first_log.read_text()[-2000:]
+        killed = time.monotonic()
         os.kill(workers[0], signal.SIGKILL)
         code = first.wait(60)
+        stopping_s = time.monotonic() - killed
         delivered_before_restart = sandbox.state.stats().unique_event_ids
         log = first_log.read_text()
         assert code == 1, log[-2000:]
         assert "a prepare worker process died" in log
-        assert delivered_before_restart < total
+        assert delivered_before_restart < total, f"the first run took {stopping_s:.1f} s to stop"
 
         final = ConnectorProcess(env, tmp_path / "final.log")
         try:
