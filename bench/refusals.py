@@ -12,6 +12,7 @@ Each row: events/s (first poll to last commit), requests and requests an event a
 events delivered and dead-lettered, CPU an event, peak memory.
 
     .venv/bin/python -m bench.refusals [--events 30000] [--rounds 2] [--skip-capped]
+        [--rows learned healing accepted]
 
 Results go to bench/out/refusals.json.
 """
@@ -94,6 +95,10 @@ def main() -> None:
         "--rounds", type=int, default=1, help="each row this many times, alternated"
     )
     parser.add_argument("--skip-capped", action="store_true")
+    parser.add_argument(
+        "--rows", nargs="*", default=["learned", "healing", "accepted"],
+        choices=["learned", "healing", "accepted"], help="the uncapped rows to run",
+    )  # fmt: skip
     args = parser.parse_args()
     report: dict[str, Any] = {"machine": machine(), "settings": vars(args), "rows": []}
     print(json.dumps(report["machine"]), flush=True)
@@ -102,6 +107,8 @@ def main() -> None:
         "refused, healing": (REFUSED, {"CONNECTOR_SINK__LEARN_REFUSALS": "false"}),
         "accepted": (ACCEPTED, {}),
     }
+    by_word = {name.rpartition(" ")[2]: name for name in rows}
+    rows = {by_word[word]: rows[by_word[word]] for word in args.rows}  # in the order asked
     with KafkaBroker(heap="1g") as broker, SandboxProcess() as sandbox:
         bootstrap = broker.bootstrap
         topic = clicked_topic(bootstrap, args.events)

@@ -40,7 +40,7 @@ from connector.sink.concurrency import AdaptiveLimit
 from connector.sink.encoding import BodyEncoder
 from connector.sink.headers import request_headers
 from connector.sink.heal import Healing, next_step
-from connector.sink.learned import LearnedRefusals, RefusalBook, StrippedField
+from connector.sink.learned import LearnedRefusals, Prepared, RefusalBook, StrippedField
 from connector.sink.model import (
     NullObserver,
     SendOutcome,
@@ -74,6 +74,7 @@ class _Batch:
     healing: Healing | None = None  # a lone event sent again with less after a 400
     probe: tuple[str, ...] = ()  # learned refusals this batch sends again, to see if they pass
     learned: int = 0  # the learned refusals' generation it was built under
+    cut: tuple[str, ...] = ()  # learned refusals cut out of the body (connector/sink/learned.py)
 
 
 def tls_context(spotify: SpotifySettings) -> ssl.SSLContext:
@@ -289,12 +290,13 @@ class SpotifySink:
     def _new_batch(self, items: Sequence[SinkItem]) -> _Batch:
         if self._learned is None:
             return _Batch(tuple(items), self._encoder.encode(item.payload for item in items))
-        items, probe = self._learned.prepare(items, self._clock_ms())
+        ready = self._learned.prepare(items, self._clock_ms(), self._encoder.encode)
         return _Batch(
-            tuple(items),
-            self._encoder.encode(item.payload for item in items),
-            probe=probe,
+            ready.items,
+            ready.body,
+            probe=ready.probe,
             learned=self._learned.generation,
+            cut=ready.cut,
         )
 
     def _up_to_date(self, batch: _Batch) -> _Batch:
@@ -303,7 +305,7 @@ class SpotifySink:
         if learned is None or batch.learned == learned.generation or batch.probe:
             return batch
         again = self._new_batch(batch.items)
-        if not again.probe and all(a is b for a, b in zip(again.items, batch.items, strict=True)):
+        if not again.probe and again.body == batch.body:
             batch.learned = again.learned
             return batch
         again.requests, again.failures, again.healing = (
@@ -491,7 +493,7 @@ class SpotifySink:
         learned.refused(batch.items, answer, batch.probe, self._clock_ms())
         learned.probe_over(batch.probe, accepted=False)  # a field it names was renewed above
         again = self._new_batch(batch.items)
-        if all(a is b for a, b in zip(again.items, batch.items, strict=True)):
+        if again.body == batch.body:
             learned.probe_over(again.probe, accepted=False)  # never sent
             return False
         again.requests = batch.requests  # attempts count every request for these events
@@ -559,6 +561,8 @@ class SpotifySink:
         now, attempts = self._clock_ms(), batch.requests
         # One outcome an item, the fields in SendOutcome's order through new_tuple: ~0.6 µs
         # an item cheaper than its keyword __new__, on the HTTP thread (bench/README.md).
+        went_without = Prepared(batch.items, batch.body, batch.cut).went_without
+        learned = [went_without(item) for item in batch.items]
         outcomes = [
             new_tuple(
                 SendOutcome,
@@ -571,11 +575,13 @@ class SpotifySink:
                     attempts,
                     sp_trace_id,
                     now,
-                    (*item.removed, *removed_fields) if item.removed else removed_fields,
+                    (*without, *removed_fields) if without else removed_fields,
                 ),
             )
-            for item in batch.items
+            for item, without in zip(batch.items, learned, strict=True)
         ]
+        if self._learned is not None:
+            self._learned.went_without(learned)
         self._unanswered -= len(outcomes)
         self._progress.set()
         try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -40,6 +40,24 @@ log = logging.getLogger(__name__)
 
 # Never stripped for a whole connection: Spotify needs them (PURCHASE's amount and currency too).
 NEVER_LEARNED = REQUIRED | REQUIRED_FOR_PURCHASE
+
+
+Encode = Callable[[Iterable[bytes]], bytes]  # the payloads of a batch → its request body
+
+
+class Prepared(NamedTuple):
+    """A batch as it goes: its items, its body, and what was left out of it."""
+
+    items: tuple[SinkItem, ...]
+    body: bytes
+    cut: tuple[str, ...] = ()  # fields cut out of the body: an item went without one it carries
+    probe: tuple[str, ...] = ()  # learned fields it sends again, to see if Spotify takes them
+
+    def went_without(self, item: SinkItem) -> tuple[str, ...]:
+        """The fields `item` went without: its own `removed`, and those cut that it carries."""
+        if not self.cut:
+            return item.removed
+        return (*item.removed, *(path for path in self.cut if _key(path) in item.payload))
 
 
 class StrippedField(NamedTuple):
@@ -141,30 +159,25 @@ class LearnedRefusals:
         self.snapshot: tuple[StrippedField, ...] = ()  # replaced whole: read from other threads
         self.generation = 0  # grows when a field is learned: batches built before are out of date
 
-    def prepare(
-        self, items: Sequence[SinkItem], now_ms: int
-    ) -> tuple[Sequence[SinkItem], tuple[str, ...]]:
-        """The items without the fields stripped now, and the fields this batch probes with."""
+    def prepare(self, items: Sequence[SinkItem], now_ms: int, encode: Encode) -> Prepared:
+        """The batch of `items` as it goes now: the fields stripped now left out, and the
+        fields it probes with."""
         if not self._book.active:
-            return items, ()
+            return Prepared(tuple(items), encode(item.payload for item in items))
         strip, due = self._book.plan(now_ms)
         probe = tuple(path for path in due if any(_carries(item, path) for item in items))
         for path in probe:
             self._book.probe_started(path)
-        if not strip:
-            return items, probe
-        stripped = list(items)
-        for path in strip:
-            key, events = _key(path), 0
-            for index, item in enumerate(stripped):
-                if key in item.payload:
-                    without_it = _without(item, path, key)
-                    if without_it is not item:
-                        stripped[index] = without_it
-                        events += 1
-            if events:
-                self._observer.on_fields_stripped(path, events)
-        return stripped, probe
+        return _without_fields(items, strip, encode)._replace(probe=probe)
+
+    def went_without(self, events: Iterable[tuple[str, ...]]) -> None:
+        """Count the events answered, by the learned fields each went without."""
+        counts: dict[str, int] = {}
+        for fields in events:
+            for path in fields:
+                counts[path] = counts.get(path, 0) + 1
+        for path, count in counts.items():
+            self._observer.on_fields_stripped(path, count)
 
     def refused(
         self, items: Sequence[SinkItem], answer: Answer, probe: tuple[str, ...], now_ms: int
@@ -229,6 +242,33 @@ def _carries(item: SinkItem, path: str) -> bool:
     return _key(path) in item.payload
 
 
+def _without_fields(items: Sequence[SinkItem], paths: Sequence[str], encode: Encode) -> Prepared:
+    """The batch without `paths`. A text field (`_CUTTABLE`) is cut out of the encoded body in one
+    pass, and its items stay as they are (`Prepared.cut` names it; an item carries it when its key
+    is in the payload); any other field, or one that is not written the way the pass expects in
+    some item, is taken out of each item that carries it."""
+    each = [path for path in paths if path not in _CUTTABLE]
+    while True:
+        stripped = list(items)
+        for path in each:
+            key = _key(path)
+            for index, item in enumerate(stripped):
+                if key in item.payload:
+                    stripped[index] = _without(item, path, key)
+        body, cut = encode(item.payload for item in stripped), []
+        for path in paths:
+            key = _key(path)
+            carriers = 0 if path in each else sum(key in item.payload for item in stripped)
+            if carriers:
+                body, found = _CUT_ALL[path].subn(b"", body)
+                if found != carriers:  # first in its object, or not text: item by item
+                    each.append(path)
+                    break
+                cut.append(path)
+        else:
+            return Prepared(tuple(stripped), body, tuple(cut))
+
+
 def _without(item: SinkItem, path: str, key: bytes) -> SinkItem:
     """The item without `path` (its `key` is in the payload), unless that leaves it unsendable:
     cut out of the bytes where it can be, else parsed, checked and written again."""
@@ -251,6 +291,10 @@ _CUTTABLE = (
     - {f"user_data.{key}" for key in IDENTIFIERS}
 )
 _TEXT_VALUE = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# Each text field after another field of its object, as it stands in an encoded body.
+_CUT_ALL = {
+    path: re.compile(re.escape(b"," + _key(path)) + _TEXT_VALUE.pattern) for path in _CUTTABLE
+}
 _COMMA = ord(",")
 
 
