@@ -13,6 +13,7 @@ events delivered and dead-lettered, CPU an event, peak memory.
 
     .venv/bin/python -m bench.refusals [--events 30000] [--rounds 2] [--skip-capped]
         [--rows learned healing accepted]
+    .venv/bin/python -m bench.refusals --strip-cost   # the sink's strip alone, µs an event
 
 Results go to bench/out/refusals.json.
 """
@@ -40,6 +41,13 @@ from capi_devtools.localinfra import KafkaBroker
 from capi_devtools.samples import sample_events
 from capi_devtools.sandbox import SandboxAdmin
 from connector import avro
+from connector.config import Settings
+from connector.models import SourceCoordinates
+from connector.prepare import Preparer, Ready
+from connector.sink import NullObserver, SinkItem
+from connector.sink.encoding import BodyEncoder
+from connector.sink.learned import LearnedRefusals, RefusalBook
+from connector.sink.transport import Answer
 
 REFUSED = {"refuse_user_data_keys": ["clickID"]}
 ACCEPTED: dict[str, Any] = {"refuse_user_data_keys": []}
@@ -85,6 +93,37 @@ def run_row(
     }
 
 
+def strip_cost(events: int = 2000, rounds: int = 10) -> dict[str, float]:
+    """µs an event for `LearnedRefusals.prepare` (the body's encoding included) over prepared
+    sample events in batches of 100: nothing learned, and clickID learned."""
+    settings = Settings()
+    preparer = Preparer(settings.decode, settings.transform, settings.routing)
+    schema = avro.bundled_schema(avro.TRACKING_EVENT)
+    records = []
+    for index, event in enumerate(sample_events(events, seed=29)):
+        event["properties"]["$spclid"] = f"spclid-{index:x}"
+        records.append((avro.encode(schema, event), SourceCoordinates("t", 0, index, None)))
+    prepared = preparer.submit(records, 1_767_225_700_000).result()
+    items = [SinkItem(r, r.event_id, r.payload) for r in prepared if isinstance(r, Ready)]
+    batches = [items[i : i + 100] for i in range(0, len(items), 100)]
+    encode = BodyEncoder("bench").encode
+
+    def per_event(learned: LearnedRefusals) -> float:
+        began = time.perf_counter()
+        for _ in range(rounds):
+            for batch in batches:
+                learned.prepare(batch, 1, encode)
+        return (time.perf_counter() - began) / rounds / len(items) * 1e6
+
+    def refusals() -> LearnedRefusals:
+        return LearnedRefusals("bench", RefusalBook(1, 60_000, 600_000), NullObserver(), 60)
+
+    learned = refusals()
+    click = Answer(400, "", None, None, named_fields=("user_data.clickID",))
+    learned.refused(items[:1], click, (), 0)
+    return {"nothing_learned_us": per_event(refusals()), "click_id_learned_us": per_event(learned)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -96,10 +135,16 @@ def main() -> None:
     )
     parser.add_argument("--skip-capped", action="store_true")
     parser.add_argument(
+        "--strip-cost", action="store_true", help="only time the sink's strip, no broker"
+    )
+    parser.add_argument(
         "--rows", nargs="*", default=["learned", "healing", "accepted"],
         choices=["learned", "healing", "accepted"], help="the uncapped rows to run",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.strip_cost:
+        print(json.dumps(strip_cost()))
+        return
     report: dict[str, Any] = {"machine": machine(), "settings": vars(args), "rows": []}
     print(json.dumps(report["machine"]), flush=True)
     rows = {

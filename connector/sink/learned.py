@@ -198,8 +198,8 @@ class LearnedRefusals:
                 self.generation += 1
                 self._changed()
                 log.warning(
-                    "Spotify refuses %s on connection %s (%d events within %g s): sending it "
-                    "no more until a probe at %s",
+                    "Spotify refuses %s on connection %s (events refused: %d within %g s): "
+                    "sending it no more until a probe at %s",
                     path,
                     self._connection,
                     len(event_ids),
