@@ -94,7 +94,7 @@ def run_row(
 
 
 def strip_cost(events: int = 2000, rounds: int = 10) -> dict[str, float]:
-    """µs an event for `LearnedRefusals.prepare` (the body's encoding included) over prepared
+    """µs an event for `LearnedRefusals.outgoing` (the body's encoding included) over prepared
     sample events in batches of 100: nothing learned, and clickID learned."""
     settings = Settings()
     preparer = Preparer(settings.decode, settings.transform, settings.routing)
@@ -112,7 +112,7 @@ def strip_cost(events: int = 2000, rounds: int = 10) -> dict[str, float]:
         began = time.perf_counter()
         for _ in range(rounds):
             for batch in batches:
-                learned.prepare(batch, 1, encode)
+                learned.outgoing(batch, 1, encode)
         return (time.perf_counter() - began) / rounds / len(items) * 1e6
 
     def refusals() -> LearnedRefusals:

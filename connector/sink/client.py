@@ -40,7 +40,7 @@ from connector.sink.concurrency import AdaptiveLimit
 from connector.sink.encoding import BodyEncoder
 from connector.sink.headers import request_headers
 from connector.sink.heal import Healing, next_step
-from connector.sink.learned import LearnedRefusals, Prepared, RefusalBook, StrippedField
+from connector.sink.learned import LearnedRefusals, Outgoing, RefusalBook, StrippedField
 from connector.sink.model import (
     NullObserver,
     SendOutcome,
@@ -290,7 +290,7 @@ class SpotifySink:
     def _new_batch(self, items: Sequence[SinkItem]) -> _Batch:
         if self._learned is None:
             return _Batch(tuple(items), self._encoder.encode(item.payload for item in items))
-        ready = self._learned.prepare(items, self._clock_ms(), self._encoder.encode)
+        ready = self._learned.outgoing(items, self._clock_ms(), self._encoder.encode)
         return _Batch(
             ready.items,
             ready.body,
@@ -561,7 +561,7 @@ class SpotifySink:
         now, attempts = self._clock_ms(), batch.requests
         # One outcome an item, the fields in SendOutcome's order through new_tuple: ~0.6 µs
         # an item cheaper than its keyword __new__, on the HTTP thread (bench/README.md).
-        went_without = Prepared(batch.items, batch.body, batch.cut).went_without
+        went_without = Outgoing(batch.items, batch.body, batch.cut).went_without
         learned = [went_without(item) for item in batch.items]
         outcomes = [
             new_tuple(

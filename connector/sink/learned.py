@@ -45,7 +45,7 @@ NEVER_LEARNED = REQUIRED | REQUIRED_FOR_PURCHASE
 Encode = Callable[[Iterable[bytes]], bytes]  # the payloads of a batch → its request body
 
 
-class Prepared(NamedTuple):
+class Outgoing(NamedTuple):
     """A batch as it goes: its items, its body, and what was left out of it."""
 
     items: tuple[SinkItem, ...]
@@ -159,11 +159,11 @@ class LearnedRefusals:
         self.snapshot: tuple[StrippedField, ...] = ()  # replaced whole: read from other threads
         self.generation = 0  # grows when a field is learned: batches built before are out of date
 
-    def prepare(self, items: Sequence[SinkItem], now_ms: int, encode: Encode) -> Prepared:
+    def outgoing(self, items: Sequence[SinkItem], now_ms: int, encode: Encode) -> Outgoing:
         """The batch of `items` as it goes now: the fields stripped now left out, and the
         fields it probes with."""
         if not self._book.active:
-            return Prepared(tuple(items), encode(item.payload for item in items))
+            return Outgoing(tuple(items), encode(item.payload for item in items))
         strip, due = self._book.plan(now_ms)
         probe = tuple(path for path in due if any(_carries(item, path) for item in items))
         for path in probe:
@@ -242,9 +242,9 @@ def _carries(item: SinkItem, path: str) -> bool:
     return _key(path) in item.payload
 
 
-def _without_fields(items: Sequence[SinkItem], paths: Sequence[str], encode: Encode) -> Prepared:
+def _without_fields(items: Sequence[SinkItem], paths: Sequence[str], encode: Encode) -> Outgoing:
     """The batch without `paths`. A text field (`_CUTTABLE`) is cut out of the encoded body in one
-    pass, and its items stay as they are (`Prepared.cut` names it; an item carries it when its key
+    pass, and its items stay as they are (`Outgoing.cut` names it; an item carries it when its key
     is in the payload); any other field, or one that is not written the way the pass expects in
     some item, is taken out of each item that carries it."""
     each = [path for path in paths if path not in _CUTTABLE]
@@ -266,7 +266,7 @@ def _without_fields(items: Sequence[SinkItem], paths: Sequence[str], encode: Enc
                     break
                 cut.append(path)
         else:
-            return Prepared(tuple(stripped), body, tuple(cut))
+            return Outgoing(tuple(stripped), body, tuple(cut))
 
 
 def _without(item: SinkItem, path: str, key: bytes) -> SinkItem:

@@ -11,7 +11,7 @@ from connector.sink import SinkItem
 from connector.sink import learned as learned_module
 from connector.sink.encoding import BodyEncoder
 from connector.sink.heal import CONTRACT_PATHS, without
-from connector.sink.learned import LearnedRefusals, Prepared, RefusalBook, StrippedField
+from connector.sink.learned import LearnedRefusals, Outgoing, RefusalBook, StrippedField
 from connector.sink.transport import Answer
 from tests.unit.sink.conftest import RecordingObserver
 
@@ -126,9 +126,9 @@ def learned_click_id() -> tuple[LearnedRefusals, RecordingObserver]:
 ENCODE = BodyEncoder("0b8e7a52-2f43-4c4e-9a51-5a1d3c0f6e11").encode
 
 
-def sent(prepared: Prepared) -> list[dict[str, Any]]:
+def sent(batch: Outgoing) -> list[dict[str, Any]]:
     """The events as the request body carries them."""
-    events: list[dict[str, Any]] = orjson.loads(prepared.body)["conversion_events"]["events"]
+    events: list[dict[str, Any]] = orjson.loads(batch.body)["conversion_events"]["events"]
     return events
 
 
@@ -137,16 +137,16 @@ def test_a_learned_field_is_left_out_and_the_item_says_so() -> None:
     assert refusals.snapshot == (StrippedField("globex", CLICK, T0),)
     plain = item(event("plain"))
     clicked = item(event("clicked", clickID="spclid-1", gender="MALE"))
-    prepared = refusals.prepare([plain, clicked], T0 + 1, ENCODE)
-    assert prepared.probe == ()
-    assert prepared.items == (plain, clicked)  # a text field is cut out of the body alone
-    assert prepared.cut == (CLICK,)
-    assert sent(prepared) == [event("plain"), event("clicked", gender="MALE")]
-    assert [prepared.went_without(i) for i in prepared.items] == [(), (CLICK,)]
+    batch = refusals.outgoing([plain, clicked], T0 + 1, ENCODE)
+    assert batch.probe == ()
+    assert batch.items == (plain, clicked)  # a text field is cut out of the body alone
+    assert batch.cut == (CLICK,)
+    assert sent(batch) == [event("plain"), event("clicked", gender="MALE")]
+    assert [batch.went_without(i) for i in batch.items] == [(), (CLICK,)]
     refusals.went_without([(), (CLICK,)])
     assert observer.stripped == [(CLICK, 1)]
-    again = refusals.prepare(prepared.items, T0 + 2, ENCODE)  # a batch built again: the same
-    assert again == prepared
+    again = refusals.outgoing(batch.items, T0 + 2, ENCODE)  # a batch built again: the same
+    assert again == batch
 
 
 def test_a_field_first_in_its_object_or_not_text_is_taken_out_of_the_item() -> None:
@@ -158,10 +158,10 @@ def test_a_field_first_in_its_object_or_not_text_is_taken_out_of_the_item() -> N
         "number", "number", b'{"event_id":"number","user_data":{"ip_address":"1","clickID":7}}'
     )
     last = item(event("last", clickID="c"))
-    prepared = refusals.prepare([first, number, last], T0 + 1, ENCODE)
-    assert prepared.cut == ()  # the pass could not take every one: each item lost it instead
-    assert [i.removed for i in prepared.items] == [(CLICK,)] * 3
-    assert [e["user_data"] for e in sent(prepared)] == [{"ip_address": "1"}] * 2 + [
+    batch = refusals.outgoing([first, number, last], T0 + 1, ENCODE)
+    assert batch.cut == ()  # the pass could not take every one: each item lost it instead
+    assert [i.removed for i in batch.items] == [(CLICK,)] * 3
+    assert [e["user_data"] for e in sent(batch)] == [{"ip_address": "1"}] * 2 + [
         {"ip_address": "203.0.113.12"}
     ]
 
@@ -173,10 +173,10 @@ def test_an_event_is_never_stripped_of_its_last_identifier() -> None:
     learned.refused([item(event("a"))], Answer(400, "", None, None, named_fields=(ip,)), (), T0)
     only_ip = item(event("only-ip"))
     with_device = item(event("device", device_id="d-1"))
-    prepared = learned.prepare([only_ip, with_device], T0 + 1, ENCODE)
-    assert prepared.items[0] is only_ip  # it goes as it is: healing or the dead letter decides
-    assert prepared.items[1].removed == (ip,)  # an identifier: parsed and written again
-    assert [e["user_data"] for e in sent(prepared)] == [
+    batch = learned.outgoing([only_ip, with_device], T0 + 1, ENCODE)
+    assert batch.items[0] is only_ip  # it goes as it is: healing or the dead letter decides
+    assert batch.items[1].removed == (ip,)  # an identifier: parsed and written again
+    assert [e["user_data"] for e in sent(batch)] == [
         {"ip_address": "203.0.113.12"},
         {"device_id": "d-1"},
     ]
@@ -186,18 +186,18 @@ def test_the_first_batch_carrying_a_due_field_probes_with_it() -> None:
     refusals, _ = learned_click_id()
     due = T0 + TTL_MS
     plain = [item(event("plain"))]
-    assert refusals.prepare(plain, due, ENCODE).probe == ()  # nothing carries it: no probe
+    assert refusals.outgoing(plain, due, ENCODE).probe == ()  # nothing carries it: no probe
     probe_batch = [item(event("p1", clickID="c1")), item(event("p2"))]
-    prepared = refusals.prepare(probe_batch, due, ENCODE)
-    assert prepared.probe == (CLICK,)
-    assert prepared.cut == ()
-    assert sent(prepared)[0]["user_data"]["clickID"] == "c1"  # sent with the field
-    other = refusals.prepare([item(event("o1", clickID="c2"))], due, ENCODE)
+    batch = refusals.outgoing(probe_batch, due, ENCODE)
+    assert batch.probe == (CLICK,)
+    assert batch.cut == ()
+    assert sent(batch)[0]["user_data"]["clickID"] == "c1"  # sent with the field
+    other = refusals.outgoing([item(event("o1", clickID="c2"))], due, ENCODE)
     assert other.probe == ()  # one probe at a time
     assert other.cut == (CLICK,)
-    refusals.probe_over(prepared.probe, accepted=True)
+    refusals.probe_over(batch.probe, accepted=True)
     assert refusals.snapshot == ()
-    after = refusals.prepare([item(event("o2", clickID="c3"))], due + 1, ENCODE)
+    after = refusals.outgoing([item(event("o2", clickID="c3"))], due + 1, ENCODE)
     assert after.cut == ()
     assert sent(after)[0]["user_data"]["clickID"] == "c3"
 
@@ -206,16 +206,16 @@ def test_a_refused_probe_renews_the_field_and_a_lone_event_counts_what_the_answe
     refusals, _ = learned_click_id()
     due = T0 + TTL_MS
     lone = [item(event("p1", clickID="c1"))]
-    probe = refusals.prepare(lone, due, ENCODE).probe
+    probe = refusals.outgoing(lone, due, ENCODE).probe
     assert probe == (CLICK,)
     # A lone event's answer needs no index: what it names is that event's.
     refusals.refused(lone, Answer(400, "", None, None, named_fields=(CLICK,)), probe, due + 5)
     refusals.probe_over(probe, accepted=False)
-    again = refusals.prepare(lone, due + 6, ENCODE)
+    again = refusals.outgoing(lone, due + 6, ENCODE)
     assert again.probe == ()
     assert again.cut == (CLICK,)
     assert refusals.snapshot == (StrippedField("globex", CLICK, T0),)
-    assert refusals.prepare(lone, due + 5 + TTL_MS, ENCODE).probe == (CLICK,)
+    assert refusals.outgoing(lone, due + 5 + TTL_MS, ENCODE).probe == (CLICK,)
 
 
 # --- the cut out of the bytes, against parsing and writing the JSON again -------------------
@@ -235,8 +235,8 @@ def sample_payloads() -> list[bytes]:
     for index, record in enumerate(sample_events(64, seed=29)):
         record["properties"]["$spclid"] = f'spclid-"{index}"\\x'  # quotes and a backslash
         records.append((avro.encode(schema, record), SourceCoordinates("t", 0, index, None)))
-    prepared = preparer.submit(records, 1_767_225_700_000).result()
-    return [ready.payload for ready in prepared if isinstance(ready, Ready)]
+    batch = preparer.submit(records, 1_767_225_700_000).result()
+    return [ready.payload for ready in batch if isinstance(ready, Ready)]
 
 
 def test_a_cut_is_the_same_event_as_parsing_removing_and_writing() -> None:
