@@ -10,10 +10,10 @@ PROMTOOL := $(CACHE)/bin/promtool
 HELM_DOCS := $(CACHE)/bin/helm-docs
 UV     := $(CACHE)/uv/bin/uv
 RUNTIME_LOCK := requirements/runtime.lock
-# The per-record modules mypyc compiles (connector/_compiled.py lists them).
-COMPILED_SOURCES := $(shell $(PYTHON) connector/_compiled.py 2>/dev/null)
+# The per-record modules mypyc compiles (connector/process/compiled.py lists them).
+COMPILED_SOURCES := $(shell $(PYTHON) connector/process/compiled.py 2>/dev/null)
 COMPILED := build/.compiled
-# The Rust prepare fast path (native/, PyO3): connector/_prepare_native.<abi>.so, built by
+# The Rust prepare fast path (native/, PyO3): connector/prepare/_native.<abi>.so, built by
 # setuptools-rust (setup.py). Cargo's build tree is kept under .cache/ (CI caches it); cargo finds it
 # through the environment, for `build_ext` too (setuptools-rust rebuilds the crate there as well).
 NATIVE_SOURCES := native/Cargo.toml $(wildcard native/Cargo.lock native/src/*.rs)
@@ -30,9 +30,9 @@ $(VENV)/.installed: pyproject.toml devtools/pyproject.toml constraints.txt
 	@touch $@
 
 # mypyc builds the compiled modules in place (the editable install above compiles nothing),
-# again whenever one of their sources changes; an older extension is never imported (_compiled.py).
+# again whenever one of their sources changes; an older extension is never imported (process/compiled.py).
 # (Order-only on $(NATIVE): build_ext also builds the Rust extension, so cargo is checked first.)
-$(COMPILED): $(VENV)/.installed setup.py connector/_compiled.py $(COMPILED_SOURCES) | $(NATIVE)
+$(COMPILED): $(VENV)/.installed setup.py connector/process/compiled.py $(COMPILED_SOURCES) | $(NATIVE)
 	$(PY) setup.py -q build_ext --inplace
 	@touch $@
 

@@ -1,6 +1,6 @@
-"""Builds the wheel with the per-record modules compiled by mypyc (connector/_compiled.py lists
-them) and the Rust prepare fast path (native/, PyO3, built by setuptools-rust as
-`connector._prepare_native`); the metadata is pyproject.toml's. `CAPI_PURE_PYTHON_BUILD=1` builds
+"""Builds the wheel with the per-record modules compiled by mypyc (connector/process/compiled.py
+lists them) and the Rust prepare fast path (native/, PyO3, built by setuptools-rust as
+`connector.prepare._native`); the metadata is pyproject.toml's. `CAPI_PURE_PYTHON_BUILD=1` builds
 no compiled code at all: the editable install of `make setup`, which then builds both in place
 (`build_rust --inplace` for the Rust extension, `build_ext --inplace` for mypyc's, which also
 rebuilds the Rust one: setuptools-rust hooks build_ext)."""
@@ -18,7 +18,7 @@ from setuptools.command.build_ext import build_ext
 
 class BuildExt(build_ext):
     """An in-place build marks every extension as new, even one the compiler had no reason to
-    re-link: an extension older than its source is taken for stale (`_compiled.stale_modules`)."""
+    re-link: an extension older than its source is taken for stale (`compiled.stale_modules`)."""
 
     def run(self) -> None:
         super().run()
@@ -43,7 +43,8 @@ def compiled_extensions() -> list[Extension]:
         return []
     from mypyc.build import mypycify
 
-    compiled = runpy.run_path("connector/_compiled.py")  # read, not imported: no side effects
+    # Read, not imported: no side effects.
+    compiled = runpy.run_path("connector/process/compiled.py")
     root = compiled["_ROOT"]
     return mypycify(
         [str(path.relative_to(root)) for path in compiled["source_paths"](root)],
@@ -60,7 +61,7 @@ def rust_extensions() -> dict[str, Any]:
 
     # debug=False: a release build in place too (setuptools-rust's default there is debug).
     extension = RustExtension(
-        "connector._prepare_native", path="native/Cargo.toml", binding=Binding.PyO3, debug=False
+        "connector.prepare._native", path="native/Cargo.toml", binding=Binding.PyO3, debug=False
     )
     return {"rust_extensions": [extension]}
 

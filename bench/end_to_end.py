@@ -45,7 +45,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from capi_devtools.localinfra import KafkaBroker, cache_dir
 from capi_devtools.samples import DEMO_EVENT_NAME_MAPPING, sample_events, typical_events
 from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxAdmin
-from connector import avro
+from connector.schemas import avro
 
 PARTITIONS = 4
 # (b) runs each shape: `WORKERS:PREPARE` (`run --workers`, `pipeline.prepare_processes`: a

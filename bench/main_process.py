@@ -17,7 +17,7 @@ that the worker processes (`pipeline.prepare_processes`) cannot take. No broker,
 - `collect`: `Pipeline._collect_outcomes` for five answers of 100, results stored in memory and
   made durable at once, telemetry counted (the Kafka thread, without librdkafka).
 
-The collector is set as `run` sets it (connector.gc_tuning), before each timed loop.
+The collector is set as `run` sets it (connector.process.gc_tuning), before each timed loop.
 Prints each step's median of the rounds in ns a record (`time.process_time`); bench/README.md
 has the figures. `bench/result_path.py` measures the Kafka thread's part with a real broker.
 """
@@ -36,18 +36,18 @@ from pydantic import SecretStr
 
 from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
 from connector.config import KafkaSettings, Settings, SinkSettings, SpotifySettings
-from connector.delivery import sent_result
-from connector.gc_tuning import tune_for_streaming
 from connector.kafka.results import BatchAck, ResultWriter
 from connector.kafka.source import _source_record
 from connector.models import Identifiers, SourceCoordinates, SourceRecord
+from connector.observe.telemetry import Telemetry
 from connector.offsets import PartitionOffsets
 from connector.pipeline import Pending, Pipeline
 from connector.ports import ResultEntry
-from connector.prepare import Ready, _DoneBatch
+from connector.prepare.preparer import DoneBatch, Ready
+from connector.process.gc_tuning import tune_for_streaming
+from connector.results.delivery import sent_result
 from connector.sink import SendOutcome, SendStatus, SinkItem, SpotifySink
-from connector.sink.client import _Batch
-from connector.telemetry import Telemetry
+from connector.sink.spotify_sink import _Batch
 from tests.support.pipeline_doubles import MemorySink, ScriptedSource
 
 ANSWER = 100  # items a Spotify answer
@@ -140,7 +140,7 @@ def take_prepared(rounds: int) -> list[float]:
             records = [envelope(n) for n in range(start, start + TURN * ANSWER)]
             for record in records:
                 offsets.track(record.coordinates.offset)
-            done = _DoneBatch([ready(n) for n in range(start, start + TURN * ANSWER)])
+            done = DoneBatch([ready(n) for n in range(start, start + TURN * ANSWER)])
             pipeline._preparing.append((done, [(record, offsets) for record in records]))
         tune_for_streaming()
         began = time.process_time()

@@ -8,7 +8,7 @@ measured with), the settings `bench.result_path`'s. Each round times, with `time
 decoding every record, transforming the decoded events, and `prepare` (decode, transform,
 routing, `to_wire` and orjson) of every record in batches of `poll_batch_size` (1,000), after
 `tune_for_streaming` as the connector does: `prepare` with the native path where it is built
-(connector/native_prepare.py), `python` without it; then the hand-off that `prepare_processes`
+(connector/prepare/native.py), `python` without it; then the hand-off that `prepare_processes`
 adds, batch by batch with the executor's pickling: `ship` and `unpack` in the connector's
 process, `receive` and `pack` in the prepare process. The figures are the medians of the rounds
 in µs a record. `SPOTIFY_CAPI_PURE_PYTHON=1` runs the Python sources instead of the compiled
@@ -38,10 +38,11 @@ from collections.abc import Callable
 
 from bench.end_to_end import EVENT_SHAPES, _encode_chunk
 from bench.result_path import settings_for
-from connector import _compiled, prepare
-from connector.gc_tuning import tune_for_streaming
 from connector.models import SourceCoordinates, TrackingEvent
-from connector.prepare import Preparer
+from connector.prepare import pool
+from connector.prepare.preparer import Preparer
+from connector.process import compiled as _compiled
+from connector.process.gc_tuning import tune_for_streaming
 
 NOW_MS = 1_767_225_600_000 + 3_600_000  # an hour after the sample events start
 BATCH = 1000  # pipeline.poll_batch_size's default: what one prepare call gets
@@ -117,25 +118,25 @@ def _stages(count: int, shape: str) -> dict[str, Callable[[], None]]:
     # The hand-off to a prepare process and back, batch by batch, the executor's pickling of
     # the call and of the answer included: what `prepare_processes` adds to preparing.
     batches = [records[first : first + BATCH] for first in range(0, len(records), BATCH)]
-    shipped = [pickle.dumps(prepare._ship(batch)) for batch in batches]
+    shipped = [pickle.dumps(pool._ship(batch)) for batch in batches]
     prepared = [preparer.prepare(batch, NOW_MS) for batch in batches]
-    packed = [pickle.dumps(prepare._pack(answer)) for answer in prepared]
+    packed = [pickle.dumps(pool._pack(answer)) for answer in prepared]
 
     def ship_all() -> None:  # the connector's process
         for batch in batches:
-            pickle.dumps(prepare._ship(batch))
+            pickle.dumps(pool._ship(batch))
 
     def receive_all() -> None:  # the prepare process
         for blob in shipped:
-            prepare._receive(pickle.loads(blob))  # noqa: S301 - made above
+            pool._receive(pickle.loads(blob))  # noqa: S301 - made above
 
     def pack_all() -> None:  # the prepare process
         for answer in prepared:
-            pickle.dumps(prepare._pack(answer))
+            pickle.dumps(pool._pack(answer))
 
     def unpack_all() -> None:  # the connector's process
         for blob in packed:
-            prepare._unpack(pickle.loads(blob))  # noqa: S301 - made above
+            pool._unpack(pickle.loads(blob))  # noqa: S301 - made above
 
     return {
         "decode": decode_all,

@@ -40,10 +40,10 @@ from bench.end_to_end import (
 from capi_devtools.localinfra import KafkaBroker
 from capi_devtools.samples import sample_events
 from capi_devtools.sandbox import SandboxAdmin
-from connector import avro
 from connector.config import Settings
 from connector.models import SourceCoordinates
-from connector.prepare import Preparer, Ready
+from connector.prepare.preparer import Preparer, Ready
+from connector.schemas import avro
 from connector.sink import NullObserver, SinkItem
 from connector.sink.encoding import BodyEncoder
 from connector.sink.learned import LearnedRefusals, RefusalBook

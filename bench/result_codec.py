@@ -14,10 +14,10 @@ from __future__ import annotations
 import time
 
 from bench.main_process import NOW_MS, answer, envelope, ready
-from connector import _compiled
-from connector.delivery import sent_result
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
-from connector.result_codec import encode_result
+from connector.process import compiled as _compiled
+from connector.results.codec import encode_result
+from connector.results.delivery import sent_result
 from connector.sink import SinkItem
 
 RESULTS = 5_000

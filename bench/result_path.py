@@ -28,11 +28,11 @@ from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
 from connector.config import KafkaSettings, Settings, SpotifySettings, TransformSettings
 from connector.kafka.results import ResultWriter
 from connector.models import SourceCoordinates, SourceRecord
+from connector.observe.telemetry import Telemetry
 from connector.offsets import PartitionOffsets
 from connector.pipeline import Pending, Pipeline
-from connector.prepare import Preparer, Ready
+from connector.prepare.preparer import Preparer, Ready
 from connector.sink import SendOutcome, SendStatus, SinkItem
-from connector.telemetry import Telemetry
 from tests.support.pipeline_doubles import MemorySink, ScriptedSource
 
 ANSWER = 100  # events a Spotify answer

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from connector.commands.report import Summary
 from connector.config import Settings
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
+from connector.observe.telemetry import Telemetry
 from connector.pipeline import PipelineStatus
-from connector.telemetry import Telemetry
 
 
 def per_call_us(count: int, began: float) -> float:

@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 import aiohttp
 
 from connector.config import Settings, SinkSettings
-from connector.cpus import worker_count
 from connector.kafka.results import ResultWriter
 from connector.kafka.source import KafkaSource
 from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
 from connector.pipeline import Pipeline
 from connector.ports import OutcomesCallback, ProduceErrorCallback
+from connector.process.cpus import worker_count
 from connector.sink import NullObserver, SinkObserver, SpotifySink
 from connector.sink.connections import ConnectionSinks
 

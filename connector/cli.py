@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.hard_exit:
             sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(exc.exit_code)  # see PrepareWorkerLost
+            os._exit(exc.exit_code)  # see PrepareProcessLost
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -388,7 +388,7 @@ class PipelineSettings(_Section):
     # A rebalance's wait for the records in flight of the partitions taken away.
     revoke_timeout_s: float = Field(default=10.0, ge=0)
     # Worker processes that decode and transform (the CPU-bound part); 0: the Kafka thread does;
-    # auto: one when the process has two CPUs or more (connector/cpus.py).
+    # auto: one when the process has two CPUs or more (connector/process/cpus.py).
     prepare_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = "auto"
 
 
@@ -598,7 +598,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
         settings = Settings(**file_values)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
-    from connector.kafka.client import check_client_properties  # librdkafka is the judge
+    from connector.kafka.client_config import check_client_properties  # librdkafka is the judge
 
     check_client_properties(settings.kafka)
     return settings

@@ -8,7 +8,7 @@ class ConnectorError(Exception):
 
     retriable: bool = False
     exit_code: int = 1
-    hard_exit: bool = False  # exit without the interpreter's shutdown (see PrepareWorkerLost)
+    hard_exit: bool = False  # exit without the interpreter's shutdown (see PrepareProcessLost)
 
 
 class ConfigError(ConnectorError):
@@ -48,10 +48,10 @@ class InternalFailure(ConnectorError):
     """A thread or task the connector needs failed unexpectedly: stop, and let it be restarted."""
 
 
-class PrepareWorkerLost(ConnectorError):
-    """A worker process of `pipeline.prepare_processes` died (killed, out of memory).
+class PrepareProcessLost(ConnectorError):
+    """A prepare process of `pipeline.prepare_processes` died (killed, out of memory).
 
     The process exits without its interpreter's shutdown (`hard_exit`): that would wait for the
-    pool's threads, which a worker killed mid-answer can leave blocked for good."""
+    pool's threads, which a prepare process killed mid-answer can leave blocked for good."""
 
     hard_exit = True

@@ -195,7 +195,7 @@ class TransformWarning:
         return f"{self.code}:{self.field}"
 
     def __reduce__(self) -> tuple[type[TransformWarning], tuple[str, str]]:
-        # Rebuilt by its constructor: compiled (connector/_compiled.py), a frozen dataclass's
+        # Rebuilt by its constructor: compiled (connector/process/compiled.py), a frozen dataclass's
         # own unpickling assigns the fields and is refused. Results cross from prepare workers.
         return TransformWarning, (self.code, self.field)
 

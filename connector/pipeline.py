@@ -25,11 +25,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from operator import attrgetter
 
-from connector import cpus, native_prepare
 from connector.config import Settings
-from connector.delivery import failed_result, sent_result
 from connector.errors import InternalFailure
-from connector.loop_thread import LoopThread
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates, SourceRecord
 from connector.offsets import Commit, OffsetBook, PartitionOffsets
 from connector.ports import (
@@ -40,7 +37,12 @@ from connector.ports import (
     Sink,
     SinkFactory,
 )
-from connector.prepare import Preparation, PreparePool, Preparer, Ready
+from connector.prepare import native as native_prepare
+from connector.prepare.pool import PreparePool
+from connector.prepare.preparer import Preparation, Preparer, Ready
+from connector.process import cpus
+from connector.process.loop_thread import LoopThread
+from connector.results.delivery import failed_result, sent_result
 from connector.sink import SendOutcome, SinkItem, StrippedField
 
 log = logging.getLogger(__name__)
@@ -143,7 +145,7 @@ class Pipeline:
 
     @property
     def native_prepare(self) -> bool:
-        """Whether the native path prepares the common records (connector/native_prepare.py)."""
+        """Whether the native path prepares the common records (connector/prepare/native.py)."""
         return self._native_prepare
 
     # --- lifecycle ----------------------------------------------------------------------

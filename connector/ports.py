@@ -84,7 +84,7 @@ class ResultStore(Protocol):
 
 
 class Sink(Protocol):
-    """The HTTP side, used on its own event loop (`connector.loop_thread`)."""
+    """The HTTP side, used on its own event loop (`connector.process.loop_thread`)."""
 
     @property
     def auth_failing(self) -> bool:

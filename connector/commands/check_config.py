@@ -16,7 +16,6 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connector import _compiled, cpus, native_prepare
 from connector.config import (
     DEFAULT_CONNECTION,
     KafkaSettings,
@@ -27,7 +26,10 @@ from connector.config import (
 )
 from connector.errors import KafkaUnavailable
 from connector.kafka.admin import check_topics
-from connector.sink.client import tls_context
+from connector.prepare import native as native_prepare
+from connector.process import compiled as _compiled
+from connector.process import cpus
+from connector.sink.spotify_sink import tls_context
 
 NAME = "check-config"
 HELP = "validate the settings, reach Kafka, the Schema Registry and Spotify, say what run would do"

@@ -30,8 +30,8 @@ from pathlib import Path
 from connector.commands.report import add_time_range
 from connector.config import KafkaSettings, Settings, load_settings
 from connector.errors import InputError
-from connector.logs import configure_logging
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates, SourceRecord
+from connector.observe.logs import configure_logging
 
 NAME = "replay"
 HELP = "send dead-lettered records to Spotify again (by reason and time), keeping their event ids"

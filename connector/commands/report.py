@@ -34,7 +34,7 @@ import orjson
 
 from connector.config import KafkaSettings, load_settings
 from connector.errors import InputError
-from connector.match_quality import MatchQuality, render_match_quality
+from connector.results.match_quality import MatchQuality, render_match_quality
 from connector.sink.heal import WARNING_CODE as REMOVED_WARNING
 
 NAME = "report"
@@ -98,8 +98,8 @@ def read_results(kafka: KafkaSettings, since_ms: int | None) -> Iterator[dict[st
     """Decoded result records up to the end offsets at start; a progress bar on a terminal."""
     from tqdm import tqdm
 
-    from connector import avro
     from connector.kafka.admin import read_range
+    from connector.schemas import avro
 
     schema = avro.bundled_schema(avro.DELIVERY_RESULT)
     group = f"{kafka.group_id}-report-{uuid.uuid4().hex[:8]}"
@@ -130,7 +130,7 @@ def decode_result(results_format: str, schema: Any, value: bytes) -> dict[str, A
         return record
     if results_format == "confluent":
         value = value[5:]  # the magic byte and the schema id
-    from connector import avro
+    from connector.schemas import avro
 
     decoded: dict[str, Any] = avro.decode(schema, value)
     return decoded

@@ -15,17 +15,17 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from connector._compiled import compiled
 from connector.config import display_url, load_settings
 from connector.errors import ConfigError
-from connector.gc_tuning import tune_for_streaming
 from connector.kafka.admin import check_topics
-from connector.logs import configure_logging
+from connector.observe.logs import configure_logging
+from connector.process.compiled import compiled
+from connector.process.gc_tuning import tune_for_streaming
 
 if TYPE_CHECKING:
     from connector.config import Settings
-    from connector.health import HealthState
-    from connector.telemetry import Telemetry
+    from connector.observe.health import HealthState
+    from connector.observe.telemetry import Telemetry
 
 NAME = "run"
 HELP = "run the connector: Kafka → Spotify Conversions API, until SIGTERM or Ctrl-C"
@@ -50,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
     if args.workers > 1:
-        from connector.workers import supervise
+        from connector.process.workers import supervise
 
         config_args = ["--config", str(args.config)] if args.config else []
         return supervise(args.workers, config_args, settings.telemetry.health_port)
-    from connector.health import HealthServer, HealthState
-    from connector.telemetry import Telemetry
+    from connector.observe.health import HealthServer, HealthState
+    from connector.observe.telemetry import Telemetry
 
     telemetry = Telemetry(settings)
     health = HealthState(

@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 
 from connector.config import KafkaSettings
 from connector.errors import KafkaUnavailable
-from connector.kafka.client import client_config, tool_consumer_config
+from connector.kafka.client_config import client_config, tool_consumer_config
 
 # Per partition: (first offset to read, end offset when the range was taken).
 Ranges = dict[int, tuple[int, int]]

@@ -18,14 +18,14 @@ from collections.abc import Callable, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from connector import avro
 from connector.config import DecodeSettings, KafkaSettings
 from connector.errors import ConnectorError
-from connector.kafka.client import producer_config
+from connector.kafka.client_config import producer_config
 from connector.kafka.registry import register_schema
 from connector.models import DeliveryResult, SourceRecord
 from connector.ports import DEAD_LETTER, RESULTS, ProduceErrorCallback, ResultEntry
-from connector.result_codec import encode_result, encode_result_json
+from connector.results.codec import encode_result, encode_result_json
+from connector.schemas import avro
 
 Headers = list[tuple[str, str | bytes | None]]
 Encoder = Callable[[DeliveryResult], bytes]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from connector.config import KafkaSettings
-from connector.kafka.client import log_client_error, streaming_consumer_config
+from connector.kafka.client_config import log_client_error, streaming_consumer_config
 from connector.models import SourceCoordinates, SourceRecord, new_tuple
 from connector.offsets import Commit
 from connector.ports import SourceEvents

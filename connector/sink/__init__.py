@@ -5,9 +5,7 @@ item through its callback; items refused for auth reasons (401/403) get no outco
 token works again, so their offsets are never committed.
 """
 
-from connector.sink.client import SpotifySink
-from connector.sink.learned import StrippedField
-from connector.sink.model import (
+from connector.sink.items import (
     NullObserver,
     SendOutcome,
     SendStatus,
@@ -15,6 +13,8 @@ from connector.sink.model import (
     SinkItem,
     SinkObserver,
 )
+from connector.sink.learned import StrippedField
+from connector.sink.spotify_sink import SpotifySink
 
 __all__ = [
     "NullObserver",

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
 
-from connector.sink.client import SpotifySink
+from connector.sink.items import SinkItem
 from connector.sink.learned import StrippedField
-from connector.sink.model import SinkItem
+from connector.sink.spotify_sink import SpotifySink
 
 
 class ConnectionSinks:

@@ -33,7 +33,7 @@ from connector.sink.heal import (
     removable,
     without,
 )
-from connector.sink.model import SinkItem, SinkObserver
+from connector.sink.items import SinkItem, SinkObserver
 from connector.sink.transport import Answer
 
 log = logging.getLogger(__name__)

@@ -61,8 +61,8 @@ def parse_event_time(value: object) -> tuple[int, bool]:
     )
 
 
-# Integers and floats apart, never as `int | float`: compiled (connector/_compiled.py), a value
-# of that type is a C double, and integers past 2^53 would lose their exactness.
+# Integers and floats apart, never as `int | float`: compiled (connector/process/compiled.py), a
+# value of that type is a C double, and integers past 2^53 would lose their exactness.
 def _from_int(number: int) -> int:
     """Epoch s/ms/µs/ns by magnitude → ms, exactly (nanoseconds exceed 2^53)."""
     magnitude = abs(number)

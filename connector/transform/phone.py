@@ -163,7 +163,7 @@ def _parse(text: str, region: str) -> str | None:
 
 def plan_texts() -> list[tuple[str, list[tuple[str, list[int]]]]]:
     """Every calling code's plans as text (pattern, possible lengths): what `_plausible_e164`
-    checks, for the native prepare path (connector/native_prepare.py) to check the same."""
+    checks, for the native prepare path (connector/prepare/native.py) to check the same."""
     texts = []
     for country_code in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
         plans = _plans_for(country_code)

@@ -339,8 +339,9 @@ class Transformer:
 
 def _as_given(event: tuple[object, ...]) -> tuple[object, object, object]:
     """The event's name, properties and record timestamp as given, checked where they are used.
-    Not through the field names: compiled (connector/_compiled.py), a read of a typed field checks
-    the type and raises TypeError, where the transform refuses a malformed event with a reason."""
+    Not through the field names: compiled (connector/process/compiled.py), a read of a typed field
+    checks the type and raises TypeError, where the transform refuses a malformed event with a
+    reason."""
     return event[0], event[1], event[2]
 
 

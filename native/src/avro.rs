@@ -1,5 +1,5 @@
 //! The bundled tracking-event schema's Avro binary, read straight into the properties the
-//! transform reads. Mirrors `connector/tracking_reader.py`: whatever that reader refuses (or
+//! transform reads. Mirrors `connector/prepare/reader.py`: whatever that reader refuses (or
 //! reads in a way this one does not), this one declines, and Python decides.
 
 use crate::props::{Prop, Props, Value};

@@ -1,5 +1,5 @@
-//! `connector._prepare_native`: the prepare step's common case in Rust (see
-//! `connector/native_prepare.py`, which builds it from the settings and falls back to Python).
+//! `connector.prepare._native`: the prepare step's common case in Rust (see
+//! `connector/prepare/native.py`, which builds it from the settings and falls back to Python).
 
 mod avro;
 mod ids;
@@ -21,7 +21,7 @@ use transform::{Outcome, Settings, Tables};
 
 type Plans = Vec<(String, Vec<(String, Vec<usize>)>)>;
 
-#[pyclass(module = "connector._prepare_native")]
+#[pyclass(module = "connector.prepare._native")]
 struct NativePreparer {
     settings: Settings,
     plans: PhonePlans,
@@ -157,7 +157,7 @@ fn py_strip(text: &str) -> &str {
 }
 
 #[pymodule]
-fn _prepare_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // A panic's message can quote the text it failed on, an e-mail or a phone number: only its
     // place in the source is printed.
     panic::set_hook(Box::new(|info| {
@@ -165,7 +165,7 @@ fn _prepare_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()));
         eprintln!(
-            "connector._prepare_native: a bug at {}",
+            "connector.prepare._native: a bug at {}",
             place.unwrap_or_default()
         );
     }));

@@ -131,7 +131,7 @@ def test_the_build_stage_builds_the_rust_extension_with_the_pinned_setuptools_ru
     assert setuptools_rust in requires["build-system"]["requires"]
     # setup.py builds the crate as the module the connector imports.
     setup_py = (REPO_ROOT / "setup.py").read_text(encoding="utf-8")
-    assert '"connector._prepare_native", path="native/Cargo.toml"' in setup_py
+    assert '"connector.prepare._native", path="native/Cargo.toml"' in setup_py
     ignored = (REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     assert "native/target" in ignored  # a local cargo build tree never reaches the image
 

@@ -16,9 +16,9 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from capi_devtools.sandbox import SandboxThread
 from connector.config import DecodeSettings, Settings
-from connector.decode import ConfluentDecoder
 from connector.errors import DecodeError
 from connector.kafka.registry import Registry
+from connector.prepare.decode import ConfluentDecoder
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import create_topics, produce, read_results

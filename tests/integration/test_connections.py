@@ -12,8 +12,8 @@ from pydantic import SecretStr
 
 from capi_devtools.sandbox import DEFAULT_TOKEN, SandboxSettings, SandboxThread
 from connector.config import ConnectionSettings, RoutingSettings, Settings, SinkSettings
-from connector.health import Phase, assess
 from connector.models import DeliveryResult
+from connector.observe.health import Phase, assess
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import (

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from connector import avro
-from connector.decode import SchemalessDecoder
 from connector.models import TrackingEvent
+from connector.prepare.decode import SchemalessDecoder
+from connector.schemas import avro
 from tests.support.events import ALL_PROPERTIES, tracking_record
 
 pytestmark = pytest.mark.integration

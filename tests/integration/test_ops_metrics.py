@@ -22,13 +22,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from capi_devtools.sandbox import DEFAULT_TOKEN, SandboxThread
 from capi_devtools.sandbox.settings import FaultSettings, SandboxSettings
-from connector import avro
 from connector.commands.run import consume
 from connector.config import Settings, SinkSettings, TelemetrySettings
-from connector.health import HealthServer, HealthState
 from connector.kafka.results import ResultWriteError
-from connector.logs import JsonFormatter
-from connector.telemetry import Telemetry
+from connector.observe.health import HealthServer, HealthState
+from connector.observe.logs import JsonFormatter
+from connector.observe.telemetry import Telemetry
+from connector.schemas import avro
 from tests.chart.helm import FULL_VALUES, Chart, find_helm
 from tests.chart.shipped_metrics import connector_metrics, dashboard, dashboard_exprs, rule_exprs
 from tests.support.connector import connector_settings

@@ -82,7 +82,7 @@ def test_invalid_and_undecodable_records_are_dead_lettered_and_the_rest_delivere
     kafka_bootstrap: str, processes: int
 ) -> None:
     topic = connector_topics(kafka_bootstrap, partitions=1)
-    from connector import avro
+    from connector.schemas import avro
 
     schema = avro.bundled_schema(avro.TRACKING_EVENT)
     values: list[bytes | None] = [avro.encode(schema, tracking_record(i)) for i in range(20)]

@@ -16,9 +16,10 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from capi_devtools.sandbox import SandboxThread
-from connector import __version__, avro
+from connector import __version__
 from connector.config import DecodeSettings, KafkaSettings, Settings
 from connector.models import DeliveryResult
+from connector.schemas import avro
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import create_topics, header_map, read_all

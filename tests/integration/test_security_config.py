@@ -22,7 +22,7 @@ from connector.config import (
     well_known_values,
 )
 from connector.errors import ConfigError
-from connector.kafka.client import client_properties
+from connector.kafka.client_config import client_properties
 from tests.reliability.canary import CANARY_PASSWORD, CANARY_TOKEN, leaks, shared_tls
 
 pytestmark = pytest.mark.integration

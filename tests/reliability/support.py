@@ -24,8 +24,8 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from capi_devtools.sandbox import SandboxThread
-from connector import avro
 from connector.kafka.results import VALUE_OMITTED_HEADER
+from connector.schemas import avro
 from tests.support.kafka import committed_and_end_offsets, header_map
 
 SOAK = os.environ.get("CAPI_SOAK", "") not in ("", "0")

@@ -20,8 +20,8 @@ from confluent_kafka import Producer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from capi_devtools.sandbox import SandboxSettings, SandboxThread
-from connector import avro
 from connector.config import DecodeSettings
+from connector.schemas import avro
 from tests.reliability.support import (
     assert_accounted_for,
     collect_end_state,

@@ -19,7 +19,7 @@ from connector.config import (
     SpotifySettings,
 )
 from connector.models import DeliveryResult
-from connector.service import Service
+from connector.process.service import Service
 
 
 def connector_settings(

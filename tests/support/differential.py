@@ -19,15 +19,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from capi_devtools.samples import sample_events
-from connector import _compiled, avro
 from connector.config import (
     ConsentSettings,
     DecodeSettings,
     RoutingSettings,
     TransformSettings,
 )
-from connector.decode import SchemalessDecoder
-from connector.delivery import failed_result, sent_result
 from connector.errors import DecodeError
 from connector.models import (
     PropertyValue,
@@ -37,7 +34,11 @@ from connector.models import (
     SourceRecord,
     TrackingEvent,
 )
-from connector.prepare import Prepared, Preparer, Ready, Undecodable
+from connector.prepare.decode import SchemalessDecoder
+from connector.prepare.preparer import Prepared, Preparer, Ready, Undecodable
+from connector.process import compiled as _compiled
+from connector.results.delivery import failed_result, sent_result
+from connector.schemas import avro
 from connector.sink import SendOutcome, SendStatus, SinkItem
 from connector.transform import Transformer
 
@@ -184,7 +185,7 @@ ANSWERS = (
 
 
 def results() -> list[Any]:
-    """The DeliveryResult of every record (connector.delivery): a failure's as the pipeline
+    """The DeliveryResult of every record (connector.results.delivery): a failure's as the pipeline
     writes it, a Ready's for one of the answers Spotify gives, healed ones among them."""
     preparer = Preparer(DecodeSettings(), transform_settings(), routing_settings())
     envelopes = [

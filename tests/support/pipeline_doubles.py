@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from connector import avro
 from connector.kafka.results import ResultWriteError
 from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
 from connector.offsets import Commit
 from connector.ports import OutcomesCallback, Partitions, ResultEntry, SourceEvents
+from connector.schemas import avro
 from connector.sink import SendOutcome, SendStatus, SinkItem, StrippedField
 from tests.support.events import tracking_record
 

@@ -8,10 +8,10 @@ from capi_devtools.samples import (
     sample_events,
     typical_events,
 )
-from connector import avro
 from connector.config import DecodeSettings, TransformSettings
 from connector.models import SourceCoordinates
-from connector.prepare import Preparer
+from connector.prepare.preparer import Preparer
+from connector.schemas import avro
 
 SCHEMA = avro.bundled_schema(avro.TRACKING_EVENT)
 NOW_MS = 1_767_225_900_000  # five minutes after the samples' first event

@@ -1,4 +1,5 @@
-"""The compiled per-record modules (mypyc, connector/_compiled.py) against their Python sources.
+"""The compiled per-record modules (mypyc, connector/process/compiled.py) against their Python
+sources.
 
 The tests run on the compiled build (`make test` builds it first), and a subprocess with
 SPOTIFY_CAPI_PURE_PYTHON=1 runs the sources on the same corpus (tests/support/differential.py):
@@ -24,11 +25,12 @@ from typing import Any
 import fastavro
 import pytest
 
-from connector import _compiled, avro
 from connector.config import DecodeSettings, RoutingSettings
 from connector.models import SourceCoordinates
-from connector.prepare import Preparer
-from connector.tracking_reader import read_tracking_event
+from connector.prepare.preparer import Preparer
+from connector.prepare.reader import read_tracking_event
+from connector.process import compiled as _compiled
+from connector.schemas import avro
 from tests.support import differential
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,8 +82,8 @@ def test_this_process_runs_the_compiled_build() -> None:
 
 def test_the_switch_imports_the_python_sources() -> None:
     code = (
-        "import json, importlib; from connector import _compiled; print(json.dumps("
-        "[importlib.import_module(m).__spec__.origin for m in _compiled.MODULES]))"
+        "import json, importlib; from connector.process import compiled; print(json.dumps("
+        "[importlib.import_module(m).__spec__.origin for m in compiled.MODULES]))"
     )
     pure = json.loads(run_python(code, pure=True))
     built = json.loads(run_python(code, pure=False))
@@ -167,7 +169,7 @@ def test_a_stale_build_loads_the_sources_with_a_warning(tmp_path: Path) -> None:
     code = (
         "import warnings; warnings.simplefilter('always')\n"
         "import connector, importlib, json\n"
-        "from connector import _compiled\n"
+        "from connector.process import compiled as _compiled\n"
         "print(json.dumps([importlib.import_module(m).__spec__.origin "
         "for m in _compiled.MODULES]))"
     )

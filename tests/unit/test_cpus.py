@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from connector import cpus
 from connector.config import PipelineSettings
+from connector.process import cpus
 
 
 def _cgroup_v2(root: Path, cpu_max: str) -> Path:

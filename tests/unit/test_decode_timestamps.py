@@ -7,9 +7,9 @@ from pathlib import Path
 
 import fastavro
 
-from connector import avro
 from connector.config import DecodeSettings
-from connector.decode import build_decoder
+from connector.prepare.decode import build_decoder
+from connector.schemas import avro
 
 MS = 1_767_225_600_123  # 2026-01-01T00:00:00.123Z
 

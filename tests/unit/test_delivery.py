@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from connector.delivery import failed_result, sent_result
 from connector.models import (
     DeliveryResult,
     DeliveryStatus,
@@ -14,7 +13,8 @@ from connector.models import (
     SourceRecord,
     TransformWarning,
 )
-from connector.prepare import Ready, Undecodable
+from connector.prepare.preparer import Ready, Undecodable
+from connector.results.delivery import failed_result, sent_result
 from connector.sink import SendOutcome, SendStatus, SinkItem
 
 WHERE = SourceCoordinates("events", 1, 41, None)

@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from capi_devtools.sandbox.validation import TimeRules, check_events
-from connector import avro
 from connector.config import SPOTIFY_EVENT_NAMES, TransformSettings
-from connector.decode import ConfluentDecoder, Decoder, SchemalessDecoder
 from connector.errors import DecodeError
 from connector.kafka.registry import Registry
 from connector.models import Accepted, PropertyValue, Rejected, SourceCoordinates, TrackingEvent
+from connector.prepare.decode import ConfluentDecoder, Decoder, SchemalessDecoder
+from connector.schemas import avro
 from connector.transform import Transformer
 from connector.transform import mapping as m
 

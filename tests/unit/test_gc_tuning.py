@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from connector.gc_tuning import YOUNG_GENERATION_THRESHOLD, tune_for_streaming
+from connector.process.gc_tuning import YOUNG_GENERATION_THRESHOLD, tune_for_streaming
 
 
 class _Node:

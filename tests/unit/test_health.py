@@ -11,7 +11,7 @@ import pytest
 
 from connector.config import TelemetrySettings
 from connector.errors import ConfigError
-from connector.health import HealthServer, HealthState, Phase, assess
+from connector.observe.health import HealthServer, HealthState, Phase, assess
 from connector.pipeline import PipelineStatus
 from connector.sink import StrippedField
 

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 
 from connector.config import PipelineSettings, Settings, TelemetrySettings
-from connector.health import HealthServer, HealthState, Phase, beating
+from connector.observe.health import HealthServer, HealthState, Phase, beating
 from connector.pipeline import Pipeline, PipelineStatus
 from tests.support.pipeline_doubles import (
     TOPIC,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from connector.loop_thread import LoopThread
+from connector.process.loop_thread import LoopThread
 
 
 def _explode() -> None:

@@ -1,4 +1,4 @@
-"""The native prepare path (native/, connector/native_prepare.py) against the Python path.
+"""The native prepare path (native/, connector/prepare/native.py) against the Python path.
 
 Every record either gets from the native path exactly the Ready the Python path makes (the same
 payload bytes, event id, name, time, identifiers, no warnings) or is declined and prepared by
@@ -22,7 +22,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capi_devtools.samples import DEMO_EVENT_NAME_MAPPING, sample_events, typical_events
-from connector import _compiled, avro, native_prepare
 from connector.config import (
     ConsentSettings,
     DecodeSettings,
@@ -31,7 +30,10 @@ from connector.config import (
     TransformSettings,
 )
 from connector.models import SourceCoordinates
-from connector.prepare import Preparer, Ready
+from connector.prepare import native as native_prepare
+from connector.prepare.preparer import Preparer, Ready
+from connector.process import compiled as _compiled
+from connector.schemas import avro
 from tests.support import differential
 
 SCHEMA = avro.bundled_schema(avro.TRACKING_EVENT)
@@ -276,7 +278,7 @@ _kept_preparers = cache(_preparers)  # for the many examples of one test
 
 
 def test_the_extension_is_built_and_used_with_default_settings() -> None:
-    assert native_prepare.available(), "connector._prepare_native is not built: `make setup`"
+    assert native_prepare.available(), "connector.prepare._native is not built: `make setup`"
     assert Preparer(DecodeSettings(), TransformSettings()).native is True
 
 
@@ -330,7 +332,7 @@ def test_amounts_and_any_text_come_out_as_in_python(amount: float, text: str) ->
 
 
 def test_strip_is_pythons_for_every_character() -> None:
-    from connector import _prepare_native
+    from connector.prepare import _native as _prepare_native
 
     texts = (f"{chr(c)}a{chr(c)}" for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
     different = [text for text in texts if _prepare_native.py_strip(text) != text.strip()]
@@ -356,7 +358,7 @@ def test_settings_the_native_path_does_not_follow_keep_it_off(
 
 
 def test_the_pure_switch_turns_the_native_path_off() -> None:
-    code = "from connector import native_prepare; print(native_prepare.available())"
+    code = "from connector.prepare import native; print(native.available())"
     env = {**os.environ, _compiled.PURE_ENV: "1"}
     done = subprocess.run(  # noqa: S603 - this interpreter, our own code
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True

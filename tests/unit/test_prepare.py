@@ -12,23 +12,13 @@ from typing import TypeVar, cast
 import orjson
 import pytest
 
-from connector import avro
 from connector.config import DecodeSettings, TransformSettings
-from connector.decode import SchemalessDecoder
-from connector.errors import PrepareWorkerLost
+from connector.errors import PrepareProcessLost
 from connector.models import Accepted, Identifiers, Rejected, SourceCoordinates
-from connector.prepare import (
-    Prepared,
-    PreparePool,
-    Preparer,
-    Ready,
-    Record,
-    Undecodable,
-    _pack,
-    _receive,
-    _ship,
-    _unpack,
-)
+from connector.prepare.decode import SchemalessDecoder
+from connector.prepare.pool import PreparePool, _pack, _receive, _ship, _unpack
+from connector.prepare.preparer import Prepared, Preparer, Ready, Record, Undecodable
+from connector.schemas import avro
 from connector.transform import Transformer
 from tests.support.differential import odd_events, routing_settings, transform_settings
 from tests.support.events import tracking_record
@@ -97,7 +87,7 @@ def test_the_pool_returns_what_the_thread_would_batch_by_batch_in_order() -> Non
 
 
 def test_the_pool_hands_back_warnings_dropped_identifiers_and_skips_unchanged() -> None:
-    """Readies cross as plain tuples (prepare._pack): every field must come back as it was."""
+    """Readies cross as plain tuples (pool._pack): every field must come back as it was."""
     rng = random.Random(5)
     records: list[Record] = [
         (avro.encode(SCHEMA, event), SourceCoordinates("events", 0, offset, NOW_MS - 1000))
@@ -185,7 +175,7 @@ def test_a_killed_worker_is_a_clear_error_and_close_leaves_no_process() -> None:
         assert first.event_id == "order-0000000"
         for worker in workers:
             os.kill(worker, signal.SIGKILL)
-        with pytest.raises(PrepareWorkerLost, match="a prepare worker process died"):
+        with pytest.raises(PrepareProcessLost, match="a prepare process died"):
             _keep_submitting(pool)
     finally:
         pool.close()
@@ -205,7 +195,7 @@ def test_a_worker_killed_while_idle_is_noticed_without_a_batch() -> None:
         pool.check()  # alive: nothing to say
         for worker in _children(os.getpid()) - before:
             os.kill(worker, signal.SIGKILL)
-        with pytest.raises(PrepareWorkerLost, match="a prepare worker process died"):
+        with pytest.raises(PrepareProcessLost, match="a prepare process died"):
             _keep_checking(pool)
     finally:
         pool.close()

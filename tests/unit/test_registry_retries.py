@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from connector.config import DecodeSettings
-from connector.decode import build_decoder
 from connector.errors import DecodeError, SchemaRegistryUnavailable
 from connector.kafka.registry import ATTEMPTS, REQUEST_TIMEOUT_S, RETRY_MAX_WAIT_MS, Registry
+from connector.prepare.decode import build_decoder
 
 
 class StubRegistry(ThreadingHTTPServer):

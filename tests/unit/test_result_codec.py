@@ -10,9 +10,10 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector import __version__, avro
+from connector import __version__
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
-from connector.result_codec import encode_result, encode_result_json, result_record
+from connector.results.codec import encode_result, encode_result_json, result_record
+from connector.schemas import avro
 
 _LONGS = st.integers(min_value=0, max_value=2**62)
 _TEXT = st.text(max_size=40)
@@ -105,7 +106,7 @@ def test_a_known_result_decodes_to_its_fields() -> None:
 def test_statuses_older_readers_know_keep_their_bytes() -> None:
     """New symbols are appended: a reader with the schema before SKIPPED_NO_CONSENT still reads
     every status it knew from what this writer writes."""
-    older = json.loads((Path(avro.__file__).parent / "schemas/delivery_result.avsc").read_text())
+    older = json.loads((Path(avro.__file__).parent / "delivery_result.avsc").read_text())
     for schema_field in older["fields"]:
         if schema_field["name"] == "status":
             schema_field["type"]["symbols"].remove("SKIPPED_NO_CONSENT")
@@ -120,7 +121,7 @@ def test_statuses_older_readers_know_keep_their_bytes() -> None:
 def test_a_reader_without_the_connection_field_reads_every_other_field() -> None:
     """`connection` is the last field: a reader with the schema before it (results are
     schemaless, so its schema is the one it decodes with) stops before it and sees the rest."""
-    older = json.loads((Path(avro.__file__).parent / "schemas/delivery_result.avsc").read_text())
+    older = json.loads((Path(avro.__file__).parent / "delivery_result.avsc").read_text())
     newer = ("connection", *_IDENTIFIER_FIELDS)
     older["fields"] = [f for f in older["fields"] if f["name"] not in newer]
     older_parsed = fastavro.parse_schema(older)
@@ -140,7 +141,7 @@ _IDENTIFIER_FIELDS = ("identifiers", "email_count", "identifiers_dropped")
 def test_a_reader_before_the_identifier_fields_reads_every_other_field() -> None:
     """The identifier fields come last, with defaults: a reader of the schema with
     `connection` but without them reads the rest; the current one reads them by value."""
-    older = json.loads((Path(avro.__file__).parent / "schemas/delivery_result.avsc").read_text())
+    older = json.loads((Path(avro.__file__).parent / "delivery_result.avsc").read_text())
     older["fields"] = [f for f in older["fields"] if f["name"] not in _IDENTIFIER_FIELDS]
     result = DeliveryResult(
         SourceCoordinates("events", 1, 9), DeliveryStatus.DELIVERED, 1, 2, connection="default",

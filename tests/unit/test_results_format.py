@@ -7,11 +7,11 @@ import struct
 import pytest
 from pydantic import ValidationError
 
-from connector import avro
 from connector.commands.report import decode_result
 from connector.config import Settings
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
-from connector.result_codec import encode_result, encode_result_json, result_record
+from connector.results.codec import encode_result, encode_result_json, result_record
+from connector.schemas import avro
 
 RESULT = DeliveryResult(
     SourceCoordinates("events", 0, 7), DeliveryStatus.DELIVERED, 1_000, 1_200,

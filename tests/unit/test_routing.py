@@ -8,7 +8,6 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from connector import avro
 from connector.config import (
     ConnectionSettings,
     DecodeSettings,
@@ -22,8 +21,10 @@ from connector.config import (
 )
 from connector.errors import ConfigError
 from connector.models import Rejected, SourceCoordinates, TrackingEvent
-from connector.prepare import PreparePool, Preparer, Ready
-from connector.routing import Router
+from connector.prepare.pool import PreparePool
+from connector.prepare.preparer import Preparer, Ready
+from connector.prepare.routing import Router
+from connector.schemas import avro
 from tests.support.events import tracking_record
 
 NOW_MS = 1_769_172_000_000

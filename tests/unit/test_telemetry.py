@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from connector import __version__, _compiled
+from connector import __version__
 from connector.config import (
     ConnectionSettings,
     KafkaSettings,
@@ -14,9 +14,10 @@ from connector.config import (
     SpotifySettings,
 )
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
+from connector.observe.telemetry import Telemetry, event_name_label, status_class
 from connector.pipeline import PipelineStatus
+from connector.process import compiled as _compiled
 from connector.sink import StrippedField
-from connector.telemetry import Telemetry, event_name_label, status_class
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -288,7 +289,7 @@ async def test_sink_requests_become_client_spans_without_the_token() -> None:
 
 
 def test_otlp_endpoint_gets_the_traces_path() -> None:
-    from connector.telemetry import _traces_url
+    from connector.observe.telemetry import _traces_url
 
     assert _traces_url("http://collector:4318") == "http://collector:4318/v1/traces"
     assert _traces_url("http://collector:4318/v1/traces/") == "http://collector:4318/v1/traces"

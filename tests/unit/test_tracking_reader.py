@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector import avro
-from connector.decode import SchemalessDecoder, record_reader
 from connector.errors import DecodeError
-from connector.tracking_reader import has_bundled_layout, read_tracking_event
+from connector.prepare.decode import SchemalessDecoder, record_reader
+from connector.prepare.reader import has_bundled_layout, read_tracking_event
+from connector.schemas import avro
 from tests.support.events import tracking_record
 
 READING = avro.bundled_reading_schema(avro.TRACKING_EVENT)

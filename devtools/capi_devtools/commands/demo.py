@@ -134,7 +134,7 @@ def _produce_samples(bootstrap: str, topic: str, events: int) -> tuple[int, int]
 
     from capi_devtools.errors import LocalInfraError
     from capi_devtools.samples import invalid_events, sample_events
-    from connector import avro
+    from connector.schemas import avro
 
     schema = avro.bundled_schema(avro.TRACKING_EVENT)
     values = [
@@ -190,7 +190,7 @@ def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> No
 
 def _match_quality(results: Sequence[DeliveryResult]) -> str:
     """`report`'s match-quality table, from the delivered results."""
-    from connector.match_quality import MatchQuality, render_match_quality
+    from connector.results.match_quality import MatchQuality, render_match_quality
 
     quality = MatchQuality()
     for r in results:

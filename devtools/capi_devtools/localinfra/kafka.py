@@ -28,8 +28,8 @@ from confluent_kafka.admin import AdminClient
 from capi_devtools.errors import LocalInfraError
 from capi_devtools.localinfra.jars import kafka_libs, require_tool
 from capi_devtools.localinfra.tls import TlsMaterial
-from connector.lifetime import die_with_parent
-from connector.service import Service
+from connector.process.lifetime import die_with_parent
+from connector.process.service import Service
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0

@@ -20,8 +20,8 @@ from pathlib import Path
 from capi_devtools.errors import LocalInfraError
 from capi_devtools.localinfra.jars import cache_dir, require_tool
 from capi_devtools.localinfra.kafka import free_port
-from connector.lifetime import die_with_parent
-from connector.service import Service
+from connector.process.lifetime import die_with_parent
+from connector.process.service import Service
 
 APICURIO = "io.apicurio:apicurio-registry-app:3.3.3:tar.gz:all"
 MIN_JAVA = 21

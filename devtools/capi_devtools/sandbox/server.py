@@ -21,8 +21,8 @@ from capi_devtools.sandbox.app import ADMIN_PREFIX, EVENTS_PATH, create_app
 from capi_devtools.sandbox.runtime import SandboxRuntime
 from capi_devtools.sandbox.settings import OutageMode, SandboxSettings, apply_changes
 from capi_devtools.sandbox.state import SandboxState
-from connector.net import listen
-from connector.service import Service
+from connector.process.net import listen
+from connector.process.service import Service
 
 T = TypeVar("T")
 

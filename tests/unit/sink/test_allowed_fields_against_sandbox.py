@@ -9,10 +9,10 @@ import pytest
 from pydantic import SecretStr
 
 from capi_devtools.sandbox import SandboxServer, SandboxSettings
-from connector import avro
 from connector.config import ConsentSettings, DecodeSettings, TransformSettings
 from connector.models import PropertyValue, SourceCoordinates
-from connector.prepare import Preparer, Ready
+from connector.prepare.preparer import Preparer, Ready
+from connector.schemas import avro
 from connector.sink import SendStatus, SinkItem
 from tests.unit.sink.conftest import CONNECTION_ID, NOW_MS, TOKEN, Harness
 

@@ -223,10 +223,10 @@ def test_a_refused_probe_renews_the_field_and_a_lone_event_counts_what_the_answe
 
 def sample_payloads() -> list[bytes]:
     from capi_devtools.samples import sample_events
-    from connector import avro
     from connector.config import Settings
     from connector.models import SourceCoordinates
-    from connector.prepare import Preparer, Ready
+    from connector.prepare.preparer import Preparer, Ready
+    from connector.schemas import avro
 
     settings = Settings()
     preparer = Preparer(settings.decode, settings.transform, settings.routing)

@@ -6,8 +6,8 @@ import pytest
 
 from connector.assemble import sink_settings
 from connector.config import Settings, load_settings
-from connector.cpus import WORKER_COUNT_ENV
 from connector.errors import ConfigError
+from connector.process.cpus import WORKER_COUNT_ENV
 
 
 def settings(**sections: object) -> Settings:

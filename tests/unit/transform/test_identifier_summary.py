@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 
 from connector.config import TextLimits
-from connector.delivery import failed_result, sent_result
 from connector.models import Identifiers, PropertyValue, SourceCoordinates, SourceRecord
-from connector.prepare import Ready
-from connector.result_codec import encode_result
+from connector.prepare.preparer import Ready
+from connector.results.codec import encode_result
+from connector.results.delivery import failed_result, sent_result
 from connector.sink import SendOutcome, SendStatus, SinkItem
 from tests.unit.transform.support import accepted, rejected
 

@@ -396,7 +396,8 @@ def test_the_transform_is_deterministic_and_does_not_touch_its_input() -> None:
 
 def test_a_bug_inside_becomes_a_transform_error_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
     """The failure is planted in a library the transform calls, not in the transform's own
-    functions: compiled (connector/_compiled.py), those call each other directly, unpatched."""
+    functions: compiled (connector/process/compiled.py), those call each other directly,
+    unpatched."""
 
     def broken(*_: object) -> None:
         raise RuntimeError("secret@example.com")

@@ -40,8 +40,7 @@ from connector.sink.concurrency import AdaptiveLimit
 from connector.sink.encoding import BodyEncoder
 from connector.sink.headers import request_headers
 from connector.sink.heal import Healing, next_step
-from connector.sink.learned import LearnedRefusals, Outgoing, RefusalBook, StrippedField
-from connector.sink.model import (
+from connector.sink.items import (
     NullObserver,
     SendOutcome,
     SendStatus,
@@ -49,6 +48,7 @@ from connector.sink.model import (
     SinkItem,
     SinkObserver,
 )
+from connector.sink.learned import LearnedRefusals, Outgoing, RefusalBook, StrippedField
 from connector.sink.rate import TokenBucket
 from connector.sink.redaction import redactor
 from connector.sink.retry import RetryPolicy, Verdict, classify_status, retry_cause

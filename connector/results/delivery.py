@@ -17,7 +17,7 @@ from connector.models import (
     SourceRecord,
     new_tuple,
 )
-from connector.prepare import Ready, Undecodable
+from connector.prepare.preparer import Ready, Undecodable
 from connector.sink import SendOutcome, SendStatus
 from connector.sink.heal import removal_warnings
 from connector.transform.identifiers import dropped, refused

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 CGROUP = Path("/sys/fs/cgroup")
-# `run --workers N` tells each connector process how many share the pod (connector/workers.py).
+# `run --workers N` tells each connector process how many share the pod
+# (connector/process/workers.py).
 WORKER_COUNT_ENV = "CONNECTOR_WORKER_COUNT"
 # The Kafka thread of one process keeps a single prepare process busy (bench/README.md): a
 # second one would wait for it and cost ~50 MB.

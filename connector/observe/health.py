@@ -27,9 +27,9 @@ from aiohttp import web
 
 from connector.config import TelemetrySettings
 from connector.errors import ConfigError
-from connector.loop_thread import LoopThread
-from connector.net import listen
-from connector.service import Service
+from connector.process.loop_thread import LoopThread
+from connector.process.net import listen
+from connector.process.service import Service
 
 if TYPE_CHECKING:
     from connector.pipeline import PipelineStatus

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import fastavro
 
-from connector import avro
+from connector.schemas import avro
 
 _double: Final = struct.Struct("<d").unpack_from
 _MAX_VARINT_BYTES: Final = 10  # a long is 64 bits: 10 groups of 7

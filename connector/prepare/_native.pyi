@@ -1,4 +1,4 @@
-# The Rust extension built from native/ (connector/native_prepare.py uses it).
+# The Rust extension built from native/ (connector/prepare/native.py uses it).
 from collections.abc import Sequence
 
 class NativePreparer:

@@ -15,10 +15,11 @@ from typing import Any, Final, Protocol
 
 import fastavro
 
-from connector import avro, tracking_reader
 from connector.config import DecodeSettings
 from connector.errors import DecodeError
 from connector.models import PropertyValue, TrackingEvent, new_tuple
+from connector.prepare import reader as tracking_reader
+from connector.schemas import avro
 
 MAX_RECORD_BYTES: Final = 1_000_000  # a tracking event is a few KB; larger is not one of ours
 _MAGIC: Final = 0

@@ -40,10 +40,11 @@ from prometheus_client import (
 )
 from prometheus_client.core import HistogramMetricFamily, Metric
 
-from connector import __version__, _compiled
+from connector import __version__
 from connector.config import DEFAULT_CONNECTION, SPOTIFY_EVENT_NAMES, Settings
 from connector.models import DeliveryResult, DeliveryStatus
 from connector.ports import TOPIC_ROLES
+from connector.process import compiled as _compiled
 
 if TYPE_CHECKING:
     from connector.pipeline import PipelineStatus

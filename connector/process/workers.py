@@ -16,9 +16,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from connector.cpus import WORKER_COUNT_ENV
+from connector.process.cpus import WORKER_COUNT_ENV
 
-log = logging.getLogger("connector.workers")
+log = logging.getLogger("connector.process.workers")
 
 
 def worker_env(index: int, count: int, base_health_port: int) -> dict[str, str]:

@@ -25,17 +25,18 @@ from pathlib import Path
 from types import ModuleType
 
 PURE_ENV = "SPOTIFY_CAPI_PURE_PYTHON"
-# The shared library mypyc builds for the set: connector/_native__mypyc.<abi>.so
-GROUP = "connector._native"
+# The shared library mypyc builds for the set: connector/_mypyc__mypyc.<abi>.so ("native" is the
+# Rust prepare path's word: connector/prepare/native.py)
+GROUP = "connector._mypyc"
 
 MODULES: tuple[str, ...] = (
     "connector.models",
     "connector.offsets",
-    "connector.result_codec",
-    "connector.tracking_reader",
-    "connector.decode",
-    "connector.routing",
-    "connector.delivery",
+    "connector.results.codec",
+    "connector.prepare.reader",
+    "connector.prepare.decode",
+    "connector.prepare.routing",
+    "connector.results.delivery",
     "connector.transform.allowed_fields",
     "connector.transform.consent",
     "connector.transform.emails",
@@ -53,7 +54,7 @@ MODULES: tuple[str, ...] = (
     "connector.transform.user_data",
 )
 
-_ROOT = Path(__file__).resolve().parent.parent  # holds the `connector` package
+_ROOT = Path(__file__).resolve().parents[2]  # holds the `connector` package
 
 
 class StaleBuildWarning(UserWarning):
@@ -142,5 +143,5 @@ def describe() -> str:
     return "per-record modules from their Python sources (not compiled)"
 
 
-if __name__ == "__main__":  # the Makefile's list of sources: `python connector/_compiled.py`
+if __name__ == "__main__":  # the Makefile's list of sources: `python connector/process/compiled.py`
     print(" ".join(str(path.relative_to(_ROOT)) for path in source_paths()))

@@ -75,7 +75,7 @@ def test_a_killed_prepare_worker_stops_the_connector_and_a_restart_delivers_ever
         delivered_before_restart = sandbox.state.stats().unique_event_ids
         log = first_log.read_text()
         assert code == 1, log[-2000:]
-        assert "a prepare worker process died" in log
+        assert "a prepare process died" in log
         assert delivered_before_restart < total, f"the first run took {stopping_s:.1f} s to stop"
 
         final = ConnectorProcess(env, tmp_path / "final.log")

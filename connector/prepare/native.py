@@ -1,4 +1,4 @@
-"""The prepare step's common case in Rust (`native/`, built as `connector._prepare_native`).
+"""The prepare step's common case in Rust (`native/`, built as `connector.prepare._native`).
 
 A record whose every field the transform would send as it is, with no warning, is decoded,
 transformed and written as JSON natively, without the GIL; any other record is declined and goes
@@ -19,7 +19,6 @@ import os
 from collections.abc import Sequence
 from typing import Final, TypeAlias
 
-from connector import _compiled
 from connector.config import (
     SPOTIFY_EVENT_NAMES,
     DecodeSettings,
@@ -27,6 +26,7 @@ from connector.config import (
     TransformSettings,
 )
 from connector.models import Identifiers, SourceCoordinates, TrackingEvent, new_tuple
+from connector.process import compiled as _compiled
 from connector.transform import Transformer
 from connector.transform import mapping as m
 from connector.transform.allowed_fields import FieldFilter
@@ -35,7 +35,7 @@ from connector.transform.normalize import iso_currency_codes
 from connector.transform.phone import plan_texts
 
 try:
-    from connector import _prepare_native
+    from connector.prepare import _native as _prepare_native
 except ImportError:  # not built (CAPI_PURE_PYTHON_BUILD): the Python path does everything
     _prepare_native = None  # type: ignore[assignment]
 
@@ -80,7 +80,7 @@ class NativePrepare:
         self, transform: TransformSettings, routing: RoutingSettings, transformer: Transformer
     ) -> None:
         if _prepare_native is None:
-            raise RuntimeError("connector._prepare_native is not built")
+            raise RuntimeError("connector.prepare._native is not built")
         limits = transform.max_length
         max_age_s = transform.max_event_age_s
         self._transformer = transformer

@@ -1,0 +1,1 @@
+"""What a running connector shows: logs, metrics and traces (OpenTelemetry), and its probes."""
