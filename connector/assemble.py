@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import aiohttp
 
-from connector.config import Settings, SinkSettings
+from connector.config import Settings, SinkSettings, read_settings
+from connector.errors import ConfigError
+from connector.kafka.client_config import check_client_properties
 from connector.kafka.results import ResultWriter
 from connector.kafka.source import KafkaSource
 from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
@@ -15,6 +18,8 @@ from connector.ports import OutcomesCallback, ProduceErrorCallback
 from connector.process.cpus import worker_count
 from connector.sink import NullObserver, SinkObserver, SpotifySink
 from connector.sink.connections import ConnectionSinks
+from connector.transform import allowed_fields
+from connector.transform.taxonomy import CategoryResolver
 
 
 def build_pipeline(
@@ -66,3 +71,29 @@ def sink_settings(settings: Settings, connection: str) -> SinkSettings:
     if rate is not None:
         rate /= worker_count()
     return settings.sink.model_copy(update={"max_requests_per_second": rate})
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """The settings (`connector.config.read_settings`), checked against the parts they
+    configure: ConfigError with one line naming the setting, never its value."""
+    settings = read_settings(config_file)
+    check_settings(settings)
+    return settings
+
+
+def check_settings(settings: Settings) -> None:
+    """What only a part can judge: the property table, the taxonomy, librdkafka."""
+    transform = settings.transform
+    _judged("transform.allowed_fields", lambda: allowed_fields.check(transform.allowed_fields))
+    if transform.content_category_mapping:
+        _judged("transform", lambda: CategoryResolver(transform.content_category_mapping))
+    check_client_properties(settings.kafka)
+
+
+def _judged(setting: str, check: Callable[[], object]) -> None:
+    try:
+        check()
+    except (
+        ValueError
+    ) as exc:  # worded as a setting the settings refused (describe_validation_error)
+        raise ConfigError(f"invalid settings: {setting}: Value error, {exc}") from None

@@ -299,7 +299,8 @@ class TransformSettings(_Section):
     # connector/transform/event_names.py); the mapping above wins over them.
     event_name_aliases: bool = True
     # A shop's category names → a Google Product Taxonomy id, path or category name,
-    # e.g. {"Sneakers": "Apparel & Accessories > Shoes"}; checked against the taxonomy at load.
+    # e.g. {"Sneakers": "Apparel & Accessories > Shoes"}; checked against the taxonomy at load
+    # (connector/assemble.py).
     content_category_mapping: dict[str, str] = Field(default_factory=dict)
     max_length: TextLimits = TextLimits()
     default_phone_region: str = Field(default="US", min_length=2, max_length=2)
@@ -310,42 +311,14 @@ class TransformSettings(_Section):
     consent: ConsentSettings = ConsentSettings()
     # The optional Spotify fields that may leave, by contract path (`user_data.clickID`,
     # `event_details.content_name`); unset: every field the property table maps.
+    # Checked against the property table where the transform is (connector/assemble.py).
     allowed_fields: tuple[str, ...] | None = None
-
-    @field_validator("allowed_fields")
-    @classmethod
-    def _allowed_fields_are_contract_paths(
-        cls, names: tuple[str, ...] | None
-    ) -> tuple[str, ...] | None:
-        if names is None:
-            return None
-        from connector.transform.allowed_fields import IDENTIFIERS, unknown_fields
-
-        unknown = unknown_fields(names)
-        if unknown:
-            raise ValueError(
-                f"unknown Spotify fields {unknown} (contract paths, e.g. user_data.clickID)"
-            )
-        if not set(IDENTIFIERS) & set(names):
-            raise ValueError(
-                f"allows none of the user identifiers {list(IDENTIFIERS)}: every event would be "
-                "rejected (no_user_identifier)"
-            )
-        return names
 
     @model_validator(mode="after")
     def _mapping_targets_are_spotify_names(self) -> TransformSettings:
         unknown = sorted(set(self.event_name_mapping.values()) - SPOTIFY_EVENT_NAMES)
         if unknown:
             raise ValueError(f"event_name_mapping maps to unknown Spotify names: {unknown}")
-        return self
-
-    @model_validator(mode="after")
-    def _category_targets_are_in_the_taxonomy(self) -> TransformSettings:
-        if self.content_category_mapping:
-            from connector.transform.taxonomy import CategoryResolver
-
-            CategoryResolver(self.content_category_mapping)  # ValueError names the entries
         return self
 
 
@@ -578,8 +551,11 @@ def _read_secret_file(variable: str, file_name: str) -> str:
         raise ConfigError(f"{variable}: {file_name} is not UTF-8 text") from None
 
 
-def load_settings(config_file: Path | None = None) -> Settings:
-    """Build the settings, or raise ConfigError with a one-line message (no secret values)."""
+def read_settings(config_file: Path | None = None) -> Settings:
+    """Build the settings, or raise ConfigError with a one-line message (no secret values).
+
+    What needs a part to judge (the property table, the taxonomy, librdkafka) is checked where
+    the parts are wired: `connector.assemble.load_settings` reads, then checks."""
     file_values: dict[str, Any] = {}
     if config_file is not None:
         try:
@@ -595,13 +571,9 @@ def load_settings(config_file: Path | None = None) -> Settings:
             raise ConfigError(f"config file {config_file} must hold a mapping of sections")
         file_values = loaded or {}
     try:
-        settings = Settings(**file_values)
+        return Settings(**file_values)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
-    from connector.kafka.client_config import check_client_properties  # librdkafka is the judge
-
-    check_client_properties(settings.kafka)
-    return settings
 
 
 def _where(exc: yaml.YAMLError) -> str:

@@ -22,7 +22,6 @@ from connector.config import (
     Settings,
     SpotifySettings,
     display_url,
-    load_settings,
 )
 from connector.errors import KafkaUnavailable
 from connector.kafka.admin import check_topics
@@ -48,6 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from connector.assemble import load_settings  # the parts judge what only they can
+
     settings = load_settings(args.config)
     settings.require_delivery()  # the token proven sendable, as `run` needs it
     say(

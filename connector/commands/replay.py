@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connector.commands.report import add_time_range
-from connector.config import KafkaSettings, Settings, load_settings
+from connector.config import KafkaSettings, Settings
 from connector.errors import InputError
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates, SourceRecord
 from connector.observe.logs import configure_logging
@@ -53,6 +53,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from connector.assemble import load_settings  # the parts judge what only they can
+
     settings = load_settings(args.config)
     settings.require_delivery()
     if args.since is not None and args.until is not None and args.until <= args.since:

@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from connector.config import KafkaSettings, load_settings
+from connector.config import KafkaSettings
 from connector.errors import InputError
 from connector.results.match_quality import MatchQuality, render_match_quality
 from connector.sink.heal import WARNING_CODE as REMOVED_WARNING
@@ -77,6 +77,8 @@ def parse_time(text: str, now_ms: int | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from connector.assemble import load_settings  # the parts judge what only they can
+
     settings = load_settings(args.config)
     if args.since is not None and args.until is not None and args.until <= args.since:
         raise InputError("--until must be later than --since")

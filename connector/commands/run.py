@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from connector.config import display_url, load_settings
+from connector.config import display_url
 from connector.errors import ConfigError
 from connector.kafka.admin import check_topics
 from connector.observe.logs import configure_logging
@@ -44,6 +44,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from connector.assemble import load_settings  # the parts judge what only they can
+
     settings = load_settings(args.config)
     settings.require_delivery()  # a token no header can carry is a setting error too, exit 2
     configure_logging(settings.telemetry.log_level, settings.telemetry.log_format)

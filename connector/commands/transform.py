@@ -24,7 +24,6 @@ from typing import IO, Any
 
 import orjson
 
-from connector.config import load_settings
 from connector.errors import InputError
 from connector.models import Accepted, Skipped, SourceCoordinates, TrackingEvent
 from connector.transform import Transformer
@@ -53,6 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from connector.assemble import load_settings  # the parts judge what only they can
+
     settings = load_settings(args.config)
     transformer = Transformer(settings.transform)
     now_ms: int = args.now if args.now is not None else time.time_ns() // 1_000_000

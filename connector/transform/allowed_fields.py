@@ -63,6 +63,24 @@ def unknown_fields(names: Iterable[str]) -> list[str]:
     return sorted(set(names) - set(OPTIONAL_FIELDS) - set(ALWAYS_SENT))
 
 
+def check(allowed: Iterable[str] | None) -> None:
+    """ValueError when `transform.allowed_fields` names a field the table does not map, or no
+    identifier at all."""
+    if allowed is None:
+        return
+    names = set(allowed)
+    unknown = unknown_fields(names)
+    if unknown:
+        raise ValueError(
+            f"unknown Spotify fields {unknown} (contract paths, e.g. user_data.clickID)"
+        )
+    if not set(IDENTIFIERS) & names:
+        raise ValueError(
+            f"allows none of the user identifiers {list(IDENTIFIERS)}: every event would be "
+            "rejected (no_user_identifier)"
+        )
+
+
 def leaving(allowed: Iterable[str] | None) -> list[str]:
     """Every field that may leave, in contract order: the required ones, then those allowed."""
     optional = OPTIONAL_FIELDS if allowed is None else [p for p in OPTIONAL_FIELDS if p in allowed]

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from connector.assemble import sink_settings
-from connector.config import load_settings
+from connector.assemble import load_settings, sink_settings
 from tests.chart.helm import Chart, config_yaml
 
 pytestmark = pytest.mark.chart

@@ -20,7 +20,8 @@ import certifi
 import pytest
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
-from connector.config import WELL_KNOWN_ENV, Settings, load_settings
+from connector.assemble import load_settings
+from connector.config import WELL_KNOWN_ENV, Settings
 from tests.chart.helm import CHART_DIR, Chart, Manifest, Rendered, config_yaml, container
 
 pytestmark = pytest.mark.chart

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from connector.assemble import load_settings
 from connector.config import (
     SECRET_ENV,
     WELL_KNOWN_ENV,
     SpotifySettings,
     describe_validation_error,
     display_url,
-    load_settings,
     well_known_values,
 )
 from connector.errors import ConfigError

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from connector.assemble import load_settings
 from connector.config import (
     ConnectionSettings,
     DecodeSettings,
@@ -16,7 +17,6 @@ from connector.config import (
     Settings,
     SpotifySettings,
     TransformSettings,
-    load_settings,
     well_known_values,
 )
 from connector.errors import ConfigError

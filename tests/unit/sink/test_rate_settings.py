@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connector.assemble import sink_settings
-from connector.config import Settings, load_settings
+from connector.assemble import load_settings, sink_settings
+from connector.config import Settings
 from connector.errors import ConfigError
 from connector.process.cpus import WORKER_COUNT_ENV
 

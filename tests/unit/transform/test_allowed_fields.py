@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from connector.config import TransformSettings, load_settings
+from connector.assemble import load_settings
+from connector.config import TransformSettings
 from connector.errors import ConfigError
 from connector.models import PropertyValue, TransformWarning
 from connector.transform.allowed_fields import OPTIONAL_FIELDS, leaving

@@ -219,7 +219,7 @@ def test_a_category_without_a_property_is_refused() -> None:
 
 
 def test_an_unknown_action_is_refused_at_load(tmp_path: Any) -> None:
-    from connector.config import load_settings
+    from connector.assemble import load_settings
 
     path = tmp_path / "c.yaml"
     path.write_text("transform:\n  consent:\n    property: c\n    on_denied: forward\n")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connector.config import load_settings
+from connector.assemble import load_settings
 from connector.errors import ConfigError
 from connector.models import PropertyValue, TransformWarning
 from connector.transform.taxonomy import TAXONOMY_VERSION, fold, google_taxonomy
