@@ -43,12 +43,13 @@ from connector.observe.telemetry import Telemetry
 from connector.offsets import PartitionOffsets
 from connector.pipeline import Pending, Pipeline
 from connector.ports import ResultEntry
+from connector.prepare.choice import choose
 from connector.prepare.preparer import DoneBatch, Ready
 from connector.process.gc_tuning import tune_for_streaming
 from connector.results.delivery import sent_result
 from connector.sink import SendOutcome, SendStatus, SinkItem, SpotifySink
 from connector.sink.spotify_sink import _Batch
-from tests.support.pipeline_doubles import MemorySink, ScriptedSource
+from tests.support.pipeline_doubles import MemorySink, ScriptedSource, SinkByHand
 
 ANSWER = 100  # items a Spotify answer
 TURN = 5  # answers a turn of the Kafka thread's loop
@@ -126,16 +127,19 @@ def source_records(rounds: int) -> list[float]:
 
 def take_prepared(rounds: int) -> list[float]:
     """ns a record of turning prepared Readies into the sink's items."""
+    s = settings()
     pipeline = Pipeline(
-        settings(),
+        s,
         source=ScriptedSource(deque(), threading.Event()),
         writer=DurableAtOnce(),
         sink_factory=MemorySink().factory,
+        prepare=choose(s),
     )
+    pipeline._sink = SinkByHand()  # type: ignore[assignment]  # the steps by hand
     batches = 200
     out = []
     for r in range(rounds):
-        offsets = pipeline._book.assign("in", r)
+        offsets = pipeline.checkpoint.book.assign("in", r)
         for start in range(0, batches * TURN * ANSWER, TURN * ANSWER):
             records = [envelope(n) for n in range(start, start + TURN * ANSWER)]
             for record in records:
@@ -253,12 +257,14 @@ def collect(rounds: int) -> list[float]:
         source=ScriptedSource(deque(), threading.Event()),
         writer=DurableAtOnce(),
         sink_factory=sink.factory,
+        prepare=choose(s),
         on_results=telemetry.on_results,
     )
+    by_hand = pipeline._sink = SinkByHand()  # type: ignore[assignment]  # the steps by hand
     turns = 200
     out = []
     for r in range(rounds):
-        offsets: PartitionOffsets = pipeline._book.assign("in", r)
+        offsets: PartitionOffsets = pipeline.checkpoint.book.assign("in", r)
         pending: list[list[SendOutcome]] = []
         for start in range(0, turns * TURN * ANSWER, ANSWER):
             items = []
@@ -272,7 +278,7 @@ def collect(rounds: int) -> list[float]:
         began = time.process_time()
         for turn in range(0, len(pending), TURN):
             for outcomes in pending[turn : turn + TURN]:
-                pipeline._outcomes.put(outcomes)
+                by_hand.queued.extend(outcomes)
             pipeline._collect_outcomes()
         out.append((time.process_time() - began) / (turns * TURN * ANSWER) * 1e9)
         assert offsets.unsettled == 0

@@ -31,9 +31,10 @@ from connector.models import SourceCoordinates, SourceRecord
 from connector.observe.telemetry import Telemetry
 from connector.offsets import PartitionOffsets
 from connector.pipeline import Pending, Pipeline
+from connector.prepare.choice import choose
 from connector.prepare.preparer import Preparer, Ready
 from connector.sink import SendOutcome, SendStatus, SinkItem
-from tests.support.pipeline_doubles import MemorySink, ScriptedSource
+from tests.support.pipeline_doubles import MemorySink, ScriptedSource, SinkByHand
 
 ANSWER = 100  # events a Spotify answer
 TURN = 5  # answers the Kafka thread finds waiting at a turn of its loop
@@ -98,17 +99,19 @@ def measure(bootstrap: str, total: int) -> float:
         source=source,
         writer=writer,
         sink_factory=sink.factory,
+        prepare=choose(settings),
         on_results=telemetry.on_results,
     )
+    by_hand = pipeline._sink = SinkByHand()  # type: ignore[assignment]  # the steps by hand
     # The pipeline's own Kafka-thread steps for results, driven directly (no source, no sink).
-    offsets = pipeline._book.assign(settings.kafka.input_topic, 0)
+    offsets = pipeline.checkpoint.book.assign(settings.kafka.input_topic, 0)
     pending = answers(settings, offsets, total)
     writer.write_batch([], lambda: None)  # connect and fetch metadata before the clock starts
     writer.flush(30)
     began = time.thread_time()
     for turn in range(0, len(pending), TURN):
         for answer in pending[turn : turn + TURN]:
-            pipeline._outcomes.put(answer)
+            by_hand.queued.extend(answer)
         pipeline._collect_outcomes()
         writer.poll()
     while offsets.unsettled:

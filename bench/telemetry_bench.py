@@ -14,7 +14,7 @@ from connector.commands.report import Summary
 from connector.config import Settings
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
 from connector.observe.telemetry import Telemetry
-from connector.pipeline import PipelineStatus
+from connector.ports import PipelineStatus
 
 
 def per_call_us(count: int, began: float) -> float:

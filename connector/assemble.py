@@ -15,6 +15,7 @@ from connector.kafka.source import KafkaSource
 from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
 from connector.pipeline import Pipeline
 from connector.ports import OutcomesCallback, ProduceErrorCallback
+from connector.prepare.choice import choose
 from connector.process.cpus import worker_count
 from connector.sink import NullObserver, SinkObserver, SpotifySink
 from connector.sink.connections import ConnectionSinks
@@ -58,6 +59,7 @@ def build_pipeline(
         source=KafkaSource(settings.kafka),
         writer=ResultWriter(settings.kafka, settings.decode, on_produce_error=on_produce_error),
         sink_factory=spotify_sinks,
+        prepare=choose(settings),
         on_results=on_results,
         record_filter=record_filter,
         coordinates_for=coordinates_for,

@@ -6,8 +6,11 @@ The real parts are `connector.kafka.KafkaSource`, `connector.kafka.ResultWriter`
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from connector.models import DeliveryResult, SourceRecord
@@ -15,6 +18,33 @@ from connector.offsets import Commit
 from connector.sink import SendOutcome, SinkItem, StrippedField
 
 Partitions = list[tuple[str, int]]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class PipelineStatus:
+    """What the pipeline offers health checks, metrics and the CLI; written by the Kafka thread
+    only (a field is replaced whole, never changed in place, where other threads read it)."""
+
+    started_at_ms: int = field(default_factory=now_ms)
+    assigned: int = 0
+    paused: int = 0
+    unsettled: int = 0
+    auth_failing: bool = False  # some connection's token is refused
+    failing_connections: tuple[str, ...] = ()  # which ones
+    stripped_fields: tuple[StrippedField, ...] = ()  # fields Spotify refuses, learned
+    broker_down: bool = False
+    last_progress_ms: int = field(default_factory=now_ms)
+    heartbeat_ms: int = field(default_factory=now_ms)  # the Kafka thread's last turn of its loop
+    settled_by_status: Counter[str] = field(default_factory=Counter)
+    consumed: int = 0
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)  # records not yet settled
+    rebalances: Counter[str] = field(default_factory=Counter)  # assigned, revoked, lost
+    commits: int = 0  # partition offsets the broker acknowledged
+    commit_failures: int = 0  # commit calls the broker refused (retried by the next commit)
 
 
 class SourceEvents(Protocol):

@@ -25,9 +25,8 @@ from connector.config import (
 )
 from connector.errors import KafkaUnavailable
 from connector.kafka.admin import check_topics
-from connector.prepare import native as native_prepare
+from connector.prepare.choice import choose
 from connector.process import compiled as _compiled
-from connector.process import cpus
 from connector.sink.spotify_sink import tls_context
 
 NAME = "check-config"
@@ -83,22 +82,12 @@ def run(args: argparse.Namespace) -> int:
     say("fields", describe_fields(settings))
     say("health", describe_health(settings))
     say("code", _compiled.describe())
-    say("prepare", describe_prepare(settings))
+    say("prepare", choose(settings).describe())
     return 0
 
 
 def say(what: str, text: str) -> None:
     print(f"{what:<14}{text}")
-
-
-def describe_prepare(settings: Settings) -> str:
-    setting = settings.pipeline.prepare_processes
-    native = native_prepare.used(settings.decode, settings.transform)
-    count = cpus.prepare_processes(setting, native=native)
-    where = "in the Kafka thread" if count == 0 else f"in {count} worker process(es)"
-    why = f" (auto: {cpus.usable_cpus()} CPUs usable)" if setting == "auto" else ""
-    path = "the native path for the common case" if native else "the Python path"
-    return f"decode and transform {where}{why}, {path}"
 
 
 def describe_decode(settings: Settings) -> str:

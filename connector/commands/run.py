@@ -112,8 +112,8 @@ def consume(
             "group_id": settings.kafka.group_id,
             "spotify_url": display_url(settings.spotify.url),
             "compiled": compiled(),  # the mypyc build of the per-record modules, or their sources
-            "prepare_processes": pipeline.prepare_processes,
-            "native_prepare": pipeline.native_prepare,  # the Rust path for the common case
+            "prepare_processes": pipeline.prepare.processes,
+            "native_prepare": pipeline.prepare.native,  # the Rust path for the common case
         },
     )
     health.running(pipeline.status)

@@ -32,7 +32,7 @@ from connector.process.net import listen
 from connector.process.service import Service
 
 if TYPE_CHECKING:
-    from connector.pipeline import PipelineStatus
+    from connector.ports import PipelineStatus
     from connector.sink import StrippedField
 
 log = logging.getLogger(__name__)

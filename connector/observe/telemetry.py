@@ -47,7 +47,7 @@ from connector.ports import TOPIC_ROLES
 from connector.process import compiled as _compiled
 
 if TYPE_CHECKING:
-    from connector.pipeline import PipelineStatus
+    from connector.ports import PipelineStatus
 
 SERVICE_NAME = "spotify-capi-connector"
 

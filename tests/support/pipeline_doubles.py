@@ -288,3 +288,18 @@ def _delivered(item: SinkItem) -> SendOutcome:
         sp_trace_id="trace-1",
         acknowledged_at_ms=RECEIVED_AT_MS + 50,
     )
+
+
+class SinkByHand:
+    """The pipeline's sink thread without a thread, for benchmarks that drive the pipeline's
+    steps one by one: items handed to it are dropped, answers are queued by the caller."""
+
+    def __init__(self) -> None:
+        self.queued: list[SendOutcome] = []
+
+    def add(self, items: list[SinkItem]) -> None:
+        """Dropped: the caller answers for them."""
+
+    def answers(self) -> list[SendOutcome]:
+        taken, self.queued = self.queued, []
+        return taken

@@ -12,7 +12,7 @@ import pytest
 from connector.config import TelemetrySettings
 from connector.errors import ConfigError
 from connector.observe.health import HealthServer, HealthState, Phase, assess
-from connector.pipeline import PipelineStatus
+from connector.ports import PipelineStatus
 from connector.sink import StrippedField
 
 STALL_S = 60.0

@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 from connector.config import PipelineSettings, Settings, TelemetrySettings
 from connector.observe.health import HealthServer, HealthState, Phase, beating
-from connector.pipeline import Pipeline, PipelineStatus
+from connector.pipeline import Pipeline
+from connector.ports import PipelineStatus
+from connector.prepare.choice import choose
 from tests.support.pipeline_doubles import (
     TOPIC,
     Assign,
@@ -95,11 +97,13 @@ def test_a_blocked_poll_loop_turns_healthz_503_and_a_free_one_200_again() -> Non
         ),
         stop,
     )
+    connector_settings = Settings(pipeline=PipelineSettings(drain_timeout_s=0.5))
     pipeline = Pipeline(
-        Settings(pipeline=PipelineSettings(drain_timeout_s=0.5)),
+        connector_settings,
         source=source,
         writer=results,
         sink_factory=MemorySink().factory,
+        prepare=choose(connector_settings),
     )
     state = HealthState(300.0, liveness_timeout_s=LIVENESS_S)
     state.running(pipeline.status)

@@ -19,6 +19,7 @@ from connector.kafka.results import ResultWriteError
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
 from connector.offsets import Commit
 from connector.pipeline import Pipeline
+from connector.prepare.choice import choose
 from tests.support.pipeline_doubles import (
     EVENT_TIME_MS,
     RECEIVED_AT_MS,
@@ -54,11 +55,13 @@ class Harness:
         self.source = ScriptedSource(deque(script), self.stop)
         self.results = MemoryResults()
         self.sink = MemorySink()
+        settings = Settings(pipeline=pipeline)
         self.pipeline = Pipeline(
-            Settings(pipeline=pipeline),
+            settings,
             source=self.source,
             writer=self.results,
             sink_factory=self.sink.factory,
+            prepare=choose(settings),
         )
 
     def run(self) -> None:
@@ -108,7 +111,7 @@ def test_revoke_mid_batch_commits_up_to_the_first_record_spotify_has_not_answere
     # the next owner starts at 3 and sends those two again.
     assert h.source.acknowledged == [Commit(TOPIC, 0, 3)]
     assert [r for r, _ in h.results.stored] == [delivered(0, o) for o in range(3)]
-    assert h.pipeline.positions() == {}  # nothing owned after the revoke
+    assert h.pipeline.checkpoint.positions() == {}  # nothing owned after the revoke
 
 
 def test_a_revoke_whose_commit_fails_commits_nothing_and_the_next_owner_redelivers() -> None:

@@ -15,7 +15,7 @@ from connector.config import (
 )
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
 from connector.observe.telemetry import Telemetry, event_name_label, status_class
-from connector.pipeline import PipelineStatus
+from connector.ports import PipelineStatus
 from connector.process import compiled as _compiled
 from connector.sink import StrippedField
 
