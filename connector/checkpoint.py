@@ -47,17 +47,20 @@ class Checkpoint:
         source: RecordSource,
         status: PipelineStatus,
         on_results: Callable[[Sequence[DeliveryResult]], None] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.book = OffsetBook()
         self._settings = settings
         self._source = source
         self._status = status
         self._on_results = on_results  # each batch of settled records' results, once
-        self._last_commit = time.monotonic()
+        self._clock = clock
+        self._last_commit = clock()
 
     def start(self) -> None:
         """The interval counts from here (the source has started)."""
-        self._last_commit = time.monotonic()
+        self._last_commit = self._clock()
 
     @property
     def unsettled(self) -> int:
@@ -76,13 +79,13 @@ class Checkpoint:
 
     def commit_if_due(self) -> None:
         """Commit when the interval has passed, or when caught up; refresh the lag then."""
-        since = time.monotonic() - self._last_commit
+        since = self._clock() - self._last_commit
         if since >= self._settings.commit_interval_s or (
             since >= _CAUGHT_UP_COMMIT_GAP_S and self._caught_up()
         ):
             self.commit(wait=False)
             self._refresh_lag()
-            self._last_commit = time.monotonic()
+            self._last_commit = self._clock()
 
     def _caught_up(self) -> bool:
         """Everything read has settled and some partition has a commit to make."""
