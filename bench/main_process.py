@@ -46,10 +46,14 @@ from connector.ports import ResultEntry
 from connector.prepare.choice import choose
 from connector.prepare.preparer import DoneBatch, Ready
 from connector.process.gc_tuning import tune_for_streaming
+from connector.results.codec import encode_result
 from connector.results.delivery import sent_result
+from connector.results.formats import AVRO_CONTENT_TYPE
 from connector.sink import SendOutcome, SendStatus, SinkItem, SpotifySink
 from connector.sink.spotify_sink import _Batch
 from tests.support.pipeline_doubles import MemorySink, ScriptedSource, SinkByHand
+
+AVRO = (encode_result, AVRO_CONTENT_TYPE)  # the default results format
 
 ANSWER = 100  # items a Spotify answer
 TURN = 5  # answers a turn of the Kafka thread's loop
@@ -184,7 +188,7 @@ def sent_results(rounds: int) -> list[float]:
 
 def write_batch(rounds: int) -> list[float]:
     """ns a record of writing a batch of results (this thread only)."""
-    writer = ResultWriter(settings().kafka)
+    writer = ResultWriter(settings().kafka, *AVRO)
     entries = []
     for n in range(TURN * ANSWER):
         e, r = envelope(n), ready(n)

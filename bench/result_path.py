@@ -33,6 +33,7 @@ from connector.offsets import PartitionOffsets
 from connector.pipeline import Pending, Pipeline
 from connector.prepare.choice import choose
 from connector.prepare.preparer import Preparer, Ready
+from connector.results.formats import result_format
 from connector.sink import SendOutcome, SendStatus, SinkItem
 from tests.support.pipeline_doubles import MemorySink, ScriptedSource, SinkByHand
 
@@ -91,7 +92,7 @@ def measure(bootstrap: str, total: int) -> float:
     create_topics(bootstrap, f"{prefix}-results", f"{prefix}-dlq")
     settings = settings_for(bootstrap, prefix)
     telemetry = Telemetry(settings)
-    writer = ResultWriter(settings.kafka)
+    writer = ResultWriter(settings.kafka, *result_format(settings.kafka, settings.decode))
     sink = MemorySink()
     source = ScriptedSource(deque(), threading.Event())
     pipeline = Pipeline(

@@ -17,6 +17,7 @@ from connector.pipeline import Pipeline
 from connector.ports import OutcomesCallback, ProduceErrorCallback
 from connector.prepare.choice import choose
 from connector.process.cpus import worker_count
+from connector.results.formats import result_format
 from connector.sink import NullObserver, SinkObserver, SpotifySink
 from connector.sink.connections import ConnectionSinks
 from connector.transform import allowed_fields
@@ -57,7 +58,11 @@ def build_pipeline(
     return Pipeline(
         settings,
         source=KafkaSource(settings.kafka),
-        writer=ResultWriter(settings.kafka, settings.decode, on_produce_error=on_produce_error),
+        writer=ResultWriter(
+            settings.kafka,
+            *result_format(settings.kafka, settings.decode),
+            on_produce_error=on_produce_error,
+        ),
         sink_factory=spotify_sinks,
         prepare=choose(settings),
         on_results=on_results,

@@ -31,7 +31,7 @@ from connector.commands.report import add_time_range
 from connector.config import KafkaSettings, Settings
 from connector.errors import InputError
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates, SourceRecord
-from connector.observe.logs import configure_logging
+from connector.process.logs import configure_logging
 
 NAME = "replay"
 HELP = "send dead-lettered records to Spotify again (by reason and time), keeping their event ids"

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from connector.config import display_url
 from connector.errors import ConfigError
 from connector.kafka.admin import check_topics
-from connector.observe.logs import configure_logging
 from connector.process.compiled import compiled
 from connector.process.gc_tuning import tune_for_streaming
+from connector.process.logs import configure_logging
 
 if TYPE_CHECKING:
     from connector.config import Settings

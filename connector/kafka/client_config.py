@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from connector.config import KafkaSettings
 from connector.errors import ConfigError
-from connector.observe.logs import RepeatFilter
+from connector.process.logs import RepeatFilter
 
 # While a broker is down, librdkafka and its error callback repeat the same lines many times a
 # second: one line per window says it is still so, with the count held back.

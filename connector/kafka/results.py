@@ -1,7 +1,8 @@
 """Results and dead letters: one DeliveryResult per source record, failures also to the DLQ.
 
-Results are written in `kafka.results_format`; dead letters are always the source record as it
-came (value, key and headers) with the `capi.*` headers added.
+Results are written as the writer is told (`kafka.results_format`, connector/results/formats.py);
+dead letters are always the source record as it came (value, key and headers) with the `capi.*`
+headers added.
 
 Results are written a batch at a time: a batch's records count as settled only when every record
 written for them was acknowledged by the broker (idempotent producer, acks=all):
@@ -13,28 +14,18 @@ metrics' feed).
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from connector.config import DecodeSettings, KafkaSettings
+from connector.config import KafkaSettings
 from connector.errors import ConnectorError
 from connector.kafka.client_config import producer_config
-from connector.kafka.registry import register_schema
 from connector.models import DeliveryResult, SourceRecord
 from connector.ports import DEAD_LETTER, RESULTS, ProduceErrorCallback, ResultEntry
-from connector.results.codec import encode_result, encode_result_json
-from connector.schemas import avro
 
 Headers = list[tuple[str, str | bytes | None]]
 Encoder = Callable[[DeliveryResult], bytes]
-RESULT_CONTENT_TYPE = b"application/avro; schema=delivery_result"
-_CONTENT_TYPES = {
-    "avro": RESULT_CONTENT_TYPE,
-    "confluent": b"application/vnd.confluent.avro",
-    "json": b"application/json",
-}
 VALUE_OMITTED_HEADER = "capi.value.omitted"  # on a dead letter whose value was too large
 
 
@@ -60,23 +51,6 @@ def dead_letter_headers(result: DeliveryResult, stage: str) -> list[tuple[str, b
     if result.sp_trace_id:
         headers["capi.sp_trace_id"] = result.sp_trace_id
     return [(k, v.encode("utf-8")) for k, v in headers.items()]
-
-
-def result_encoder(settings: KafkaSettings, registry: DecodeSettings) -> Encoder:
-    """How a result becomes a record value in `settings.results_format`. For `confluent` the
-    schema is registered (under `<results topic>-value`) now, at start, not at the first result."""
-    if settings.results_format == "json":
-        return encode_result_json
-    if settings.results_format == "avro":
-        return encode_result
-    subject = f"{settings.results_topic}-value"
-    schema_id = register_schema(registry, subject, avro.bundled_text(avro.DELIVERY_RESULT))
-    prefix = b"\x00" + struct.pack(">I", schema_id)  # the magic byte, then the schema id
-
-    def framed(result: DeliveryResult) -> bytes:
-        return prefix + encode_result(result)
-
-    return framed
 
 
 def _ignore(_role: str, _error_name: str) -> None:
@@ -122,17 +96,21 @@ class BatchAck:
 
 
 class ResultWriter:
+    """Writes each result with `encode` (its record value, of `content_type`: the results format,
+    connector/results/formats.py), and each failure's dead letter too."""
+
     def __init__(
         self,
         settings: KafkaSettings,
-        registry: DecodeSettings | None = None,
+        encode: Encoder,
+        content_type: bytes,
         *,
         on_produce_error: ProduceErrorCallback | None = None,
     ) -> None:
         self._results_topic = settings.results_topic
         self._dlq_topic = settings.dlq_topic
-        self._encode = result_encoder(settings, registry or DecodeSettings())
-        self._headers: Headers = [("content-type", _CONTENT_TYPES[settings.results_format])]
+        self._encode = encode
+        self._headers: Headers = [("content-type", content_type)]
         self._producer = Producer(producer_config(settings))
         self._on_produce_error = on_produce_error or _ignore
         self._failure: tuple[str, KafkaError] | None = None  # the first refusal: role, error

@@ -1,1 +1,1 @@
-"""What a running connector shows: logs, metrics and traces (OpenTelemetry), and its probes."""
+"""What a running connector shows: metrics and traces (OpenTelemetry), and its probes."""

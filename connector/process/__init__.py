@@ -1,3 +1,3 @@
 """How a connector process runs: its CPUs and `--workers` processes, its lifetime, the garbage
-collector, threads that serve (services, the event-loop thread), listening sockets, and which build
-of the per-record modules it loads (mypyc)."""
+collector, its logs, threads that serve (services, the event-loop thread), listening sockets, and
+which build of the per-record modules it loads (mypyc)."""

@@ -17,8 +17,8 @@ import pytest
 from capi_devtools.sandbox import SandboxThread
 from connector.assemble import build_pipeline
 from connector.config import KafkaSettings, PipelineSettings, SinkSettings
-from connector.observe.logs import configure_logging
 from connector.pipeline import Pipeline
+from connector.process.logs import configure_logging
 from connector.sink import NullObserver, SinkError
 from tests.support.connector import ConnectorThread, connector_settings
 from tests.support.events import tracking_record

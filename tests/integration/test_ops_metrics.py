@@ -26,8 +26,8 @@ from connector.commands.run import consume
 from connector.config import Settings, SinkSettings, TelemetrySettings
 from connector.kafka.results import ResultWriteError
 from connector.observe.health import HealthServer, HealthState
-from connector.observe.logs import JsonFormatter
 from connector.observe.telemetry import Telemetry
+from connector.process.logs import JsonFormatter
 from connector.schemas import avro
 from tests.chart.helm import FULL_VALUES, Chart, find_helm
 from tests.chart.shipped_metrics import connector_metrics, dashboard, dashboard_exprs, rule_exprs

@@ -20,7 +20,7 @@ from capi_devtools.sandbox import SandboxSettings, SandboxThread
 from connector.config import KafkaSettings, Settings
 from connector.errors import KafkaUnavailable
 from connector.kafka.admin import check_topics
-from connector.observe.logs import JsonFormatter
+from connector.process.logs import JsonFormatter
 from tests.reliability.canary import (
     CANARY_PASSWORD,
     CANARY_TOKEN,

@@ -14,7 +14,7 @@ from pydantic import SecretStr, ValidationError
 
 from capi_devtools.sandbox import SandboxSettings, SandboxThread
 from connector.config import Settings, SinkSettings
-from connector.observe.logs import JsonFormatter
+from connector.process.logs import JsonFormatter
 from tests.reliability.canary import (
     CANARY_EMAIL,
     CANARY_PASSWORD,

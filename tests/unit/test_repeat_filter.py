@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from connector.observe.logs import RepeatFilter
+from connector.process.logs import RepeatFilter
 
 WINDOW_S = 30.0
 

@@ -11,6 +11,10 @@ import pytest
 from connector.config import KafkaSettings
 from connector.kafka.results import ResultWriteError, ResultWriter
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates, SourceRecord
+from connector.results.codec import encode_result
+from connector.results.formats import AVRO_CONTENT_TYPE
+
+AVRO = (encode_result, AVRO_CONTENT_TYPE)  # the default results format
 
 
 def closed_port() -> int:
@@ -27,7 +31,7 @@ def writer_nowhere(errors: list[tuple[str, str]]) -> ResultWriter:
         dlq_topic="out-dlq",
         client_properties={"log_level": "0"},
     )
-    return ResultWriter(settings, on_produce_error=lambda *error: errors.append(error))
+    return ResultWriter(settings, *AVRO, on_produce_error=lambda *error: errors.append(error))
 
 
 def envelope(offset: int) -> SourceRecord:
@@ -82,7 +86,7 @@ def test_without_a_callback_a_failure_still_raises() -> None:
         input_topic="events",
         client_properties={"log_level": "0"},
     )
-    writer = ResultWriter(settings)
+    writer = ResultWriter(settings, *AVRO)
     try:
         writer.write_batch([(result(1, DeliveryStatus.DELIVERED), envelope(1), "sink")], _nothing)
         writer._producer.purge()
