@@ -1,5 +1,5 @@
 """The connector's own process, per record, in CPU time: the Python steps around Spotify's answer
-that the worker processes (`pipeline.prepare_processes`) cannot take. No broker, no HTTP.
+that the prepare processes (`pipeline.prepare_processes`) cannot take. No broker, no HTTP.
 
     .venv/bin/python -m bench.main_process [--rounds 7]
 

@@ -196,7 +196,7 @@ class TransformWarning:
 
     def __reduce__(self) -> tuple[type[TransformWarning], tuple[str, str]]:
         # Rebuilt by its constructor: compiled (connector/process/compiled.py), a frozen dataclass's
-        # own unpickling assigns the fields and is refused. Results cross from prepare workers.
+        # own unpickling assigns the fields and is refused. Results cross from prepare processes.
         return TransformWarning, (self.code, self.field)
 
 

@@ -158,7 +158,7 @@ class ConfluentDecoder:
 def build_decoder(settings: DecodeSettings) -> Decoder:
     if settings.format == "confluent":
         # Imported here: the registry client (confluent_kafka.schema_registry, authlib, httpx)
-        # costs a prepare worker process ~20 MB that schemaless Avro never needs.
+        # costs a prepare process ~20 MB that schemaless Avro never needs.
         from connector.kafka.registry import Registry
 
         return ConfluentDecoder(Registry.for_settings(settings))

@@ -1,7 +1,7 @@
 """Child processes die with the process that started them, even when it is killed with SIGKILL.
 
 A test run stopped by a timeout or Ctrl-C twice would otherwise leave a JVM behind for good, and
-a killed connector its prepare workers.
+a killed connector its prepare processes.
 """
 
 from __future__ import annotations

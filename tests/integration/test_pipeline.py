@@ -24,7 +24,7 @@ from tests.support.kafka import (
 
 pytestmark = pytest.mark.integration
 
-# Decoding and transforming in the Kafka thread, and in two worker processes.
+# Decoding and transforming in the Kafka thread, and in two prepare processes.
 prepare_processes = pytest.mark.parametrize("processes", [0, 2], ids=["in-thread", "2-processes"])
 
 

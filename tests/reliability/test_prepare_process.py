@@ -1,4 +1,4 @@
-"""A prepare worker process (`pipeline.prepare_processes`) killed mid-run: the connector stops with
+"""A prepare process (`pipeline.prepare_processes`) killed mid-run: the connector stops with
 a clear message and exit 1, and a restart delivers every event (nothing was committed past it)."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_a_killed_prepare_worker_stops_the_connector_and_a_restart_delivers_ever
         finally:
             assert final.terminate() == 0
         state = collect_end_state(
-            "prepare worker killed", kafka_bootstrap, topic, sandbox, produced=total
+            "prepare process killed", kafka_bootstrap, topic, sandbox, produced=total
         )
     print(state.report())
     assert_accounted_for(state, {f"order-{i:07d}" for i in range(total)})

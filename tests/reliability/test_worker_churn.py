@@ -33,7 +33,7 @@ SLOTS = 3
 def test_three_workers_joining_and_leaving_at_random_lose_nothing(
     kafka_bootstrap: str, processes: int
 ) -> None:
-    """With `processes`, each worker decodes and transforms in a worker process of its own: a
+    """With `processes`, each worker decodes and transforms in a prepare process of its own: a
     revoke then also waits for the batches out in that process."""
     total = scaled(ci=20_000, soak=100_000)
     changes = scaled(ci=12, soak=40)

@@ -1,4 +1,4 @@
-"""Decode → transform → JSON for a batch, in the calling thread and in worker processes."""
+"""Decode → transform → JSON for a batch, in the calling thread and in prepare processes."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def test_a_killed_worker_is_a_clear_error_and_close_leaves_no_process() -> None:
     before = _children(os.getpid())
     pool = PreparePool(DecodeSettings(), TransformSettings(), processes=1)
     workers = _children(os.getpid()) - before
-    assert workers, "the pool started no worker process"
+    assert workers, "the pool started no prepare process"
     try:
         first = pool.submit(_records(3), NOW_MS).result()[0]
         assert isinstance(first, Ready)
