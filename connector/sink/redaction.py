@@ -1,7 +1,9 @@
-"""Masking a secret in texts that leave the sink: answer bodies, transport errors.
+r"""Masking a secret in texts that leave the sink: answer bodies, transport errors.
 
 A server or a library may echo the token back changed: upper-cased, URL-encoded, base64-encoded
-(as in a quoted Basic header) or JSON-escaped. Every such form is masked, in any letter case.
+(as in a quoted Basic header, of the token or of it upper- or lower-cased), hex-encoded, or
+JSON-escaped, any of its characters written `\uXXXX`; and a line break (or a JSON-escaped one) may
+fall anywhere inside, as where a text is wrapped. Every such form is masked, in any letter case.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ def secret_forms(secret: str) -> set[str]:
         quote_plus(secret, safe=""),
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
+        raw.hex(),
     }
-    for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        encoded = encode(raw).decode("ascii")
-        forms.update((encoded, encoded.rstrip("=")))
-        forms.update(_base64_cores(raw, encode))
+    for cased in {raw, secret.upper().encode("utf-8"), secret.lower().encode("utf-8")}:
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(cased).decode("ascii")
+            forms.update((encoded, encoded.rstrip("=")))
+            forms.update(_base64_cores(cased, encode))
     return {form for form in forms if form}
 
 
@@ -52,12 +56,29 @@ def redactor(secret: str) -> Callable[[str], str]:
     if not secret:
         return _unchanged
     forms = sorted(secret_forms(secret), key=len, reverse=True)  # the longest form first
-    pattern = re.compile("|".join(re.escape(form) for form in forms), re.IGNORECASE)
+    pattern = re.compile("|".join(_spelled(form) for form in forms), re.IGNORECASE)
 
     def redact(text: str) -> str:
         return pattern.sub(MASK, text)
 
     return redact
+
+
+# Between two characters of a form: nothing, or a line break, raw or JSON-escaped.
+_BREAK = r"(?:\r?\n|\\r\\n|\\n)?"
+
+
+def _spelled(form: str) -> str:
+    r"""A pattern for `form` one character at a time, each as itself or JSON-escaped (`\u002f`,
+    `\/`), with a line break allowed between any two."""
+    return _BREAK.join(_character(char) for char in form)
+
+
+def _character(char: str) -> str:
+    spellings = [re.escape(char), re.escape(f"\\u{ord(char):04x}")]
+    if char in "/\\\"":
+        spellings.append(re.escape("\\" + char))
+    return f"(?:{'|'.join(spellings)})"
 
 
 def _unchanged(text: str) -> str:

@@ -26,6 +26,17 @@ TOKEN = "tok-3f9a1c/SECRET+7e2b=x"  # characters URL and JSON encodings change
         base64.b64encode(TOKEN.encode()).decode(),
         base64.urlsafe_b64encode(TOKEN.encode()).decode().rstrip("="),
         json.dumps(TOKEN)[1:-1],
+        "".join(f"\\u{ord(char):04x}" for char in TOKEN),  # wholly JSON-escaped
+        "".join(f"\\u{ord(char):04X}" for char in TOKEN),  # in upper-case hex
+        "".join(f"\\u{ord(c):04x}" if i % 2 else c for i, c in enumerate(TOKEN)),  # a mixture
+        TOKEN.replace("/", "\\/"),  # JSON's escaped solidus
+        TOKEN.encode().hex(),
+        TOKEN.encode().hex().upper(),
+        base64.b64encode(TOKEN.upper().encode()).decode(),
+        base64.b64encode(TOKEN.lower().encode()).decode(),
+        f"{TOKEN[:9]}\n{TOKEN[9:]}",  # wrapped
+        f"{TOKEN[:9]}\r\n{TOKEN[9:]}",
+        f"{TOKEN[:9]}\\n{TOKEN[9:]}",  # wrapped inside a JSON text
     ],
 )
 def test_every_form_of_the_token_is_masked(echoed: str) -> None:
@@ -51,3 +62,13 @@ def test_other_text_is_left_alone_and_no_secret_masks_nothing() -> None:
     text = "HTTP 400: event_time is too old (tok-other, c2VjcmV0)"
     assert redactor(TOKEN)(text) == text
     assert redactor("")(text) == text
+
+
+def test_a_json_body_that_decodes_to_the_token_reaches_no_result() -> None:
+    """What a 400 echoing the token wholly escaped looks like once it is a result's message."""
+    body = json.dumps({"messages": [f"bad token {TOKEN}"]}, ensure_ascii=True)
+    escaped = body.replace(TOKEN, "".join(f"\\u{ord(char):04x}" for char in TOKEN))
+    assert json.loads(escaped) == json.loads(body)  # valid JSON, the token when decoded
+    masked = redactor(TOKEN)(escaped)
+    assert masked == json.dumps({"messages": [f"bad token {MASK}"]})
+    assert TOKEN not in json.loads(masked)["messages"][0]
