@@ -76,7 +76,7 @@ def _spelled(form: str) -> str:
 
 def _character(char: str) -> str:
     spellings = [re.escape(char), re.escape(f"\\u{ord(char):04x}")]
-    if char in "/\\\"":
+    if char in '/\\"':
         spellings.append(re.escape("\\" + char))
     return f"(?:{'|'.join(spellings)})"
 
