@@ -1,16 +1,20 @@
-# The Rust extension built from native/ (connector/prepare/native.py uses it).
+# The Rust extension built from native/ (connector/prepare/native.py builds and uses it).
 from collections.abc import Sequence
+
+# Why a record was declined, as bits of the int `prepare_batch` gives for it.
+UNKNOWN_NAME: int
+UNKNOWN_CATEGORY: int
+OTHER: int
 
 class NativePreparer:
     def __init__(
         self,
         *,
-        max_event_id: int,
-        max_url: int,
-        max_content_name: int,
-        max_category: int,
-        max_device_id: int,
-        text_limits: tuple[int, ...],
+        properties: Sequence[tuple[str, str, str, int | None]],
+        wire_order: Sequence[str],
+        kinds: Sequence[str],
+        identifiers: Sequence[str],
+        ready_fields: Sequence[str],
         default_opt_out: bool,
         phone_digits_only: bool,
         max_age_ms: int | None,
@@ -18,8 +22,17 @@ class NativePreparer:
         route_property: str | None,
         currencies: set[str],
         spotify_names: set[str],
+        genders: dict[str, str],
+        action_sources: set[str],
+        zero_text: str,
+        longest_placeholder_word: int,
+        min_event_time_ms: int,
         phone_plans: list[tuple[str, list[tuple[str, list[int]]]]],
     ) -> None: ...
+    @property
+    def unruled(self) -> list[str]: ...
+    @property
+    def unwritten(self) -> list[str]: ...
     def learn_name(self, own_name: str, spotify_name: str) -> None: ...
     def learn_category(self, sent: str, category_id: str) -> None: ...
     def prepare_batch(

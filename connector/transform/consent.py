@@ -9,6 +9,9 @@ ignoring case and surrounding spaces.
 - denied: the boolean is false, or the category is absent (or marked `:0`);
 - missing: the property is absent, null or blank, or holds nothing the rule can read (a number
   other than 0/1, text that is not a boolean, a list where a boolean is expected).
+
+Its native twin: native/src/prepare.rs `prepare` (a boolean rule only, and only a granted
+consent: anything else is Python's).
 """
 
 from __future__ import annotations

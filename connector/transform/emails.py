@@ -13,6 +13,9 @@ than 254 characters) is dropped with the warning `invalid_email`; a placeholder 
 `null`, `0`, empty, or the SHA-256 of one of them) with `placeholder_identifier`. Neither is
 hashed. A value that already is 64 hex characters is taken as hashed: lower-cased, not hashed
 again.
+
+Its native twin: native/src/ids.rs `email_hash` (the first branch of `email_hashes`: one plain
+ASCII address), with `is_plain_address` for `_PLAIN`.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ name when it is a Spotify name once upper-cased with `_` for spaces and hyphens 
 then the built-in aliases below (on unless `transform.event_name_aliases: false`), matched
 ignoring case, spaces, underscores and hyphens (`Order Completed`, `order_completed`,
 `OrderCompleted`). The mapping comes first so that `{"View": "PRODUCT"}` is never shadowed.
+
+Its native twin: native/src/prepare.rs `prepare` (`spotify_event_name` as a Spotify name as is,
+from the names handed over; an own name's Spotify name as `EventNames.resolve` taught it).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Accepted forms:
   time from 2000 on has exactly one reading. Sub-millisecond digits are cut, as for text.
 Times before 2000-01-01 are rejected as `invalid_event_time`: for a conversion they can only be a
 unit mistake or an unset field.
+
+Its native twins: native/src/prepare.rs `event_time` (an epoch in ms; `MIN_EVENT_TIME_MS` is
+handed over) and `format_utc_ms`.
 """
 
 from __future__ import annotations

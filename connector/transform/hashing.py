@@ -1,6 +1,8 @@
 """SHA-256 of normalised identifiers, and recognising values that arrive already hashed.
 
 A value that already is 64 hex characters is taken as hashed: it is lower-cased, not hashed again.
+
+Its native twin: native/src/ids.rs `sha256_hex`.
 """
 
 from __future__ import annotations

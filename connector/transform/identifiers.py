@@ -5,6 +5,9 @@ names their kinds (`email`, `phone`, `ip`, `device_id`, `click_id`), how many e-
 identifiers dropped as `kind:reason`: `invalid`, `placeholder`, `too_long`, `not_allowed` (the
 field filter took it out), or `refused` (Spotify refused the field and the sink sent the event
 without it). Never a value, hashed or raw. Derived from the built `UserData` and the warnings.
+
+Its native twin: native/src/prepare.rs `ready` (the kinds carried, as bits in `KINDS`' order of
+the fields `KIND_FIELDS` names, which connector/prepare/native.py hands over).
 """
 
 from __future__ import annotations
@@ -15,8 +18,16 @@ from typing import Final
 from connector.models import Identifiers, PropertyValue, TransformWarning, UserData, new_tuple
 from connector.transform import mapping as m
 
-# The kinds, in the order results list them, and the property each is read from.
-KINDS: Final[tuple[str, ...]] = ("email", "phone", "ip", "device_id", "click_id")
+# The kinds, in the order results list them, and the `user_data` field that carries each.
+KIND_FIELDS: Final[dict[str, str]] = {
+    "email": "user_data.hashed_emails",
+    "phone": "user_data.hashed_phone_number",
+    "ip": "user_data.ip_address",
+    "device_id": "user_data.device_id",
+    "click_id": "user_data.clickID",
+}
+KINDS: Final[tuple[str, ...]] = tuple(KIND_FIELDS)
+# The property each kind is read from.
 _PROPERTY_KIND: Final[dict[str, str]] = {
     m.EMAIL: "email",
     m.PHONE: "phone",
@@ -58,13 +69,7 @@ def dropped(
     return tuple(found)
 
 
-_PATH_KIND: Final = {
-    "user_data.hashed_emails": "email",
-    "user_data.hashed_phone_number": "phone",
-    "user_data.ip_address": "ip",
-    "user_data.device_id": "device_id",
-    "user_data.clickID": "click_id",
-}
+_PATH_KIND: Final = {path: kind for kind, path in KIND_FIELDS.items()}
 
 
 def refused(identifiers: Identifiers, removed_paths: Iterable[str]) -> Identifiers:

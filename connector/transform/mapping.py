@@ -3,6 +3,10 @@
 The transformer reads these names and nothing else from the property bag; other properties are
 ignored. Kinds of user-data values: `text` is sent as given (trimmed), `ip` is validated and sent
 raw, and device id/email/phone/gender have their own rules (user_data.py).
+
+`PROPERTIES` is the whole table with the rule that reads each property. The native prepare path
+receives it (connector/prepare/native.py) and declines a record carrying a property whose rule it
+does not have. Its native twin: native/src/props.rs `PropertyTable` and `Rule`.
 """
 
 from __future__ import annotations
@@ -50,21 +54,28 @@ CONTENT_CATEGORY: Final = "content_category"
 # The contract: user_data needs at least one of these (clickID, cookie1, ... do not count).
 IDENTIFIER_FIELDS: Final = ("ip_address", "device_id", "hashed_emails", "hashed_phone_number")
 
-ALL_PROPERTIES: Final[tuple[str, ...]] = (
-    SPOTIFY_EVENT_NAME,
-    ACTION_SOURCE,
-    OPT_OUT_TARGETING,
-    EVENT_SOURCE_URL,
-    EVENT_ID,
-    EVENT_TIME,
-    EMAIL,
-    PHONE,
-    GENDER,
-    DEVICE_ID,
-    *(name for name, _ in USER_IP_FIELDS),
-    *(name for name, _ in USER_TEXT_FIELDS),
-    AMOUNT,
-    CURRENCY,
-    CONTENT_NAME,
-    CONTENT_CATEGORY,
-)
+# Every property → (the field it feeds, by its attribute: `SpotifyEvent`'s, or `user_data.` and
+# `UserData`'s, or `event_details.` and `EventDetails`'; the rule that reads it, by the name of
+# its Python function, `content_category` for taxonomy.py's resolver). A property added with a
+# new rule is declined by the native path until native/src/props.rs `Rule` has its twin; one
+# added with a rule the native code has, into a field `to_wire` writes, works there as it is.
+PROPERTIES: Final[dict[str, tuple[str, str]]] = {
+    SPOTIFY_EVENT_NAME: ("event_name", "explicit_name"),
+    ACTION_SOURCE: ("action_source", "action_source"),
+    OPT_OUT_TARGETING: ("opt_out_targeting", "flag"),
+    EVENT_SOURCE_URL: ("event_source_url", "url"),
+    EVENT_ID: ("event_id", "event_id"),
+    EVENT_TIME: ("event_time", "event_time"),
+    EMAIL: ("user_data.hashed_emails", "email_hashes"),
+    PHONE: ("user_data.hashed_phone_number", "hashed_phone"),
+    GENDER: ("user_data.gender", "gender"),
+    DEVICE_ID: ("user_data.device_id", "device_id"),
+    **{prop: (f"user_data.{attribute}", "ip_address") for prop, attribute in USER_IP_FIELDS},
+    **{prop: (f"user_data.{attribute}", "capped_text") for prop, attribute in USER_TEXT_FIELDS},
+    AMOUNT: ("event_details.amount", "amount"),
+    CURRENCY: ("event_details.currency", "currency"),
+    CONTENT_NAME: ("event_details.content_name", "capped_text"),
+    CONTENT_CATEGORY: ("event_details.content_category", "content_category"),
+}
+
+ALL_PROPERTIES: Final[tuple[str, ...]] = tuple(PROPERTIES)

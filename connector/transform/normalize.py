@@ -2,6 +2,13 @@
 
 `None` means "absent": a missing property, an empty or blank string. Absent is never a warning.
 Messages name the expected type or rule, never the value (values can be PII).
+
+Their native twins, each for its common case (native/src/prepare.rs): `capped_text`,
+`device_id`, `ip`, `gender`, `action_source`, `event_source_url` and `url`, `opt_out` (`flag`),
+`amount`, `currency`, and the event id in `ready` (`event_id`); `is_ip_address` is
+native/src/ids.rs `is_ipv4`. The tables they share are handed over from here
+(connector/prepare/native.py): `GENDERS`, `ACTION_SOURCES`, `ZERO_TEXT`,
+`LONGEST_PLACEHOLDER_WORD`, `iso_currency_codes`.
 """
 
 from __future__ import annotations
@@ -10,7 +17,6 @@ import math
 import re
 import socket
 import unicodedata
-from collections.abc import Callable
 from functools import cache
 from typing import Final
 
@@ -18,10 +24,8 @@ import pycountry
 
 from connector.transform.problems import Invalid, type_name
 
-Normaliser = Callable[[object], str | None]
-
 ACTION_SOURCES: Final = frozenset({"WEB", "APP", "OFFLINE"})
-_GENDERS: Final = {
+GENDERS: Final = {  # as sent, lower-cased → as Spotify reads it
     **dict.fromkeys(("m", "male", "man"), "MALE"),
     **dict.fromkeys(("f", "female", "woman"), "FEMALE"),
 }
@@ -123,7 +127,7 @@ def gender(value: object) -> str | None:
     raw = value.strip() if type(value) is str else text(value)
     if not raw:
         return None
-    mapped = _GENDERS.get(raw.lower())
+    mapped = GENDERS.get(raw.lower())
     if mapped is None:
         raise Invalid("invalid_gender", "expected m/male/man or f/female/woman")
     return mapped

@@ -19,6 +19,9 @@ Three paths, fastest first; each fast path either gives phonenumbers' answer or 
 - anything else (`00`/`011` prefixes, `(0)` trunk digits, letters, extensions, other regions)
   goes through `phonenumbers.parse` (the slow path), cached per (text, region) in a bounded LRU
   cache because tracking streams repeat the same user's number often.
+
+Its native twin: native/src/ids.rs `PhonePlans` (`e164` and `plausible`: the E.164 path), from
+the plans `plan_texts` hands over.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ a category's own last segment (`Shoes`, unique across the taxonomy). Paths and n
 matched ignoring case and runs of spaces (also around `>`). The list ships as package data
 (`data/google-product-taxonomy-with-ids.en-US.txt`, version 2021-09-21) and is read once per
 process, on first use.
+
+Its native twin: native/src/prepare.rs `prepare` (a category's id as `CategoryResolver.resolve`
+taught it, for the text as sent or `#` and a number's digits).
 """
 
 from __future__ import annotations

@@ -34,12 +34,16 @@ Decisions where the contract leaves room (also in docs/decisions.md):
   When that takes away every identifier the event had, `no_user_identifier` says so.
 - A bug that raises inside the transform becomes the rejection `transform_error` (the type of the
   exception only, no value), so one bad record can never stop the pipeline.
+
+Each field's rule lives in its own module (normalize.py, event_names.py, taxonomy.py, ...), called
+directly here, with no second copy inline. Its native twin: native/src/prepare.rs `prepare`
+and `ready` (the common case: a record sent as it is, with no warning), with `event_time`,
+`opt_out`, `event_source_url`, `amount` and `currency` there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import TypeVar
 
 from connector.config import TransformSettings
@@ -90,10 +94,7 @@ class Transformer:
         )
         self._max_event_id = limits.event_id
         self._max_url = limits.event_source_url
-        self._max_category = limits.content_category
         self._max_content_name = limits.content_name
-        self._currencies = normalize.iso_currency_codes()
-        self._content_name = partial(normalize.capped_text, limit=limits.content_name)
         self._user_data = UserDataBuilder(
             settings.default_phone_region, settings.phone_format == "e164_digits", limits
         )
@@ -167,19 +168,10 @@ class Transformer:
     def category_for(self, value: PropertyValue) -> str | None:
         """The taxonomy id `content_category` sends for `value`, when it sends one without a
         warning; None otherwise."""
-        known = self._known_category(value)
-        if known is not None:
-            return known
         try:
             return self._categories.resolve(value)
         except Invalid:
             return None
-
-    def _known_category(self, value: PropertyValue) -> str | None:
-        """The common case: text up to its limit, resolved before (cached)."""
-        if type(value) is str and len(value) <= self._max_category:
-            return self._categories.known(value)
-        return None
 
     def _skipped(
         self, own_name: object, props: dict[str, PropertyValue], consent: Consent, event_id: str
@@ -240,8 +232,6 @@ class Transformer:
         warnings: list[TransformWarning],
     ) -> str:
         own = props.get(m.EVENT_ID)
-        if type(own) is str and 0 < len(stripped := own.strip()) <= self._max_event_id:
-            return stripped  # the common case
         try:
             event_id = normalize.event_id(own, self._max_event_id)
         except Invalid as problem:
@@ -278,10 +268,11 @@ class Transformer:
         return epoch_ms
 
     def _opt_out(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> bool:
-        value = props.get(m.OPT_OUT_TARGETING)
-        if type(value) is bool:
-            return value
-        flag = _optional(normalize.flag, props, m.OPT_OUT_TARGETING, warnings)
+        try:
+            flag = normalize.flag(props.get(m.OPT_OUT_TARGETING))
+        except Invalid as problem:
+            warnings.append(TransformWarning(problem.code, m.OPT_OUT_TARGETING))
+            flag = None
         return self._default_opt_out if flag is None else flag
 
     def _url(self, props: dict[str, PropertyValue], warnings: list[TransformWarning]) -> str | None:
@@ -291,17 +282,6 @@ class Transformer:
             return None
         return url
 
-    def _currency(
-        self, props: dict[str, PropertyValue], warnings: list[TransformWarning] | None
-    ) -> str | None:
-        """Optional, or required (PURCHASE) when there is no `warnings` to add to."""
-        value = props.get(m.CURRENCY)
-        if type(value) is str and (code := value.strip().upper()) in self._currencies:
-            return code  # the common case, inline: an ISO code as normalize.currency returns it
-        if warnings is None:
-            return _required(normalize.currency, props, m.CURRENCY)
-        return _optional(normalize.currency, props, m.CURRENCY, warnings)
-
     def _event_details(
         self, props: dict[str, PropertyValue], purchase: bool, warnings: list[TransformWarning]
     ) -> EventDetails | None:
@@ -309,21 +289,18 @@ class Transformer:
         currency: str | None
         if purchase:
             amount = _required(normalize.amount, props, m.AMOUNT)
-            currency = self._currency(props, None)
+            currency = _required(normalize.currency, props, m.CURRENCY)
         else:
             amount = _optional(normalize.amount, props, m.AMOUNT, warnings)
-            currency = self._currency(props, warnings)
+            currency = _optional(normalize.currency, props, m.CURRENCY, warnings)
+        content_name: str | None = None
         value = props.get(m.CONTENT_NAME)
-        if type(value) is str and len(stripped := value.strip()) <= self._max_content_name:
-            content_name = stripped or None  # the common case, inline
-        else:
-            content_name = _optional(self._content_name, props, m.CONTENT_NAME, warnings)
-        value = props.get(m.CONTENT_CATEGORY)
-        content_category = self._known_category(value)
-        if content_category is None and value is not None:
-            content_category = _optional(
-                self._categories.resolve, props, m.CONTENT_CATEGORY, warnings
-            )
+        if value is not None:
+            try:
+                content_name = normalize.capped_text(value, self._max_content_name)
+            except Invalid as problem:
+                warnings.append(TransformWarning(problem.code, m.CONTENT_NAME))
+        content_category = _optional(self._categories.resolve, props, m.CONTENT_CATEGORY, warnings)
         if (
             amount is None
             and currency is None

@@ -1,8 +1,9 @@
-//! The bundled tracking-event schema's Avro binary, read straight into the properties the
-//! transform reads. Mirrors `connector/prepare/reader.py`: whatever that reader refuses (or
-//! reads in a way this one does not), this one declines, and Python decides.
+//! The bundled tracking-event schema's Avro binary, read straight into the properties of the
+//! table Python handed over (`props::PropertyTable`). Mirrors `connector/prepare/reader.py`:
+//! whatever that reader refuses (or reads in a way this one does not), this one declines, and
+//! Python decides.
 
-use crate::props::{Prop, Props, Value};
+use crate::props::{PropertyTable, Props, Value};
 
 pub struct Event<'a> {
     pub name: &'a str,
@@ -14,6 +15,7 @@ pub struct Event<'a> {
 /// the consent rule's and the routing's properties, kept too (`Props::consent`, `Props::route`).
 pub fn read<'a>(
     b: &'a [u8],
+    table: &PropertyTable,
     consent_key: Option<&str>,
     route_key: Option<&str>,
 ) -> Option<Event<'a>> {
@@ -29,8 +31,12 @@ pub fn read<'a>(
             let key = r.string()?;
             let value = r.value()?;
             // A repeated key: the last one wins, as in a dict.
-            if let Some(prop) = Prop::from_key(key) {
-                props.set(prop, value);
+            if let Some(index) = table.index(key) {
+                if table.bound(index).is_some() {
+                    props.set(index, value);
+                } else {
+                    props.unruled = true; // null or not: Python's rule decides what it means
+                }
             }
             if consent_key == Some(key) {
                 props.consent = Some(value);

@@ -33,14 +33,20 @@ impl Json {
         self.out.push(b':');
     }
 
-    pub fn str_field(&mut self, key: &str, value: &str) {
-        self.key(key);
-        self.string(value);
+    /// A key written once as JSON (`"key":`, `Json::quoted_key`).
+    pub fn quoted_key(&mut self, quoted: &[u8]) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(quoted);
     }
 
-    pub fn raw_field(&mut self, key: &str, raw: &str) {
-        self.key(key);
-        self.out.extend_from_slice(raw.as_bytes());
+    /// `"key":` as `key` writes it.
+    pub fn quote_key(key: &str) -> Vec<u8> {
+        let mut json = Json::new();
+        json.key(key);
+        json.out
     }
 
     pub fn string(&mut self, value: &str) {

@@ -1,14 +1,16 @@
 //! `connector.prepare._native`: the prepare step's common case in Rust (see
-//! `connector/prepare/native.py`, which builds it from the settings and falls back to Python).
+//! `connector/prepare/native.py`, which builds it from the settings and Python's tables, and
+//! falls back to Python).
 
 mod avro;
 mod ids;
 mod json;
 mod props;
 mod text;
-mod transform;
+mod prepare;
+mod wire;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
 
 use pyo3::exceptions::PyValueError;
@@ -17,15 +19,62 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use ids::PhonePlans;
-use transform::{Outcome, Settings, Tables};
+use props::{PropertyTable, REQUIRED};
+use prepare::{Outcome, Ready, Settings, Taught};
+use wire::Wire;
 
 type Plans = Vec<(String, Vec<(String, Vec<usize>)>)>;
+/// (property, rule, field path, limit), as `native._properties` hands them over.
+type Properties = Vec<(String, String, String, Option<usize>)>;
+
+/// The fields of a Ready tuple, Python asking for them in its order (`native.READY_FIELDS`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadyField {
+    EventId,
+    EventName,
+    EventTimeMs,
+    Payload,
+    Kinds,
+    EmailCount,
+    RouteKey,
+}
+
+const READY_FIELDS: [(&str, ReadyField); 7] = [
+    ("event_id", ReadyField::EventId),
+    ("event_name", ReadyField::EventName),
+    ("event_time_ms", ReadyField::EventTimeMs),
+    ("payload", ReadyField::Payload),
+    ("kinds", ReadyField::Kinds),
+    ("email_count", ReadyField::EmailCount),
+    ("route_key", ReadyField::RouteKey),
+];
+
+fn ready_order(names: &[String]) -> PyResult<Vec<ReadyField>> {
+    let order: Vec<ReadyField> = names
+        .iter()
+        .map(|name| {
+            READY_FIELDS
+                .iter()
+                .find(|(known, _)| known == name)
+                .map(|&(_, field)| field)
+                .ok_or_else(|| PyValueError::new_err(format!("no Ready field {name}")))
+        })
+        .collect::<PyResult<_>>()?;
+    let every = READY_FIELDS.iter().all(|(_, field)| order.contains(field));
+    if !every || order.len() != READY_FIELDS.len() {
+        return Err(PyValueError::new_err(
+            "ready_fields names each field of a Ready once",
+        ));
+    }
+    Ok(order)
+}
 
 #[pyclass(module = "connector.prepare._native")]
 struct NativePreparer {
     settings: Settings,
     plans: PhonePlans,
-    tables: Tables,
+    taught: Taught,
+    ready_order: Vec<ReadyField>,
 }
 
 #[pymethods]
@@ -33,17 +82,17 @@ impl NativePreparer {
     #[new]
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (
-        *, max_event_id, max_url, max_content_name, max_category, max_device_id, text_limits,
-        default_opt_out, phone_digits_only, max_age_ms, consent_property, route_property, currencies,
-        spotify_names, phone_plans
+        *, properties, wire_order, kinds, identifiers, ready_fields, default_opt_out,
+        phone_digits_only, max_age_ms, consent_property, route_property, currencies,
+        spotify_names, genders, action_sources, zero_text, longest_placeholder_word,
+        min_event_time_ms, phone_plans
     ))]
     fn new(
-        max_event_id: usize,
-        max_url: usize,
-        max_content_name: usize,
-        max_category: usize,
-        max_device_id: usize,
-        text_limits: [usize; 9],
+        properties: Properties,
+        wire_order: Vec<String>,
+        kinds: Vec<String>,
+        identifiers: Vec<String>,
+        ready_fields: Vec<String>,
         default_opt_out: bool,
         phone_digits_only: bool,
         max_age_ms: Option<i64>,
@@ -51,18 +100,53 @@ impl NativePreparer {
         route_property: Option<String>,
         currencies: HashSet<String>,
         spotify_names: HashSet<String>,
+        genders: HashMap<String, String>,
+        action_sources: HashSet<String>,
+        zero_text: &str,
+        longest_placeholder_word: usize,
+        min_event_time_ms: i64,
         phone_plans: Plans,
     ) -> PyResult<Self> {
         let plans =
             PhonePlans::new(phone_plans).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        if kinds.len() > 32 {
+            return Err(PyValueError::new_err("at most 32 identifier kinds (bits)"));
+        }
+        let wire = Wire::new(wire_order).map_err(PyValueError::new_err)?;
+        let fed: HashSet<String> = properties.iter().map(|p| p.2.clone()).collect();
+        let properties = PropertyTable::new(properties, &wire);
+        let mut unwritten: Vec<String> = (0..wire.len())
+            .map(|field| wire.path(field))
+            .filter(|path| !fed.contains(*path))
+            .map(|path| format!("no property feeds the field {path}"))
+            .collect();
+        for rule in REQUIRED {
+            if properties.single(rule).is_none() {
+                unwritten.push(format!("no property is read by the rule {rule:?}"));
+            }
+        }
+        // Per field: its kind's bit, and whether it is an identifier.
+        let mut field_kinds = vec![0; wire.len()];
+        let mut field_identifiers = vec![false; wire.len()];
+        for (bit, path) in kinds.iter().enumerate() {
+            match wire.field(path) {
+                Some(field) => field_kinds[field] |= 1 << bit,
+                None => unwritten.push(format!("{path} is not in the wire order")),
+            }
+        }
+        for path in &identifiers {
+            match wire.field(path) {
+                Some(field) => field_identifiers[field] = true,
+                None => unwritten.push(format!("{path} is not in the wire order")),
+            }
+        }
         Ok(NativePreparer {
             settings: Settings {
-                max_event_id,
-                max_url,
-                max_content_name,
-                max_category,
-                max_device_id,
-                text_limits,
+                properties,
+                wire,
+                kinds: field_kinds,
+                identifiers: field_identifiers,
+                unwritten,
                 default_opt_out,
                 phone_digits_only,
                 max_age_ms,
@@ -70,30 +154,47 @@ impl NativePreparer {
                 route_property,
                 currencies,
                 spotify_names,
+                genders,
+                action_sources,
+                zero_text: zero_text.chars().collect(),
+                longest_placeholder_word,
+                min_event_time_ms,
             },
             plans,
-            tables: Tables::default(),
+            taught: Taught::default(),
+            ready_order: ready_order(&ready_fields)?,
         })
+    }
+
+    /// The properties of the table that have no rule here: a record carrying one is declined.
+    #[getter]
+    fn unruled(&self) -> Vec<String> {
+        self.settings.properties.unruled.clone()
+    }
+
+    /// What the native code cannot write from the tables it was given; while there is anything,
+    /// every record is declined.
+    #[getter]
+    fn unwritten(&self) -> Vec<String> {
+        self.settings.unwritten.clone()
     }
 
     /// Teach an own event name's Spotify name (what `EventNames.resolve` said).
     fn learn_name(&mut self, own_name: String, spotify_name: String) {
-        if self.tables.names.len() < TABLE_LIMIT {
-            self.tables.names.insert(own_name, spotify_name);
+        if self.taught.names.len() < TABLE_LIMIT {
+            self.taught.names.insert(own_name, spotify_name);
         }
     }
 
     /// Teach a content category's id: the text as sent, or `#` and a number's digits.
     fn learn_category(&mut self, sent: String, category_id: String) {
-        if self.tables.categories.len() < TABLE_LIMIT {
-            self.tables.categories.insert(sent, category_id);
+        if self.taught.categories.len() < TABLE_LIMIT {
+            self.taught.categories.insert(sent, category_id);
         }
     }
 
-    /// Each record's Ready fields `(event_id, event_name, event_time_ms, payload, kinds,
-    /// email_count, route_key)`, or the int of why it was declined (`transform::UNKNOWN_*`,
-    /// `OTHER`).
-    /// The work runs without the GIL.
+    /// Each record's Ready fields in `ready_fields`' order, or the int of why it was declined
+    /// (`UNKNOWN_NAME`, `UNKNOWN_CATEGORY`, `OTHER`: bits). The work runs without the GIL.
     fn prepare_batch<'py>(
         &self,
         py: Python<'py>,
@@ -107,47 +208,52 @@ impl NativePreparer {
                     // A panic (a bug) declines the record: Python prepares it, and its own
                     // safety net turns a failure into a rejection. The run goes on.
                     Some(bytes) => panic::catch_unwind(AssertUnwindSafe(|| {
-                        transform::prepare(
+                        prepare::prepare(
                             &self.settings,
                             &self.plans,
-                            &self.tables,
+                            &self.taught,
                             bytes,
                             *kafka_ms,
                             now_ms,
                         )
                     }))
-                    .unwrap_or(Outcome::Declined(transform::OTHER)),
-                    None => Outcome::Declined(transform::OTHER),
+                    .unwrap_or(Outcome::Declined(prepare::OTHER)),
+                    None => Outcome::Declined(prepare::OTHER),
                 })
                 .collect()
         });
         let items: Vec<PyObject> = outcomes
             .into_iter()
-            .map(|outcome| -> PyResult<PyObject> {
-                Ok(match outcome {
-                    Outcome::Ready(r) => PyTuple::new(
-                        py,
-                        [
-                            r.event_id.into_pyobject(py)?.into_any(),
-                            r.event_name.into_pyobject(py)?.into_any(),
-                            r.event_time_ms.into_pyobject(py)?.into_any(),
-                            PyBytes::new(py, &r.payload).into_any(),
-                            r.kinds.into_pyobject(py)?.into_any(),
-                            r.email_count.into_pyobject(py)?.into_any(),
-                            r.route_key.into_pyobject(py)?.into_any(),
-                        ],
-                    )?
-                    .into_any()
-                    .unbind(),
-                    Outcome::Declined(code) => code.into_pyobject(py)?.into_any().unbind(),
-                })
+            .map(|outcome| match outcome {
+                Outcome::Ready(ready) => self.ready_tuple(py, ready),
+                Outcome::Declined(code) => Ok(code.into_pyobject(py)?.into_any().unbind()),
             })
             .collect::<PyResult<_>>()?;
         PyList::new(py, items)
     }
 }
 
-/// Entries a table holds: a stream has few distinct event names and categories.
+impl NativePreparer {
+    fn ready_tuple(&self, py: Python<'_>, ready: Ready) -> PyResult<PyObject> {
+        // In ReadyField's order, then in the order Python asked for.
+        let fields = [
+            ready.event_id.into_pyobject(py)?.into_any(),
+            ready.event_name.into_pyobject(py)?.into_any(),
+            ready.event_time_ms.into_pyobject(py)?.into_any(),
+            PyBytes::new(py, &ready.payload).into_any(),
+            ready.kinds.into_pyobject(py)?.into_any(),
+            ready.email_count.into_pyobject(py)?.into_any(),
+            ready.route_key.into_pyobject(py)?.into_any(),
+        ];
+        let ordered = self
+            .ready_order
+            .iter()
+            .map(|&field| &fields[field as usize]);
+        Ok(PyTuple::new(py, ordered)?.into_any().unbind())
+    }
+}
+
+/// Entries a taught table holds: a stream has few distinct event names and categories.
 const TABLE_LIMIT: usize = 4096;
 
 /// `str.strip()` as the native code does it (tests compare it with Python's).
@@ -171,5 +277,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }));
     m.add_class::<NativePreparer>()?;
     m.add_function(wrap_pyfunction!(py_strip, m)?)?;
+    // Why a record was declined (bits); Python reads them here (connector/prepare/native.py).
+    m.add("UNKNOWN_NAME", prepare::UNKNOWN_NAME)?;
+    m.add("UNKNOWN_CATEGORY", prepare::UNKNOWN_CATEGORY)?;
+    m.add("OTHER", prepare::OTHER)?;
     Ok(())
 }

@@ -1,55 +1,44 @@
-//! The transform's common case, end to end: the record's bytes to the event's JSON. Follows
-//! `connector/transform/transformer.py` and `user_data.py` rule by rule, only where they send a
+//! The prepare step's common case, end to end: the record's bytes, decoded and transformed, to
+//! the event's JSON. Follows `connector/transform/transformer.py` and `user_data.py` rule by
+//! rule, only where they send a
 //! value as it is, with no warning; at anything else it declines and Python transforms the
-//! record (tests/unit/test_native_prepare.py holds the two to the same bytes).
+//! record (tests/unit/test_native_prepare.py holds the two to the same bytes). Its tables are
+//! Python's, handed over at construction (`connector/prepare/native.py`): which property each
+//! rule reads and which field it feeds, the fields' order and limits, the identifier kinds, the
+//! currency codes, event names, genders and action sources.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::avro;
 use crate::ids::{email_hash, is_ipv4, sha256_hex, PhonePlans};
-use crate::json::{float_text, Json};
-use crate::props::{Prop, Props, Value};
+use crate::json::float_text;
+use crate::props::{Bound, PropertyTable, Rule, Value};
 use crate::text::{py_len, py_strip};
+use crate::wire::{Out, Wire};
 
-pub const MIN_EVENT_TIME_MS: i64 = 946_684_800_000; // 2000-01-01T00:00:00Z
 const MAX_RECORD_BYTES: usize = 1_000_000;
-const LONGEST_PLACEHOLDER_WORD: usize = 9; // "undefined"
-const ZERO_TEXT: &[char] = &['0', '-', ':', '.', ' '];
-const NOT_AN_IP: &[char] = &['0', ':', '.'];
+/// `event_time.parse_event_time` reads a number in this range as epoch milliseconds.
+const EPOCH_MS: std::ops::Range<i64> = 100_000_000_000..100_000_000_000_000;
 
-/// Why a record was declined, as bits: what Python can teach (`Tables`) so that the next
-/// record like it is not declined.
+/// Why a record was declined, as bits: what Python can teach (`Taught`) so that the next
+/// record like it is not declined. The module exports them (lib.rs); Python reads them there.
 pub const UNKNOWN_NAME: u8 = 1;
 pub const UNKNOWN_CATEGORY: u8 = 2;
 pub const OTHER: u8 = 4;
 
-/// The identifier kinds a Ready carries, as bits in `identifiers.KINDS`' order.
-const EMAIL: u8 = 1;
-const PHONE: u8 = 2;
-const IP: u8 = 4;
-const DEVICE_ID: u8 = 8;
-const CLICK_ID: u8 = 16;
-
-/// The user-data text fields (`mapping.USER_TEXT_FIELDS`): property, then wire key.
-const TEXT_FIELDS: [(Prop, &str); 9] = [
-    (Prop::UserAgent, "user_agent"),
-    (Prop::PlatformId, "platform_id"),
-    (Prop::SessionId, "session_id"),
-    (Prop::AliasId, "alias_id"),
-    (Prop::Cookie1, "cookie1"),
-    (Prop::PageId, "page_id"),
-    (Prop::ConnectionType, "connection_type"),
-    (Prop::AgeGroup, "age_group"),
-    (Prop::ClickId, "clickID"),
-];
-
+/// The settings and Python's tables, as `NativePreparer` was built with them.
 pub struct Settings {
-    pub max_event_id: usize,
-    pub max_url: usize,
-    pub max_content_name: usize,
-    pub max_category: usize,
-    pub max_device_id: usize,
-    pub text_limits: [usize; 9], // TEXT_FIELDS' order
+    pub properties: PropertyTable,
+    pub wire: Wire,
+    /// Each field's identifier kind as its bit (`identifiers.KINDS`' order: kind `i` is bit
+    /// `i`), 0 for a field that carries none.
+    pub kinds: Vec<u32>,
+    /// Whether each field is one of those an event needs one of (`mapping.IDENTIFIER_FIELDS`).
+    pub identifiers: Vec<bool>,
+    /// What the native code cannot write (a field no property feeds, a rule every event needs
+    /// that no property is bound to, ...): while there is any, every record is declined.
+    pub unwritten: Vec<String>,
     pub default_opt_out: bool,
     pub phone_digits_only: bool,
     pub max_age_ms: Option<i64>,
@@ -57,12 +46,17 @@ pub struct Settings {
     pub route_property: Option<String>,   // the routing property, when routing is by property
     pub currencies: HashSet<String>,
     pub spotify_names: HashSet<String>,
+    pub genders: HashMap<String, String>, // `normalize.GENDERS`: lower-case text → Spotify's
+    pub action_sources: HashSet<String>,
+    pub zero_text: Vec<char>, // `normalize.ZERO_TEXT`: an id made only of these is a placeholder
+    pub longest_placeholder_word: usize,
+    pub min_event_time_ms: i64,
 }
 
 /// What Python resolved once and taught: own event name → Spotify name, content category as
 /// sent (`#` and the digits for a number) → taxonomy id.
 #[derive(Default)]
-pub struct Tables {
+pub struct Taught {
     pub names: HashMap<String, String>,
     pub categories: HashMap<String, String>,
 }
@@ -74,7 +68,7 @@ pub struct Ready {
     pub event_name: String,
     pub event_time_ms: i64,
     pub payload: Vec<u8>,
-    pub kinds: u8,
+    pub kinds: u32,
     pub email_count: u8,
 }
 
@@ -83,22 +77,13 @@ pub enum Outcome {
     Declined(u8),
 }
 
-struct UserData<'a> {
-    ip: Option<&'a str>,
-    device_id: Option<&'a str>,
-    phone: Option<String>,
-    texts: [Option<&'a str>; 9],
-    gender: Option<&'static str>,
-    request_ip: Option<&'a str>,
-    event_ip: Option<&'a str>,
-    email: Option<String>,
-}
-
-struct Details<'a> {
-    amount: Option<String>,
-    currency: Option<String>,
-    content_name: Option<&'a str>,
+/// What the rules of a record read besides their own property.
+struct Record<'a> {
+    event_id: &'a str,
+    event_name: &'a str,
+    event_time_ms: i64,
     content_category: Option<&'a str>,
+    purchase: bool,
 }
 
 /// One record's Ready, or why it was declined. Event name and category first: a record that
@@ -106,42 +91,49 @@ struct Details<'a> {
 pub fn prepare(
     settings: &Settings,
     plans: &PhonePlans,
-    tables: &Tables,
+    taught: &Taught,
     value: &[u8],
     kafka_ms: Option<i64>,
     now_ms: i64,
 ) -> Outcome {
-    if value.is_empty() || value.len() > MAX_RECORD_BYTES {
+    if !settings.unwritten.is_empty() || value.is_empty() || value.len() > MAX_RECORD_BYTES {
         return Outcome::Declined(OTHER);
     }
+    let table = &settings.properties;
     let consent_key = settings.consent_property.as_deref();
-    let Some(event) = avro::read(value, consent_key, settings.route_property.as_deref()) else {
+    let route_key = settings.route_property.as_deref();
+    let Some(event) = avro::read(value, table, consent_key, route_key) else {
         return Outcome::Declined(OTHER);
     };
     let props = &event.props;
+    // A property Python maps and the native code has no rule for: Python's to transform.
+    if props.unruled {
+        return Outcome::Declined(OTHER);
+    }
     // A consent rule (boolean): only a granted consent is the common case; denied, missing and
     // anything else are Python's to act on (drop, attribution only, a warning).
     if settings.consent_property.is_some() && !matches!(props.consent, Some(Value::Bool(true))) {
         return Outcome::Declined(OTHER);
     }
     let mut unknown = 0;
-    let event_name = match props.get(Prop::SpotifyEventName) {
+    let event_name = match table.value(props, Rule::ExplicitName) {
         Some(Value::Str(name)) if settings.spotify_names.contains(name) => Some(name),
         Some(_) => return Outcome::Declined(OTHER),
-        None => tables.names.get(event.name).map(String::as_str),
+        None => taught.names.get(event.name).map(String::as_str),
     };
     if event_name.is_none() {
         unknown |= UNKNOWN_NAME;
     }
-    let category = match props.get(Prop::ContentCategory) {
+    let max_category = table.single(Rule::ContentCategory).map_or(0, |b| b.limit);
+    let category = match table.value(props, Rule::ContentCategory) {
         None => Ok(None),
         Some(Value::Str(text)) if py_strip(text).is_empty() => Ok(None),
-        Some(Value::Str(text)) if py_len(text) <= settings.max_category => tables
+        Some(Value::Str(text)) if py_len(text) <= max_category => taught
             .categories
             .get(text)
             .map(|id| Some(id.as_str()))
             .ok_or(UNKNOWN_CATEGORY),
-        Some(Value::Long(number)) => tables
+        Some(Value::Long(number)) => taught
             .categories
             .get(&format!("#{number}"))
             .map(|id| Some(id.as_str()))
@@ -158,11 +150,12 @@ pub fn prepare(
     if unknown != 0 {
         return Outcome::Declined(unknown);
     }
+    let event_name = event_name.unwrap_or_default();
     match ready(
         settings,
         plans,
         &event,
-        event_name.unwrap_or_default(),
+        event_name,
         content_category,
         kafka_ms,
         now_ms,
@@ -173,111 +166,108 @@ pub fn prepare(
 }
 
 /// The rest of the transform, and the JSON; `None` at the first thing that is not common.
-fn ready(
-    settings: &Settings,
+fn ready<'a>(
+    settings: &'a Settings,
     plans: &PhonePlans,
-    event: &avro::Event<'_>,
-    event_name: &str,
-    content_category: Option<&str>,
+    event: &avro::Event<'a>,
+    event_name: &'a str,
+    content_category: Option<&'a str>,
     kafka_ms: Option<i64>,
     now_ms: i64,
 ) -> Option<Ready> {
+    let table = &settings.properties;
     let props = &event.props;
-    let event_id = match props.get(Prop::EventId)? {
+    let max_event_id = table.single(Rule::EventId)?.limit;
+    let event_id = match table.value(props, Rule::EventId)? {
         Value::Str(id) => {
             let id = py_strip(id);
-            (!id.is_empty() && py_len(id) <= settings.max_event_id).then_some(id)?
+            (!id.is_empty() && py_len(id) <= max_event_id).then_some(id)?
         }
         _ => return None,
     };
-    let event_time_ms = event_time(settings, props, event.timestamp_ms, kafka_ms, now_ms)?;
-    let user_data = user_data(settings, plans, props)?;
-    if user_data.ip.is_none()
-        && user_data.device_id.is_none()
-        && user_data.email.is_none()
-        && user_data.phone.is_none()
-    {
+    let event_time_ms = event_time(
+        settings,
+        table.value(props, Rule::EventTime),
+        event.timestamp_ms,
+        kafka_ms,
+        now_ms,
+    )?;
+    let record = Record {
+        event_id,
+        event_name,
+        event_time_ms,
+        content_category,
+        purchase: event_name == "PURCHASE", // transformer._event_details' `purchase`
+    };
+    // Each field in wire order, from its properties by their rules (of two properties feeding
+    // one field, the later one the record carries decides, as in user_data.py's loops).
+    let emails = table.single(Rule::EmailHashes).map(|b| b.field);
+    let (mut kinds, mut identified, mut email_count) = (0, false, 0);
+    let payload = settings.wire.write(
+        |field| {
+            let mut found = None;
+            for &(index, bound) in table.feeding(field) {
+                let value = props.get(index);
+                if value.is_none() && bound.rule.none_when_absent(record.purchase) {
+                    continue; // the common absent property, without the rule's round trip
+                }
+                found = apply(settings, plans, &record, bound, value)?;
+            }
+            Some(found)
+        },
+        |field| {
+            kinds |= settings.kinds[field];
+            identified |= settings.identifiers[field];
+            email_count += u8::from(emails == Some(field));
+        },
+    )?;
+    if !identified {
         return None; // no identifier: Python rejects it
     }
-    let action_source = match props.get(Prop::ActionSource) {
-        None => None,
-        Some(Value::Str(text)) => {
-            let raw = py_strip(text);
-            match raw.to_ascii_uppercase().as_str() {
-                _ if raw.is_empty() => None,
-                _ if !raw.is_ascii() => return None,
-                upper @ ("WEB" | "APP" | "OFFLINE") => Some(upper.to_owned()),
-                _ => return None,
-            }
-        }
-        Some(_) => return None,
-    };
-    let opt_out = match props.get(Prop::OptOutTargeting) {
-        None => settings.default_opt_out,
-        Some(Value::Bool(flag)) => flag,
-        Some(_) => return None,
-    };
-    let url = match props.get(Prop::EventSourceUrl) {
-        None => None,
-        Some(Value::Str(text)) => {
-            let raw = py_strip(text);
-            if raw.is_empty() {
-                None
-            } else {
-                let url = url(raw)?;
-                (py_len(&url) <= settings.max_url).then_some(url)?.into()
-            }
-        }
-        Some(_) => return None,
-    };
-    let details = details(settings, props, event_name == "PURCHASE", content_category)?;
-
-    let mut json = Json::new();
-    json.open();
-    json.str_field("event_id", event_id);
-    json.str_field("event_name", event_name);
-    json.str_field("event_time", &format_utc_ms(event_time_ms));
-    if let Some(source) = &action_source {
-        json.str_field("action_source", source);
-    }
-    json.raw_field("opt_out_targeting", if opt_out { "true" } else { "false" });
-    if let Some(url) = &url {
-        json.str_field("event_source_url", url);
-    }
-    json.key("user_data");
-    json.open();
-    let kinds = write_user_data(&mut json, &user_data);
-    json.close();
-    let has_details = details.amount.is_some()
-        || details.currency.is_some()
-        || details.content_name.is_some()
-        || details.content_category.is_some();
-    if has_details {
-        json.key("event_details");
-        json.open();
-        if let Some(amount) = &details.amount {
-            json.raw_field("amount", amount);
-        }
-        if let Some(currency) = &details.currency {
-            json.str_field("currency", currency);
-        }
-        if let Some(name) = details.content_name {
-            json.str_field("content_name", name);
-        }
-        if let Some(category) = details.content_category {
-            json.str_field("content_category", category);
-        }
-        json.close();
-    }
-    json.close();
     Some(Ready {
         route_key: props.route.and_then(route_key),
         event_id: event_id.to_owned(),
         event_name: event_name.to_owned(),
         event_time_ms,
-        payload: json.out,
+        payload,
         kinds,
-        email_count: u8::from(user_data.email.is_some()),
+        email_count,
+    })
+}
+
+/// One property's field by its rule, as `UserDataBuilder.build` and `Transformer.transform` call
+/// each rule: `Some(None)` nothing to send, `Some(Some(out))` the value to send, `None` declined.
+fn apply<'a>(
+    settings: &'a Settings,
+    plans: &PhonePlans,
+    record: &Record<'a>,
+    bound: Bound,
+    value: Option<Value<'a>>,
+) -> Option<Option<Out<'a>>> {
+    Some(match bound.rule {
+        Rule::EventId => Some(Out::text(record.event_id)),
+        Rule::ExplicitName => Some(Out::text(record.event_name)),
+        Rule::EventTime => Some(Out::owned(format_utc_ms(record.event_time_ms))),
+        Rule::ContentCategory => record.content_category.map(Out::text),
+        Rule::Flag => Some(Out::Raw(Cow::Borrowed(if opt_out(settings, value)? {
+            "true"
+        } else {
+            "false"
+        }))),
+        Rule::ActionSource => action_source(settings, value)?.map(Out::owned),
+        Rule::Url => event_source_url(value, bound.limit)?.map(Out::owned),
+        Rule::EmailHashes => match value {
+            None => None,
+            Some(Value::Str(text)) => Some(Out::List(email_hash(text)?)),
+            Some(_) => return None,
+        },
+        Rule::HashedPhone => hashed_phone(settings, plans, value)?.map(Out::owned),
+        Rule::Gender => gender(settings, value)?.map(Out::text),
+        Rule::DeviceId => device_id(settings, value, bound.limit)?.map(Out::text),
+        Rule::IpAddress => ip(settings, value)?.map(Out::text),
+        Rule::CappedText => capped_text(value, bound.limit)?.map(Out::text),
+        Rule::Amount => amount(value, record.purchase)?.map(|a| Out::Raw(Cow::Owned(a))),
+        Rule::Currency => currency(settings, value, record.purchase)?.map(Out::owned),
     })
 }
 
@@ -285,13 +275,13 @@ fn ready(
 /// Kafka's, else now; refused or adjusted times are Python's.
 fn event_time(
     settings: &Settings,
-    props: &Props<'_>,
+    value: Option<Value<'_>>,
     record_ms: Option<i64>,
     kafka_ms: Option<i64>,
     now_ms: i64,
 ) -> Option<i64> {
-    let epoch_ms = match props.get(Prop::EventTime) {
-        Some(Value::Long(ms)) if (100_000_000_000..100_000_000_000_000).contains(&ms) => ms,
+    let epoch_ms = match value {
+        Some(Value::Long(ms)) if EPOCH_MS.contains(&ms) => ms,
         Some(_) => return None,
         None => match (record_ms, kafka_ms) {
             (Some(ms), _) if ms > 0 => ms,
@@ -299,7 +289,7 @@ fn event_time(
             _ => now_ms,
         },
     };
-    if epoch_ms < MIN_EVENT_TIME_MS || epoch_ms > now_ms {
+    if epoch_ms < settings.min_event_time_ms || epoch_ms > now_ms {
         return None;
     }
     if let Some(max_age_ms) = settings.max_age_ms {
@@ -310,72 +300,115 @@ fn event_time(
     Some(epoch_ms)
 }
 
-fn user_data<'a>(
-    settings: &Settings,
-    plans: &PhonePlans,
-    props: &Props<'a>,
-) -> Option<UserData<'a>> {
-    let device_id = match props.get(Prop::DeviceId) {
-        None => None,
-        Some(Value::Str(text)) => {
-            let id = py_strip(text);
-            let length = py_len(id);
-            let usable = LONGEST_PLACEHOLDER_WORD < length
-                && length <= settings.max_device_id
-                && !id.trim_matches(ZERO_TEXT).is_empty();
-            usable.then_some(id)?.into()
-        }
-        Some(_) => return None,
-    };
-    let mut texts = [None; 9];
-    for (index, (prop, _)) in TEXT_FIELDS.iter().enumerate() {
-        texts[index] = capped_text(props.get(*prop), settings.text_limits[index])?;
+/// `transformer._opt_out`: a boolean as it is (`normalize.flag`'s common case); absent, the
+/// setting's default.
+fn opt_out(settings: &Settings, value: Option<Value<'_>>) -> Option<bool> {
+    match value {
+        None => Some(settings.default_opt_out),
+        Some(Value::Bool(flag)) => Some(flag),
+        Some(_) => None,
     }
-    let email = match props.get(Prop::Email) {
-        None => None,
-        Some(Value::Str(text)) => Some(email_hash(text)?),
-        Some(_) => return None,
-    };
-    let phone = match props.get(Prop::Phone) {
-        None => None,
-        Some(Value::Str(text)) => {
-            let e164 = plans.e164(py_strip(text))?;
-            Some(sha256_hex(if settings.phone_digits_only {
-                &e164[1..]
-            } else {
-                &e164
-            }))
-        }
-        Some(_) => return None,
-    };
-    let gender = match props.get(Prop::Gender) {
-        None => None,
+}
+
+/// `normalize.action_source` on ASCII text: one of the action sources, upper-cased.
+fn action_source(settings: &Settings, value: Option<Value<'_>>) -> Option<Option<String>> {
+    match value {
+        None => Some(None),
         Some(Value::Str(text)) => {
             let raw = py_strip(text);
             if raw.is_empty() {
-                None
-            } else if !raw.is_ascii() {
+                return Some(None);
+            }
+            if !raw.is_ascii() {
                 return None;
+            }
+            let upper = raw.to_ascii_uppercase();
+            settings
+                .action_sources
+                .contains(&upper)
+                .then_some(Some(upper))
+        }
+        Some(_) => None,
+    }
+}
+
+/// `transformer._url`: `normalize.url` within the field's limit.
+fn event_source_url(value: Option<Value<'_>>, limit: usize) -> Option<Option<String>> {
+    match value {
+        None => Some(None),
+        Some(Value::Str(text)) => {
+            let raw = py_strip(text);
+            if raw.is_empty() {
+                return Some(None);
+            }
+            let url = url(raw)?;
+            (py_len(&url) <= limit).then_some(Some(url))
+        }
+        Some(_) => None,
+    }
+}
+
+/// `user_data._hashed_phone`'s common case: a number in E.164 form, hashed. Not inlined: its
+/// regex reads a thread-local, which the caller would then read for every field.
+#[inline(never)]
+fn hashed_phone(
+    settings: &Settings,
+    plans: &PhonePlans,
+    value: Option<Value<'_>>,
+) -> Option<Option<String>> {
+    match value {
+        None => Some(None),
+        Some(Value::Str(text)) => {
+            let e164 = plans.e164(py_strip(text))?;
+            let hashed = if settings.phone_digits_only {
+                &e164[1..]
             } else {
-                match raw.to_ascii_lowercase().as_str() {
-                    "m" | "male" | "man" => Some("MALE"),
-                    "f" | "female" | "woman" => Some("FEMALE"),
-                    _ => return None,
-                }
+                &e164
+            };
+            Some(Some(sha256_hex(hashed)))
+        }
+        Some(_) => None,
+    }
+}
+
+/// `normalize.gender` on ASCII text: the Spotify value of a known spelling.
+fn gender<'a>(settings: &'a Settings, value: Option<Value<'_>>) -> Option<Option<&'a str>> {
+    match value {
+        None => Some(None),
+        Some(Value::Str(text)) => {
+            let raw = py_strip(text);
+            if raw.is_empty() {
+                Some(None)
+            } else if !raw.is_ascii() {
+                None
+            } else {
+                let found = settings.genders.get(&raw.to_ascii_lowercase())?;
+                Some(Some(found.as_str()))
             }
         }
-        Some(_) => return None,
-    };
-    Some(UserData {
-        ip: ip(props.get(Prop::Ip))?,
-        device_id,
-        phone,
-        texts,
-        gender,
-        request_ip: ip(props.get(Prop::RequestIp))?,
-        event_ip: ip(props.get(Prop::EventIp))?,
-        email,
-    })
+        Some(_) => None,
+    }
+}
+
+/// `normalize.device_id`'s common case: longer than any placeholder word, not all zeros, within
+/// its limit.
+fn device_id<'a>(
+    settings: &Settings,
+    value: Option<Value<'a>>,
+    limit: usize,
+) -> Option<Option<&'a str>> {
+    match value {
+        None => Some(None),
+        Some(Value::Str(text)) => {
+            let id = py_strip(text);
+            let length = py_len(id);
+            let usable = settings.longest_placeholder_word < length
+                && length <= limit
+                && !id.trim_matches(settings.zero_text.as_slice()).is_empty();
+            usable.then_some(Some(id))
+        }
+        Some(_) => None,
+    }
 }
 
 /// A free-text field (`normalize.capped_text`'s common case): `Some(None)` absent or blank,
@@ -391,13 +424,16 @@ fn capped_text(value: Option<Value<'_>>, limit: usize) -> Option<Option<&str>> {
     }
 }
 
-/// An IP field: `Some(None)` absent, `Some(Some(ip))` a usable IPv4 address, `None` declined.
-fn ip<'a>(value: Option<Value<'a>>) -> Option<Option<&'a str>> {
+/// `normalize.ip_address`'s IPv4 case: `Some(None)` absent, `Some(Some(ip))` a usable IPv4
+/// address (not a placeholder: `0.0.0.0`), `None` declined.
+fn ip<'a>(settings: &Settings, value: Option<Value<'a>>) -> Option<Option<&'a str>> {
     match value {
         None => Some(None),
         Some(Value::Str(text)) => {
             let ip = py_strip(text);
-            let usable = !ip.trim_matches(NOT_AN_IP).is_empty() && !ip.contains(':') && is_ipv4(ip);
+            let usable = !ip.trim_matches(settings.zero_text.as_slice()).is_empty()
+                && !ip.contains(':')
+                && is_ipv4(ip);
             usable.then_some(Some(ip))
         }
         Some(_) => None,
@@ -421,87 +457,40 @@ fn url(raw: &str) -> Option<String> {
     Some(url)
 }
 
-fn details<'a>(
-    settings: &Settings,
-    props: &Props<'a>,
-    purchase: bool,
-    content_category: Option<&'a str>,
-) -> Option<Details<'a>> {
-    let amount = match props.get(Prop::Amount) {
-        None if purchase => return None,
-        None => None,
-        Some(Value::Double(number)) => Some(float_text(number)?),
+/// `normalize.amount` of a number, as orjson writes it; a PURCHASE needs one
+/// (`transformer._required`).
+fn amount(value: Option<Value<'_>>, purchase: bool) -> Option<Option<String>> {
+    match value {
+        None if purchase => None,
+        None => Some(None),
+        Some(Value::Double(number)) => Some(Some(float_text(number)?)),
         Some(Value::Long(number)) if number.unsigned_abs() < (1 << 53) => {
-            Some(float_text(number as f64)?)
+            Some(Some(float_text(number as f64)?))
         }
-        Some(_) => return None,
-    };
-    let currency = match props.get(Prop::Currency) {
-        None if purchase => return None,
-        None => None,
+        Some(_) => None,
+    }
+}
+
+/// `normalize.currency`: an ISO 4217 code, upper-cased; a PURCHASE needs one
+/// (`transformer._required`).
+fn currency(
+    settings: &Settings,
+    value: Option<Value<'_>>,
+    purchase: bool,
+) -> Option<Option<String>> {
+    match value {
+        None if purchase => None,
+        None => Some(None),
         Some(Value::Str(text)) => {
             let code = py_strip(text);
             if !code.is_ascii() {
                 return None;
             }
             let code = code.to_ascii_uppercase();
-            settings.currencies.contains(&code).then_some(code)?.into()
+            settings.currencies.contains(&code).then_some(Some(code))
         }
-        Some(_) => return None,
-    };
-    let content_name = capped_text(props.get(Prop::ContentName), settings.max_content_name)?;
-    Some(Details {
-        amount,
-        currency,
-        content_name,
-        content_category,
-    })
-}
-
-/// `user_data` in `models._user_data_wire`'s order; the identifier kinds it carries.
-fn write_user_data(json: &mut Json, user_data: &UserData<'_>) -> u8 {
-    let mut kinds = 0;
-    if let Some(ip) = user_data.ip {
-        json.str_field("ip_address", ip);
-        kinds |= IP;
+        Some(_) => None,
     }
-    if let Some(id) = user_data.device_id {
-        json.str_field("device_id", id);
-        kinds |= DEVICE_ID;
-    }
-    if let Some(phone) = &user_data.phone {
-        json.str_field("hashed_phone_number", phone);
-        kinds |= PHONE;
-    }
-    if let Some(agent) = user_data.texts[0] {
-        json.str_field("user_agent", agent);
-    }
-    if let Some(gender) = user_data.gender {
-        json.str_field("gender", gender);
-    }
-    if let Some(ip) = user_data.request_ip {
-        json.str_field("request_ip_address", ip);
-    }
-    if let Some(ip) = user_data.event_ip {
-        json.str_field("event_ip_address", ip);
-    }
-    for index in 1..8 {
-        if let Some(text) = user_data.texts[index] {
-            json.str_field(TEXT_FIELDS[index].1, text);
-        }
-    }
-    if let Some(hash) = &user_data.email {
-        json.key("hashed_emails");
-        json.out.push(b'[');
-        json.string(hash);
-        json.out.push(b']');
-        kinds |= EMAIL;
-    }
-    if let Some(click_id) = user_data.texts[8] {
-        json.str_field("clickID", click_id);
-        kinds |= CLICK_ID;
-    }
-    kinds
 }
 
 /// `routing._route_key`: a boolean as `true`/`false`, text trimmed, an integer's digits; other

@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,6 +35,7 @@ from connector.prepare import native as native_prepare
 from connector.prepare.preparer import Preparer, Ready
 from connector.process import compiled as _compiled
 from connector.schemas import avro
+from connector.transform import mapping as m
 from tests.support import differential
 
 SCHEMA = avro.bundled_schema(avro.TRACKING_EVENT)
@@ -364,3 +366,154 @@ def test_the_pure_switch_turns_the_native_path_off() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+# --- one rule book: the native code works from the tables Python hands it -----------------------
+
+READY = native_prepare.READY_FIELDS
+
+
+def _with_tables(
+    table: dict[str, tuple[str, str]] = m.PROPERTIES,
+) -> tuple[Preparer, native_prepare.NativePrepare]:
+    """A Preparer (SETTINGS["defaults"]) whose native path was built from `table` and from
+    the module's other tables as they are when it is called."""
+    transform, routing = SETTINGS["defaults"]
+    preparer = Preparer(DecodeSettings(), transform, routing)
+    bridge = native_prepare.NativePrepare(transform, routing, preparer._transformer, table)
+    preparer._native = bridge
+    return preparer, bridge
+
+
+def _batch(events: list[dict[str, Any]]) -> list[tuple[bytes, SourceCoordinates]]:
+    return [
+        (_encode(event), SourceCoordinates("events", 0, n, START_MS))
+        for n, event in enumerate(events)
+    ]
+
+
+def _taken(
+    preparer: Preparer, bridge: native_prepare.NativePrepare, events: list[Any]
+) -> list[Any]:
+    """What the native path makes of the events, after a round that taught it their names."""
+    batch = _batch(events)
+    preparer.prepare(batch, NOW_MS)
+    return bridge.prepare_batch(batch, NOW_MS)
+
+
+def test_the_native_code_has_a_rule_for_every_mapped_property_and_writes_every_field() -> None:
+    _, bridge = _with_tables()
+    assert bridge.unruled == []
+    assert bridge.unwritten == []
+
+
+def test_every_property_the_table_module_names_is_in_the_table_handed_over() -> None:
+    """A property named in mapping.py but left out of PROPERTIES would be ignored natively."""
+    named = {value for name, value in vars(m).items() if name.isupper() and type(value) is str}
+    named |= {prop for prop, _ in (*m.USER_IP_FIELDS, *m.USER_TEXT_FIELDS)}
+    assert named == set(m.PROPERTIES)
+
+
+ADDED_PROPERTIES: dict[str, dict[str, tuple[str, str]]] = {
+    "a rule the native code does not have": {"loyalty_tier": ("user_data.loyalty_tier", "tier")},
+    "a rule it has, a field it cannot write": {"store_id": ("user_data.store_id", "capped_text")},
+}
+
+
+@pytest.mark.parametrize("added", ADDED_PROPERTIES.values(), ids=list(ADDED_PROPERTIES))
+def test_a_mapped_property_the_native_code_has_no_rule_for_declines_the_record(
+    added: dict[str, tuple[str, str]],
+) -> None:
+    from connector.prepare import _native as _prepare_native
+
+    (name,) = added
+    preparer, bridge = _with_tables({**m.PROPERTIES, **added})
+    assert bridge.unruled == [name]
+    assert bridge.unwritten == []
+    events = list(typical_events(400, seed=6))
+    carrying = [{**e, "properties": {**e["properties"], name: "gold"}} for e in events]
+    without = _taken(preparer, bridge, events)
+    assert sum(type(fast) is not int for fast in without) >= 300  # still prepared natively
+    assert _taken(preparer, bridge, carrying) == [_prepare_native.OTHER] * len(carrying)
+    _, python = _preparers("defaults")  # and Python prepares them, as it would anyway
+    assert _prepared(preparer, tuple(v for v, _ in _batch(carrying))) == _prepared(
+        python, tuple(v for v, _ in _batch(carrying))
+    )
+
+
+def test_a_null_mapped_property_without_a_native_rule_declines_the_record_too() -> None:
+    """Null or not, what the value means is the rule's: Python's."""
+    preparer, bridge = _with_tables({**m.PROPERTIES, "loyalty_tier": ("user_data.x", "tier")})
+    event = next(typical_events(1, seed=6))
+    taken = _taken(preparer, bridge, [event])
+    assert type(taken[0]) is not int
+    nulled = {**event, "properties": {**event["properties"], "loyalty_tier": None}}
+    assert type(_taken(preparer, bridge, [nulled])[0]) is int
+
+
+def test_the_native_code_reads_each_field_from_the_property_the_table_names() -> None:
+    """Property, rule, field and limit come from the table: in a table where `clickID` is read
+    from `click` (Python's is not changed here), the native code reads `click` into it."""
+    table = dict(m.PROPERTIES)
+    table["click"] = table.pop("$spclid")
+    preparer, bridge = _with_tables(table)
+    event = next(typical_events(1, seed=6))
+    event["properties"] = {**event["properties"], "$spclid": "ignored", "click": " c-1 "}
+    (fast,) = _taken(preparer, bridge, [event])
+    assert type(fast) is tuple
+    assert b'"clickID":"c-1"' in fast[READY.index("payload")]
+
+
+def test_the_ready_tuple_follows_the_field_order_python_hands_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = list(typical_events(50, seed=6))
+    preparer, bridge = _with_tables()
+    expected = [fast for fast in _taken(preparer, bridge, events) if type(fast) is not int]
+    monkeypatch.setattr(native_prepare, "READY_FIELDS", READY[::-1])
+    preparer, bridge = _with_tables()
+    found = [fast for fast in _taken(preparer, bridge, events) if type(fast) is not int]
+    assert len(found) >= 40
+    assert found == [fast[::-1] for fast in expected]
+    monkeypatch.setattr(native_prepare, "READY_FIELDS", READY[1:])
+    with pytest.raises(ValueError, match="each field of a Ready once"):
+        _with_tables()
+
+
+def test_the_payload_follows_the_wire_order_python_hands_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One definition, `SpotifyEvent.to_wire`, drives the order of both paths' JSON: the native
+    code writes the order it is handed, whatever that is."""
+    order = native_prepare.wire_order()
+    assert order[:3] == ("event_id", "event_name", "event_time")
+    assert {path.partition(".")[0] for path in order} >= {"user_data", "event_details"}
+    reordered = order[::-1]  # event_details first, each object's fields backwards
+    monkeypatch.setattr(native_prepare, "wire_order", lambda: reordered)
+    preparer, bridge = _with_tables()
+    events = list(sample_events(100, seed=6))
+    payloads = [
+        fast[READY.index("payload")]
+        for fast in _taken(preparer, bridge, events)
+        if type(fast) is not int
+    ]
+    assert len(payloads) >= 50
+    for payload in payloads:
+        written = orjson.loads(payload)
+        paths = [
+            f"{key}.{inner}" if isinstance(value, dict) else key
+            for key, value in written.items()
+            for inner in (value if isinstance(value, dict) else [None])
+        ]
+        assert paths == [path for path in reordered if path in paths]
+
+
+def test_a_field_on_the_wire_that_no_property_feeds_declines_every_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order = native_prepare.wire_order()
+    monkeypatch.setattr(native_prepare, "wire_order", lambda: (*order, "data_processing"))
+    preparer, bridge = _with_tables()
+    assert bridge.unwritten == ["no property feeds the field data_processing"]
+    taken = _taken(preparer, bridge, list(typical_events(20, seed=6)))
+    assert all(type(fast) is int for fast in taken)
