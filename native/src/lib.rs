@@ -5,9 +5,9 @@
 mod avro;
 mod ids;
 mod json;
+mod prepare;
 mod props;
 mod text;
-mod prepare;
 mod wire;
 
 use std::collections::{HashMap, HashSet};
@@ -19,8 +19,8 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use ids::PhonePlans;
-use props::{PropertyTable, REQUIRED};
 use prepare::{Outcome, Ready, Settings, Taught};
+use props::{PropertyTable, REQUIRED};
 use wire::Wire;
 
 type Plans = Vec<(String, Vec<(String, Vec<usize>)>)>;
