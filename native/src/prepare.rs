@@ -2,10 +2,9 @@
 //! the event's JSON. Follows `connector/transform/transformer.py` and `user_data.py` rule by
 //! rule, only where they send a value as it is, with no warning; at anything else it declines and
 //! Python transforms the record (tests/unit/test_native_prepare.py holds the two to the same
-//! bytes). Its tables are
-//! Python's, handed over at construction (`connector/prepare/native.py`): which property each
-//! rule reads and which field it feeds, the fields' order and limits, the identifier kinds, the
-//! currency codes, event names, genders and action sources.
+//! bytes). Its tables are Python's, handed over at construction (`connector/prepare/native.py`):
+//! which property each rule reads and which field it feeds, the fields' order and limits, the
+//! identifier kinds, the currency codes, event names, genders and action sources.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
