@@ -184,6 +184,6 @@ def describe_health(settings: Settings) -> str:
     t = settings.telemetry
     traces = f", traces to {display_url(t.otlp_endpoint)}" if t.otlp_endpoint else ""
     return (
-        f"http://{t.health_host}:{t.health_port} /healthz /readyz /metrics, "
+        f"http://{t.health_host}:{t.health_port} /healthz /startupz /readyz /metrics, "
         f"stall after {t.stall_timeout_s:g} s{traces}; logs {t.log_format} at {t.log_level}"
     )

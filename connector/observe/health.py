@@ -1,4 +1,4 @@
-"""Probes and metrics over HTTP: `/healthz`, `/readyz`, `/metrics`.
+"""Probes and metrics over HTTP: `/healthz`, `/readyz`, `/startupz`, `/metrics`.
 
 The server runs on its own event loop thread, not on the pipeline's HTTP loop: it is up before
 the pipeline starts (and while it drains), and neither a Kafka thread blocked in a rebalance
@@ -9,7 +9,8 @@ is older than `liveness_timeout_s` (a poll or a callback that never returns) `/h
 the pod is restarted. Downstream trouble (Spotify down, the token refused, brokers unreachable)
 never fails liveness: a restart would not cure it. Readiness says the connector can do its job:
 running, Kafka reachable, Spotify accepting the token, and not stalled (no record settled for
-`stall_timeout_s` while records are pending).
+`stall_timeout_s` while records are pending). Startup says the pipeline got to run: liveness
+passes while starting (nothing beats yet), so a start that hangs is the startup probe's to catch.
 """
 
 from __future__ import annotations
@@ -79,6 +80,16 @@ def beating(
     return Liveness(
         alive=phase is not Phase.RUNNING or age_s <= liveness_timeout_s, heartbeat_age_s=age_s
     )
+
+
+def started(phase: Phase) -> bool:
+    """Startup is over once the pipeline runs; a stop requested during the start ends it too
+    (the drain is bounded by the termination grace period, not by the startup probe)."""
+    return phase is not Phase.STARTING
+
+
+def startup_wire(phase: Phase) -> dict[str, Any]:
+    return {"status": "started" if started(phase) else "starting", "phase": phase.value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +243,7 @@ class HealthServer(Service):
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/startupz", self._startupz)
         app.router.add_get("/metrics", self._metrics)
         sock = listen(self._host, self.port)  # first: a busy port fails before anything runs
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
@@ -247,6 +259,10 @@ class HealthServer(Service):
     async def _readyz(self, _request: web.Request) -> web.Response:
         readiness = self._state.readiness()
         return _json(200 if readiness.ready else 503, readiness.to_wire())
+
+    async def _startupz(self, _request: web.Request) -> web.Response:
+        phase = self._state.phase
+        return _json(200 if started(phase) else 503, startup_wire(phase))
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         if self._scrape is None:

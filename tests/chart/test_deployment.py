@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
+from connector.kafka.admin import check_topics
 from tests.chart.helm import Chart, Rendered, container
 
 pytestmark = pytest.mark.chart
@@ -19,7 +22,24 @@ def test_probes_hit_health_paths_on_the_health_port(default_render: Rendered) ->
     assert main["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    assert main["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert main["startupProbe"]["httpGet"] == {"path": "/startupz", "port": "http"}
+
+
+def test_startup_probe_window_is_the_values_and_outlasts_the_topic_check(chart: Chart) -> None:
+    """A pod that does not reach running within failureThreshold x periodSeconds is restarted;
+    by default that window is longer than the topic check at start may take."""
+    default = container(chart.render())["startupProbe"]
+    assert default["failureThreshold"] * default["periodSeconds"] == 60
+    topic_check_s = inspect.signature(check_topics).parameters["timeout_s"].default
+    assert default["failureThreshold"] * default["periodSeconds"] > topic_check_s
+    values = {"startupProbe": {"failureThreshold": 45, "periodSeconds": 4, "timeoutSeconds": 2}}
+    probe = container(chart.render(values))["startupProbe"]
+    assert probe == {
+        "httpGet": {"path": "/startupz", "port": "http"},
+        "failureThreshold": 45,
+        "periodSeconds": 4,
+        "timeoutSeconds": 2,
+    }
 
 
 def test_health_port_follows_the_telemetry_setting(full_render: Rendered) -> None:

@@ -47,6 +47,24 @@ pytestmark = pytest.mark.chart
         ({"replicas": 2}, ["replicas"]),
         ({"image": {"pullPolicy": "Sometimes"}}, ["/image/pullPolicy"]),
         ({"keda": {"enabled": True, "lagThreshold": 0}}, ["/keda/lagThreshold"]),
+        # Alert thresholds: a share is 0-1, a window a duration, the runbook a URL without anchor.
+        (
+            {"prometheusRule": {"deliverySuccess": {"ratio": 1.5}}},
+            ["/prometheusRule/deliverySuccess/ratio"],
+        ),
+        (
+            {"prometheusRule": {"restarts": {"window": "30 minutes"}}},
+            ["/prometheusRule/restarts/window"],
+        ),
+        ({"prometheusRule": {"commitsFailingFor": "15"}}, ["/prometheusRule/commitsFailingFor"]),
+        (
+            {"prometheusRule": {"runbookBaseUrl": "https://wiki.example.com/ops#lag"}},
+            ["/prometheusRule/runbookBaseUrl"],
+        ),
+        (
+            {"prometheusRule": {"minRequestsPerSecond": -1}},
+            ["/prometheusRule/minRequestsPerSecond"],
+        ),
     ],
 )
 def test_schema_violation_fails_the_render(

@@ -87,7 +87,7 @@ def test_a_good_config_prints_what_run_would_do_without_secrets(
     )
     assert DEFAULT_TOKEN not in out
     assert DEFAULT_CONNECTION_ID not in out
-    assert lines["health"].startswith("http://0.0.0.0:8080 /healthz /readyz /metrics")
+    assert lines["health"].startswith("http://0.0.0.0:8080 /healthz /startupz /readyz /metrics")
     assert lines["consent"] == "no rule: every event is sent"
     assert lines["fields"].startswith(
         "all the table maps: event_id, event_name, event_time, opt_out_targeting, user_data, "

@@ -11,7 +11,7 @@ import pytest
 
 from connector.config import TelemetrySettings
 from connector.errors import ConfigError
-from connector.observe.health import HealthServer, HealthState, Phase, assess
+from connector.observe.health import HealthServer, HealthState, Phase, assess, started
 from connector.ports import PipelineStatus
 from connector.sink import StrippedField
 
@@ -141,6 +141,31 @@ def test_server_on_a_free_port_serves_the_probes_and_metrics() -> None:
         assert (status, kind, body) == (200, "text/plain; version=0.0.4; charset=utf-8", b"up 1\n")
         state.stopping()
         assert _get(f"{server.url}/readyz")[0] == 503
+
+
+def test_startup_is_over_once_the_pipeline_runs_or_stops() -> None:
+    assert [started(phase) for phase in Phase] == [False, True, True]
+
+
+def test_startupz_fails_while_starting_where_healthz_passes() -> None:
+    """A start that hangs (topic check, consumer creation) keeps /healthz at 200: only the
+    startup probe's 503 gets such a pod restarted."""
+    state = HealthState(STALL_S, FakeClock())
+    settings = TelemetrySettings(health_host="127.0.0.1", health_port=0)
+    with HealthServer(settings, state) as server:
+        status, kind, body = _get(f"{server.url}/startupz")
+        assert (status, kind, json.loads(body)) == (
+            503,
+            "application/json",
+            {"status": "starting", "phase": "starting"},
+        )
+        assert _get(f"{server.url}/healthz")[0] == 200
+        state.running(running_status(assigned=0))
+        status, _, body = _get(f"{server.url}/startupz")
+        assert (status, json.loads(body)) == (200, {"status": "started", "phase": "running"})
+        state.stopping()
+        status, _, body = _get(f"{server.url}/startupz")
+        assert (status, json.loads(body)) == (200, {"status": "started", "phase": "stopping"})
 
 
 def test_a_busy_port_is_a_one_line_config_error() -> None:

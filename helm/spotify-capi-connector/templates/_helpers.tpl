@@ -50,6 +50,9 @@ app.kubernetes.io/component: connector
 {{- end }}
 {{- end }}
 
+{{/* The connector's container, as the Deployment names it (kube-state-metrics' `container`). */}}
+{{- define "connector.containerName" -}}connector{{- end }}
+
 {{/* Where the pod finds its files. */}}
 {{- define "connector.configDir" -}}/etc/spotify-capi-connector{{- end }}
 {{- define "connector.secretsDir" -}}/etc/spotify-capi-connector/secrets{{- end }}
