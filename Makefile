@@ -8,6 +8,7 @@ CACHE  := .cache
 HELM   := $(CACHE)/bin/helm
 PROMTOOL := $(CACHE)/bin/promtool
 HELM_DOCS := $(CACHE)/bin/helm-docs
+JAEGER := $(CACHE)/bin/jaeger
 UV     := $(CACHE)/uv/bin/uv
 RUNTIME_LOCK := requirements/runtime.lock
 # The per-record modules mypyc compiles (connector/process/compiled.py lists them).
@@ -55,6 +56,10 @@ $(HELM): scripts/install-helm.sh scripts/go-tool.sh
 $(PROMTOOL): scripts/install-promtool.sh scripts/go-tool.sh
 	bash scripts/install-promtool.sh $(CACHE)
 
+# Jaeger, a real trace backend for tests/integration/test_traces.py.
+$(JAEGER): scripts/install-jaeger.sh
+	bash scripts/install-jaeger.sh $(CACHE)
+
 # helm-docs writes the chart's README from the comments in values.yaml (`make chart-readme`).
 $(HELM_DOCS): scripts/install-helm-docs.sh scripts/go-tool.sh
 	bash scripts/install-helm-docs.sh $(CACHE)
@@ -74,7 +79,7 @@ lock: $(UV)
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_36 --annotation-style line \
 	  --custom-compile-command 'make lock' -o $(RUNTIME_LOCK)
 
-setup: $(VENV)/.installed $(NATIVE) $(COMPILED) $(CACHE)/kafka/.fetched $(HELM) $(PROMTOOL) $(HELM_DOCS)
+setup: $(VENV)/.installed $(NATIVE) $(COMPILED) $(CACHE)/kafka/.fetched $(HELM) $(PROMTOOL) $(HELM_DOCS) $(JAEGER)
 
 demo: $(VENV)/.installed $(NATIVE) $(COMPILED) $(CACHE)/kafka/.fetched
 	$(PY) -m connector demo

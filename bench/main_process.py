@@ -6,6 +6,10 @@ that the prepare processes (`pipeline.prepare_processes`) cannot take. No broker
 - `source records`: `kafka.source._source_record` for a fetched message (the Kafka thread);
 - `take prepared`: `Pipeline._take_prepared` for prepared batches of Readies: each record's
   `Pending` and `SinkItem` (the Kafka thread; the items are not handed to a sink here);
+- `batch spans off` / `batch spans on`: `BatchSpans` for a polled batch of 1,000 records, half of
+  them with a `traceparent` header: the span started with its links, its context taken and the
+  span ended, without a tracer provider (tracing off: what every run pays) and with one (its
+  spans handed to an exporter that drops them);
 - `sink outcomes`: `SpotifySink._emit` for an answer of 100 items (the HTTP thread);
 - `sent_result`: one `DeliveryResult` from an answer (the Kafka thread);
 - `write batch`: `ResultWriter.write_batch` for TURN answers of delivered results: encoded and
@@ -32,6 +36,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from confluent_kafka import Message
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from pydantic import SecretStr
 
 from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
@@ -40,6 +46,7 @@ from connector.kafka.results import BatchAck, ResultWriter
 from connector.kafka.source import _source_record
 from connector.models import Identifiers, SourceCoordinates, SourceRecord
 from connector.observe.telemetry import Telemetry
+from connector.observe.tracing import BatchSpans
 from connector.offsets import PartitionOffsets
 from connector.pipeline import Pending, Pipeline
 from connector.ports import ResultEntry
@@ -129,6 +136,33 @@ def source_records(rounds: int) -> list[float]:
     return _ns_a_record(rounds, repeats * ANSWER, one_round)
 
 
+def batch_spans(rounds: int, *, on: bool) -> list[float]:
+    """ns a record of a polled batch's span: started with its links, its context taken, ended."""
+    provider = None
+    if on:
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(_Dropped()))
+    spans = BatchSpans(provider, settings())
+    traceparent = b"00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
+    polled = [
+        envelope(n)._replace(headers=(("traceparent", traceparent),) if n % 2 else ())
+        for n in range(1000)
+    ]
+
+    def one_round() -> None:
+        for _ in range(20):
+            span = spans.start(polled)
+            spans.context(span)
+            spans.end(span)
+
+    return _ns_a_record(rounds, 20 * len(polled), one_round)
+
+
+class _Dropped(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
 def take_prepared(rounds: int) -> list[float]:
     """ns a record of turning prepared Readies into the sink's items."""
     s = settings()
@@ -149,7 +183,7 @@ def take_prepared(rounds: int) -> list[float]:
             for record in records:
                 offsets.track(record.coordinates.offset)
             done = DoneBatch([ready(n) for n in range(start, start + TURN * ANSWER)])
-            pipeline._preparing.append((done, [(record, offsets) for record in records]))
+            pipeline._preparing.append((done, [(record, offsets) for record in records], None))
         tune_for_streaming()
         began = time.process_time()
         pipeline._take_prepared(keep=0)
@@ -296,6 +330,8 @@ def main() -> None:
     for name, step in (
         ("source records", source_records),
         ("take prepared", take_prepared),
+        ("batch spans off", lambda rounds: batch_spans(rounds, on=False)),
+        ("batch spans on", lambda rounds: batch_spans(rounds, on=True)),
         ("sink outcomes", sink_outcomes),
         ("sent_result", sent_results),
         ("write batch", write_batch),

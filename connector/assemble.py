@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import aiohttp
+from opentelemetry.sdk.trace import TracerProvider
 
 from connector.config import Settings, SinkSettings, read_settings
 from connector.errors import ConfigError
@@ -13,6 +14,7 @@ from connector.kafka.client_config import check_client_properties
 from connector.kafka.results import ResultWriter
 from connector.kafka.source import KafkaSource
 from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
+from connector.observe.tracing import BatchSpans
 from connector.pipeline import Pipeline
 from connector.ports import OutcomesCallback, ProduceErrorCallback
 from connector.prepare.choice import choose
@@ -33,6 +35,7 @@ def build_pipeline(
     record_filter: Callable[[SourceRecord], bool] | None = None,
     coordinates_for: Callable[[SourceRecord], SourceCoordinates] | None = None,
     trace_configs: Sequence[aiohttp.TraceConfig] = (),
+    tracer_provider: TracerProvider | None = None,
 ) -> Pipeline:
     """A pipeline over the input topics, the Spotify connections and the results and DLQ
     topics. `sink_observers` gives each connection's sink its observer, by connection name;
@@ -65,6 +68,7 @@ def build_pipeline(
         ),
         sink_factory=spotify_sinks,
         prepare=choose(settings),
+        spans=BatchSpans(tracer_provider, settings),
         on_results=on_results,
         record_filter=record_filter,
         coordinates_for=coordinates_for,

@@ -5,10 +5,12 @@ Here is when it is acted on: every `pipeline.commit_interval_s`, and, while ever
 settled, at once (`pipeline.commit_when_caught_up`, at most every 0.1 s: a commit is "new" until
 the broker acknowledges it); on a rebalance for the partitions taken away; and at the stop.
 Results settle a batch at a time (`ResultBatch`): once every record written for it is durable.
+While too much is unsettled (`pipeline.max_unsettled`) the partitions pause (`hold_back`).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -17,6 +19,8 @@ from connector.config import PipelineSettings
 from connector.models import DeliveryResult, SourceRecord
 from connector.offsets import Commit, OffsetBook, PartitionOffsets
 from connector.ports import Partitions, PipelineStatus, RecordSource, ResultEntry, now_ms
+
+log = logging.getLogger("connector.pipeline")  # the lines operators know, from where they were
 
 # A caught-up pipeline commits at once, but not more often than this.
 _CAUGHT_UP_COMMIT_GAP_S = 0.1
@@ -57,6 +61,7 @@ class Checkpoint:
         self._on_results = on_results  # each batch of settled records' results, once
         self._clock = clock
         self._last_commit = clock()
+        self._holding_back = False
 
     def start(self) -> None:
         """The interval counts from here (the source has started)."""
@@ -76,6 +81,24 @@ class Checkpoint:
         self._status.last_progress_ms = now_ms()
         if self._on_results is not None:
             self._on_results(results)
+
+    def hold_back(self, *, auth_failing: bool) -> None:
+        """Pause every partition while too much is unsettled or every token is refused (one
+        refused connection of several holds its own events only, up to the unsettled limit);
+        resume below half the limit."""
+        unsettled, limit = self.book.unsettled, self._settings.max_unsettled
+        if unsettled >= limit:
+            self._holding_back = True
+        elif unsettled <= limit // 2:
+            self._holding_back = False
+        partitions = [(p.topic, p.partition) for p in self.book]
+        if self._holding_back or auth_failing:
+            if len(self._source.paused) < len(partitions):
+                log.info("pausing partitions", extra={"unsettled": unsettled, "auth": auth_failing})
+            self._source.pause(partitions)
+        elif self._source.paused:
+            log.info("resuming partitions", extra={"unsettled": unsettled})
+            self._source.resume(partitions)
 
     def commit_if_due(self) -> None:
         """Commit when the interval has passed, or when caught up; refresh the lag then."""

@@ -22,9 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
+from opentelemetry.trace import Span
+
 from connector.checkpoint import Checkpoint, ResultBatch
 from connector.config import Settings
 from connector.models import DeliveryResult, SourceCoordinates, SourceRecord
+from connector.observe.tracing import BatchSpans
 from connector.offsets import Commit, PartitionOffsets
 from connector.ports import (
     Partitions,
@@ -45,6 +48,10 @@ log = logging.getLogger(__name__)
 
 _POLL_TIMEOUT_S = 0.05
 _POLL_TIMEOUT_PREPARING_S = 0.005  # batches are being prepared: come back for them soon
+
+
+# A batch handed to the preparer, with the records it came from and its span (when traced).
+Preparing = tuple[Preparation, list[tuple[SourceRecord, PartitionOffsets]], Span | None]
 
 
 @dataclass(slots=True, eq=False)
@@ -75,15 +82,17 @@ class Pipeline:
         on_results: Callable[[Sequence[DeliveryResult]], None] | None = None,
         record_filter: Callable[[SourceRecord], bool] | None = None,
         coordinates_for: Callable[[SourceRecord], SourceCoordinates] | None = None,
+        spans: BatchSpans | None = None,
     ) -> None:
         self.settings = settings
+        self._spans = spans or BatchSpans(None, settings)  # a span per batch, when traced
         self.status = PipelineStatus()
         self.prepare = prepare
         self._preparer: Preparer | PreparePool | None = None  # opened by run()
-        # Batches handed to the preparer, oldest first, with the records they came from.
-        self._preparing: deque[tuple[Preparation, list[tuple[SourceRecord, PartitionOffsets]]]] = (
-            deque()
-        )
+        # Batches handed to the preparer, oldest first, with their records and their span.
+        self._preparing: deque[
+            tuple[Preparation, list[tuple[SourceRecord, PartitionOffsets]], Span | None]
+        ] = deque()
         # Two batches a prepare process keep each busy; in this thread every batch is done at once.
         self._max_preparing = max(1, 2 * prepare.processes)
         self.checkpoint = Checkpoint(settings.pipeline, source, self.status, on_results)
@@ -96,7 +105,6 @@ class Pipeline:
         self._writer = writer
         self._source = source
         self._sink = SinkThread(sink_factory)
-        self._backpressure = False
         self._stop_by: float | None = None  # monotonic deadline of the stop, once stopping
 
     def run(self, stop: threading.Event) -> None:
@@ -140,7 +148,7 @@ class Pipeline:
         self._take_prepared(keep=self._max_preparing)
         self._collect_outcomes()
         self._writer.poll()
-        self._apply_backpressure()
+        self.checkpoint.hold_back(auth_failing=self._sink.auth_failing)
         self._update_status()
 
     # --- records --------------------------------------------------------------------------
@@ -160,8 +168,9 @@ class Pipeline:
             batch.append((envelope, offsets))
         self.status.consumed += len(envelopes)
         if batch and self._preparer is not None:
+            span = self._spans.start([envelope for envelope, _ in batch])
             records = [(envelope.value, self._identity(envelope)) for envelope, _ in batch]
-            self._preparing.append((self._preparer.submit(records, now_ms()), batch))
+            self._preparing.append((self._preparer.submit(records, now_ms()), batch, span))
 
     def _take_prepared(self, *, keep: int) -> None:
         """Hand prepared batches to the sink in order: those done, and (waiting for them) all
@@ -170,20 +179,23 @@ class Pipeline:
         failures = ResultBatch()  # records that end before the sink, written together
         book = self.checkpoint.book
         while self._preparing and (len(self._preparing) > keep or self._preparing[0][0].done()):
-            done, batch = self._preparing.popleft()
+            done, batch, span = self._preparing.popleft()
+            trace = self._spans.context(span)
             for (envelope, offsets), prepared in zip(batch, done.result(), strict=True):
                 c = envelope.coordinates
                 if book.get(c.topic, c.partition) is not offsets:
                     continue  # lost while it was prepared; the new owner reads it again
                 if isinstance(prepared, Ready):
                     pending = Pending(envelope, offsets, prepared)
+                    event_id, payload = prepared.event_id, prepared.payload
                     items.append(
-                        SinkItem(pending, prepared.event_id, prepared.payload, prepared.connection)
+                        SinkItem(pending, event_id, payload, prepared.connection, (), trace)
                     )
                 else:
                     identity = self._identity(envelope)
                     result, stage = failed_result(identity, envelope, prepared, now_ms())
                     failures.add(result, envelope, stage, offsets)
+            self._spans.end(span)
         self._write(failures)
         if items:
             self._sink.add(items)
@@ -205,26 +217,7 @@ class Pipeline:
         if batch.entries:
             self._writer.write_batch(batch.entries, lambda: self.checkpoint.settled(batch))
 
-    # --- flow control ---------------------------------------------------------------------
-
-    def _apply_backpressure(self) -> None:
-        """Pause every partition while too much is unsettled or every token is refused (one
-        refused connection of several holds its own events only, up to the unsettled limit)."""
-        auth_failing = self._sink.auth_failing
-        unsettled = self.checkpoint.unsettled
-        limit = self.settings.pipeline.max_unsettled
-        if unsettled >= limit:
-            self._backpressure = True
-        elif unsettled <= limit // 2:
-            self._backpressure = False
-        partitions = [(p.topic, p.partition) for p in self.checkpoint.book]
-        if self._backpressure or auth_failing:
-            if len(self._source.paused) < len(partitions):
-                log.info("pausing partitions", extra={"unsettled": unsettled, "auth": auth_failing})
-            self._source.pause(partitions)
-        elif self._source.paused:
-            log.info("resuming partitions", extra={"unsettled": unsettled})
-            self._source.resume(partitions)
+    # --- status and the stop -----------------------------------------------------------------
 
     def _update_status(self) -> None:
         status = self.status

@@ -101,6 +101,7 @@ def consume(
         on_results=telemetry.on_results,
         on_produce_error=telemetry.on_produce_error,
         trace_configs=telemetry.trace_configs(),
+        tracer_provider=telemetry.tracer_provider,
     )
     telemetry.watch(pipeline.status)
     log.info(

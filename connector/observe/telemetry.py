@@ -1,4 +1,5 @@
-"""OpenTelemetry for the connector: metrics for Prometheus, and traces over OTLP/HTTP when asked.
+"""OpenTelemetry for the connector: metrics for Prometheus, and traces over OTLP/HTTP when asked
+(connector/observe/tracing.py).
 
 Metric names follow the OpenTelemetry semantic conventions where one exists
 (`messaging.client.consumed.messages`, `http.client.request.duration`); the connector's own live
@@ -29,8 +30,7 @@ from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeterProvider, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import (
     CollectorRegistry,
     GCCollector,
@@ -43,13 +43,13 @@ from prometheus_client.core import HistogramMetricFamily, Metric
 from connector import __version__
 from connector.config import DEFAULT_CONNECTION, SPOTIFY_EVENT_NAMES, Settings
 from connector.models import DeliveryResult, DeliveryStatus
+from connector.observe.tracing import resource_attributes, tracer_provider
 from connector.ports import TOPIC_ROLES
 from connector.process import compiled as _compiled
 
 if TYPE_CHECKING:
     from connector.ports import PipelineStatus
 
-SERVICE_NAME = "spotify-capi-connector"
 
 # Semantic-convention buckets for HTTP client durations (seconds).
 REQUEST_SECONDS_BUCKETS = (
@@ -129,7 +129,7 @@ class Telemetry:
             "Event time to Spotify's acknowledgement",
             LATENCY_SECONDS_BUCKETS,
         )
-        resource = Resource.create({"service.name": SERVICE_NAME, "service.version": __version__})
+        resource = Resource.create(resource_attributes(__version__))
         # A registry of our own: several connectors (tests) in one process never mix metrics.
         self.registry = CollectorRegistry(auto_describe=True)
         # The exporter registers in a registry of its own, exposed through DropEmptyLabels.
@@ -144,7 +144,7 @@ class Telemetry:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
-        self.tracer_provider = _tracer_provider(settings, span_exporter, resource)
+        self.tracer_provider = tracer_provider(settings, resource, span_exporter)
         self._define(self.meter_provider.get_meter("connector", __version__))
         self.sink_observer = self.sink_observer_for(DEFAULT_CONNECTION)
 
@@ -657,25 +657,3 @@ class SinkMetrics:
 
     def on_rate_wait(self, seconds: float) -> None:
         self._t.rate_limit_wait.add(seconds, {"connection": self._connection})
-
-
-def _tracer_provider(
-    settings: Settings, exporter: SpanExporter | None, resource: Resource
-) -> TracerProvider | None:
-    """A provider exporting over OTLP/HTTP to telemetry.otlp_endpoint; None when not set."""
-    endpoint = settings.telemetry.otlp_endpoint
-    if exporter is None:
-        if not endpoint:
-            return None
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        exporter = OTLPSpanExporter(endpoint=_traces_url(endpoint))
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    return provider
-
-
-def _traces_url(endpoint: str) -> str:
-    """`http://collector:4318` → `http://collector:4318/v1/traces` (a full URL stays as is)."""
-    trimmed = endpoint.rstrip("/")
-    return trimmed if trimmed.endswith("/v1/traces") else f"{trimmed}/v1/traces"

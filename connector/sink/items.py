@@ -20,6 +20,9 @@ class SinkItem(NamedTuple):
     # Contract paths the sink left out before sending, because Spotify refuses them on this
     # connection (connector/sink/learned.py)
     removed: tuple[str, ...] = ()
+    # The trace context of the batch it came in (connector/observe/tracing.py): its request's
+    # span is a child of that batch's; None when nothing is traced.
+    trace: object = None
 
 
 class SendStatus(enum.StrEnum):

@@ -279,7 +279,8 @@ def _without(item: SinkItem, path: str, key: bytes) -> SinkItem:
             return item
         payload = orjson.dumps(without(event, (path,)))
     # The fields in SinkItem's order: _replace costs ~1 µs more.
-    return SinkItem(item.ref, item.event_id, payload, item.connection, (*item.removed, path))
+    removed = (*item.removed, path)
+    return SinkItem(item.ref, item.event_id, payload, item.connection, removed, item.trace)
 
 
 # Fields whose removal never makes an event unsendable (no identifier, nothing PURCHASE needs):

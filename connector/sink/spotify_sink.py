@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+from opentelemetry import context as otel_context
 
 from connector.config import SinkSettings, SpotifySettings
 from connector.errors import ConfigError
@@ -386,14 +387,21 @@ class SpotifySink:
         batch.requests += 1
         loop = asyncio.get_running_loop()
         started = loop.time()
-        result = await post_batch(
-            session,
-            url=self._spotify.url,
-            headers=self._headers,
-            body=batch.body,
-            timeout_s=self._spotify.request_timeout_s,
-            redact=self._redact,
-        )
+        # The request's span (aiohttp's tracing) is a child of its events' batch, when traced.
+        trace = batch.items[0].trace
+        token = None if trace is None else otel_context.attach(trace)  # type: ignore[arg-type]
+        try:
+            result = await post_batch(
+                session,
+                url=self._spotify.url,
+                headers=self._headers,
+                body=batch.body,
+                timeout_s=self._spotify.request_timeout_s,
+                redact=self._redact,
+            )
+        finally:
+            if token is not None:
+                otel_context.detach(token)
         status = result.status if isinstance(result, Answer) else None
         self._observer.on_request(status, len(batch.items), loop.time() - started)
         return result

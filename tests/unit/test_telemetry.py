@@ -288,13 +288,6 @@ async def test_sink_requests_become_client_spans_without_the_token() -> None:
     t.shutdown()
 
 
-def test_otlp_endpoint_gets_the_traces_path() -> None:
-    from connector.observe.telemetry import _traces_url
-
-    assert _traces_url("http://collector:4318") == "http://collector:4318/v1/traces"
-    assert _traces_url("http://collector:4318/v1/traces/") == "http://collector:4318/v1/traces"
-
-
 def test_auth_failing_names_the_refused_connection_among_several() -> None:
     connections = {
         "brand_a": ConnectionSettings(connection_id="a", token=SecretStr("ta")),
