@@ -161,6 +161,8 @@ class ConnectionSettings(_Section):
 
     connection_id: OptionalText = None
     token: OptionalSecret = None
+    # The file the token was read from (SPOTIFY_CAPI_<NAME>_TOKEN_FILE): re-read when it changes.
+    token_file: Path | None = None
     # This connection's own request-rate cap; unset: sink.max_requests_per_second.
     max_requests_per_second: float | None = Field(default=None, gt=0)
 
@@ -168,6 +170,9 @@ class ConnectionSettings(_Section):
 class SpotifySettings(_Section):
     url: Url = SPOTIFY_CAPI_URL
     token: OptionalSecret = None
+    # The file the token was read from (SPOTIFY_CAPI_TOKEN_FILE): the sink re-reads it when it
+    # changes (a mounted Secret updated in place), so a token rotates without a restart.
+    token_file: Path | None = None
     connection_id: OptionalText = None
     # More connections by name, each with its own token and connection id (the rest is shared);
     # `token` and `connection_id` above are the connection named `default`.
@@ -426,7 +431,13 @@ class Settings(BaseSettings):
         `default` is among them when it is set or routed to, or when it is the only one."""
         default = self.spotify.model_copy(update={"connections": {}})
         named = {
-            name: default.model_copy(update={"token": c.token, "connection_id": c.connection_id})
+            name: default.model_copy(
+                update={
+                    "token": c.token,
+                    "token_file": c.token_file,
+                    "connection_id": c.connection_id,
+                }
+            )
             for name, c in sorted(self.spotify.connections.items())
         }
         routed = {*self.routing.routes.values(), self.routing.default}
@@ -517,6 +528,8 @@ def well_known_values(environ: Mapping[str, str]) -> dict[str, Any]:
         file_name = environ.get(f"{name}_FILE") if name in SECRET_ENV else None
         if value is None and file_name:
             value = _read_secret_file(f"{name}_FILE", file_name)
+            if field_name == "token":  # re-read when it changes (connector/sink/token.py)
+                values.setdefault(section, {})["token_file"] = file_name
         if value is not None:
             values.setdefault(section, {})[field_name] = value
     connections = _connection_values(environ)
@@ -537,6 +550,8 @@ def _connection_values(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         if match.group(3):
             fields[field_name] = _read_secret_file(name, environ[name])
+            if field_name == "token":
+                fields["token_file"] = environ[name]
         else:
             fields[field_name] = environ[name]
     return values

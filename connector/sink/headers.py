@@ -1,14 +1,11 @@
-"""The headers of every request to Spotify, built once and proven sendable before any request
-(`SpotifySettings.bearer_token` refuses a token no header can carry)."""
+"""The headers of every request to Spotify: the content type, and the token of the moment
+(connector/sink/token.py proves it sendable before any request)."""
 
 from __future__ import annotations
 
-from connector.config import SpotifySettings
+CONTENT_TYPE = {"Content-Type": "application/json"}
 
 
-def request_headers(spotify: SpotifySettings) -> dict[str, str]:
-    """`Authorization: Bearer <token>` and the content type, or ConfigError naming the setting."""
-    return {
-        "Authorization": f"Bearer {spotify.bearer_token()}",
-        "Content-Type": "application/json",
-    }
+def request_headers(token: str) -> dict[str, str]:
+    """`Authorization: Bearer <token>` and the content type."""
+    return {"Authorization": f"Bearer {token}", **CONTENT_TYPE}

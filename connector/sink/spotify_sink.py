@@ -53,6 +53,7 @@ from connector.sink.learned import LearnedRefusals, Outgoing, RefusalBook, Strip
 from connector.sink.rate import TokenBucket
 from connector.sink.redaction import redactor
 from connector.sink.retry import RetryPolicy, Verdict, classify_status, retry_cause
+from connector.sink.token import TokenSource
 from connector.sink.transport import Answer, TransportFailure, post_batch
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class _Batch:
     items: tuple[SinkItem, ...]
     body: bytes
     requests: int = 0  # every POST of this body, auth probes included (reported as attempts)
+    token: int = 0  # the generation of the token it was last sent with (connector/sink/token.py)
     failures: int = 0  # retriable failures, counted against max_attempts
     healing: Healing | None = None  # a lone event sent again with less after a 400
     probe: tuple[str, ...] = ()  # learned refusals this batch sends again, to see if they pass
@@ -100,7 +102,7 @@ class SpotifySink:
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
         name: str = "default",
     ) -> None:
-        headers = request_headers(spotify)  # ConfigError here, not an error on every request
+        token = TokenSource(spotify, name)  # ConfigError here, not an error on every request
         if not spotify.connection_id:
             raise ConfigError("spotify.connection_id is not set")
         self._spotify = spotify
@@ -113,7 +115,7 @@ class SpotifySink:
         self._clock_ms = clock_ms
         self._trace_configs = list(trace_configs)
         self._encoder = BodyEncoder(spotify.connection_id)
-        self._mask = redactor(self._secret())
+        self._masks: tuple[tuple[str, ...], Callable[[str], str]] = ((), _unmasked)
         self._policy = RetryPolicy(
             settings.max_attempts, settings.backoff_initial_s, settings.backoff_max_s
         )
@@ -139,7 +141,7 @@ class SpotifySink:
         self._rate_waiting_since: float | None = None  # monotonic, while a batch waits for a token
 
         self._session: aiohttp.ClientSession | None = None
-        self._headers = headers
+        self._token = token
         self._pending: list[SinkItem] = []
         self._linger: asyncio.TimerHandle | None = None
         self._ready: deque[_Batch] = deque()
@@ -385,6 +387,7 @@ class SpotifySink:
         if session is None:
             raise RuntimeError("SpotifySink is closed")
         batch.requests += 1
+        batch.token = self._token.generation
         loop = asyncio.get_running_loop()
         started = loop.time()
         # The request's span (aiohttp's tracing) is a child of its events' batch, when traced.
@@ -394,7 +397,7 @@ class SpotifySink:
             result = await post_batch(
                 session,
                 url=self._spotify.url,
-                headers=self._headers,
+                headers=request_headers(self._token.token),
                 body=batch.body,
                 timeout_s=self._spotify.request_timeout_s,
                 redact=self._redact,
@@ -431,7 +434,10 @@ class SpotifySink:
             self._report_in_flight()
             self._deliver(batch, result)
         elif verdict is Verdict.AUTH:
-            self._hold(batch, result.status)
+            if self._token.reload() or batch.token != self._token.generation:
+                self._ready.appendleft(batch)  # sent with a token since replaced: the new one
+            else:
+                self._hold(batch, result.status)
         elif verdict is Verdict.BISECT:
             if not self._learn(batch, result):
                 self._split_or_reject(batch, result, "spotify_400")
@@ -646,12 +652,15 @@ class SpotifySink:
 
     # --- secrets and failures ------------------------------------------------------------
 
-    def _secret(self) -> str:
-        token = self._spotify.token
-        return "" if token is None else token.get_secret_value()
-
     def _redact(self, text: str) -> str:
-        return self._mask(text)
+        """Every token this connection has sent is masked (a rotated one may still be echoed)."""
+        used, mask = self._masks
+        if used is not self._token.used:
+            used = self._token.used
+            masks = [redactor(token) for token in used]
+            mask = masks[0] if len(masks) == 1 else _masking_all(masks)
+            self._masks = (used, mask)
+        return mask(text)
 
     def _raise_failures(self) -> None:
         if self._failures:
@@ -660,3 +669,16 @@ class SpotifySink:
                 f"the sink cannot vouch for its outcomes: {type(first).__name__} "
                 f"({len(self._failures)} failure(s), see the log)"
             ) from first
+
+
+def _unmasked(text: str) -> str:
+    return text
+
+
+def _masking_all(masks: list[Callable[[str], str]]) -> Callable[[str], str]:
+    def mask(text: str) -> str:
+        for one in masks:
+            text = one(text)
+        return text
+
+    return mask

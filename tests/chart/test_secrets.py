@@ -186,3 +186,30 @@ def test_named_connections_of_an_existing_secret_use_its_key_names(chart: Chart)
 def test_a_connection_name_the_connector_would_refuse_fails_the_schema(chart: Chart) -> None:
     error = chart.render_error({"secrets": {"spotifyConnections": {"Brand-B": {"token": "t"}}}})
     assert "spotifyConnections" in error
+
+
+def test_secrets_the_chart_does_not_make_roll_the_pods_when_they_change(chart: Chart) -> None:
+    """Their checksum (what `lookup` reads at an install or upgrade) is on the pod template; the
+    Kafka TLS Secret can also be left to Stakater Reloader for renewals outside Helm."""
+    values = {
+        "secrets": {"existingSecret": {"name": "capi-secrets"}},
+        "kafkaTls": {"enabled": True, "secretName": "kafka-certs", "reloadOnRenewal": True},
+        "config": {"kafka": {"security_protocol": "SSL"}},
+    }
+    deployment = chart.render(values).one("Deployment")
+    pod = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert {
+        "checksum/config",
+        "checksum/secret",
+        "checksum/existing-secret",
+        "checksum/kafka-tls",
+    } <= set(pod)
+    assert deployment["metadata"]["annotations"] == {
+        "secret.reloader.stakater.com/reload": "kafka-certs"
+    }
+    plain = chart.render({}).one("Deployment")
+    assert set(plain["spec"]["template"]["metadata"]["annotations"]) == {
+        "checksum/config",
+        "checksum/secret",
+    }
+    assert "annotations" not in plain["metadata"]

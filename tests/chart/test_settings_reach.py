@@ -35,6 +35,9 @@ SECRET_VALUES = {
     ("spotify", "connection_id"): "spotifyConnectionId",
     ("spotify", "connections"): "spotifyConnections",
 }
+# Settings the chart sets by itself, not from a value: the token's file is where the pod mounts
+# the Secret's key (SPOTIFY_CAPI_TOKEN_FILE), which the connector re-reads when it changes.
+DERIVED = {("spotify", "token_file")}
 # Fields whose validators want more than their type says, and numbers Helm must not mangle.
 SAMPLE_OVERRIDES: dict[tuple[str, str], Any] = {
     ("spotify", "url"): "https://capi.example.test/capi-direct/events/",
@@ -105,6 +108,8 @@ def sample_tree() -> dict[str, dict[str, Any]]:
     for section, model in sections().items():
         tree[section] = {}
         for name, field in model.model_fields.items():
+            if (section, name) in DERIVED:
+                continue
             default = field.get_default(call_default_factory=True)
             annotated: Any = (
                 Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
@@ -181,6 +186,13 @@ def test_every_setting_is_reachable_from_values(
 
     rendered = chart.render(chart_values(tree))
     loaded = load_settings(play_pod(rendered, tmp_path, clean_env))
+    # Where the pod reads each token, again when it changes: the mounted Secret's keys.
+    assert loaded.spotify.token_file == Path(os.environ["SPOTIFY_CAPI_TOKEN_FILE"])
+    brand_b = loaded.spotify.connections["brand_b"]
+    assert brand_b.token_file == Path(os.environ["SPOTIFY_CAPI_BRAND_B_TOKEN_FILE"])
+    connections = {"brand_b": brand_b.model_copy(update={"token_file": None})}
+    spotify = loaded.spotify.model_copy(update={"token_file": None, "connections": connections})
+    loaded = loaded.model_copy(update={"spotify": spotify})
 
     for section, fields in tree.items():
         for name in fields:
@@ -206,7 +218,7 @@ def test_schema_config_tree_matches_the_settings_model() -> None:
     for section, model in sections().items():
         section_schema = config_schema["properties"][section]
         assert section_schema["additionalProperties"] is False, section
-        secret_fields = {name for (sec, name) in SECRET_VALUES if sec == section}
+        secret_fields = {name for (sec, name) in {*SECRET_VALUES, *DERIVED} if sec == section}
         assert set(section_schema["properties"]) == set(model.model_fields) - secret_fields, section
 
 

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from connector.errors import ConfigError
 from connector.sink import SendOutcome, SendStatus, SinkError, SpotifySink
-from connector.sink.headers import request_headers
+from connector.sink.token import TokenSource
 from tests.unit.sink.conftest import TOKEN, Harness, Reply, Request, ScriptedSpotify, items
 
 
@@ -98,7 +98,7 @@ def test_a_token_no_header_can_carry_is_a_setting_error_before_any_request(
 ) -> None:
     spotify = harness().spotify.model_copy(update={"token": SecretStr(token)})
     with pytest.raises(ConfigError) as refused:
-        request_headers(spotify)
+        TokenSource(spotify)
     assert str(refused.value).startswith("spotify.token cannot be sent in an HTTP header")
     assert token not in str(refused.value)
     with pytest.raises(ConfigError):
