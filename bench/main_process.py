@@ -3,7 +3,7 @@ that the prepare processes (`pipeline.prepare_processes`) cannot take. No broker
 
     .venv/bin/python -m bench.main_process [--rounds 7]
 
-- `source records`: `kafka.source._source_record` for a fetched message (the Kafka thread);
+- `source records`: `kafka.source.source_record` for a fetched message (the Kafka thread);
 - `take prepared`: `Pipeline._take_prepared` for prepared batches of Readies: each record's
   `Pending` and `SinkItem` (the Kafka thread; the items are not handed to a sink here);
 - `batch spans off` / `batch spans on`: `BatchSpans` for a polled batch of 1,000 records, half of
@@ -43,7 +43,7 @@ from pydantic import SecretStr
 from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
 from connector.config import KafkaSettings, Settings, SinkSettings, SpotifySettings
 from connector.kafka.results import BatchAck, ResultWriter
-from connector.kafka.source import _source_record
+from connector.kafka.source import source_record
 from connector.models import Identifiers, SourceCoordinates, SourceRecord
 from connector.observe.telemetry import Telemetry
 from connector.observe.tracing import BatchSpans
@@ -131,7 +131,7 @@ def source_records(rounds: int) -> list[float]:
     def one_round() -> None:
         for _ in range(repeats):
             for message in messages:
-                _source_record(message, NOW_MS)
+                source_record(message, NOW_MS)
 
     return _ns_a_record(rounds, repeats * ANSWER, one_round)
 

@@ -36,10 +36,12 @@ def build_pipeline(
     coordinates_for: Callable[[SourceRecord], SourceCoordinates] | None = None,
     trace_configs: Sequence[aiohttp.TraceConfig] = (),
     tracer_provider: TracerProvider | None = None,
+    backfill: str | None = None,
 ) -> Pipeline:
     """A pipeline over the input topics, the Spotify connections and the results and DLQ
     topics. `sink_observers` gives each connection's sink its observer, by connection name;
-    `on_produce_error` hears of each result or dead-letter record the broker refused."""
+    `on_produce_error` hears of each result or dead-letter record the broker refused;
+    `backfill` names the backfill whose results it writes."""
     settings.require_delivery()
     connections = settings.spotify_connections()
 
@@ -63,7 +65,7 @@ def build_pipeline(
         source=KafkaSource(settings.kafka),
         writer=ResultWriter(
             settings.kafka,
-            *result_format(settings.kafka, settings.decode),
+            *result_format(settings.kafka, settings.decode, backfill),
             on_produce_error=on_produce_error,
         ),
         sink_factory=spotify_sinks,

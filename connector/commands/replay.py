@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 import threading
 import uuid
 from collections import Counter
@@ -27,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from connector.commands.progress import Progress
 from connector.commands.report import add_time_range
 from connector.config import KafkaSettings, Settings
 from connector.errors import InputError
@@ -190,18 +190,13 @@ class ReplayOutcome:
 
 def replay(settings: Settings, scope: ReplayScope, stop: threading.Event) -> ReplayOutcome:
     """Run the pipeline over the DLQ until the scope is complete (or `stop` is set)."""
-    from tqdm import tqdm
-
     from connector.assemble import build_pipeline
 
     outcome = ReplayOutcome(scope)
-    bar = tqdm(total=scope.total, unit="records", file=sys.stderr, disable=not sys.stderr.isatty())
-    seen = 0
+    progress = Progress(scope.total, "replay")
 
     def advance() -> None:
-        nonlocal seen
-        bar.update(scope.done - seen)
-        seen = scope.done
+        progress.advance_to(scope.done)
         if scope.complete:
             stop.set()
 
@@ -236,6 +231,6 @@ def replay(settings: Settings, scope: ReplayScope, stop: threading.Event) -> Rep
     try:
         pipeline.run(stop)
     finally:
-        bar.close()
+        progress.close()
     log.info("replay finished", extra={"run": run_id, "results": dict(outcome.by_status)})
     return outcome

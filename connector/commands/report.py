@@ -8,7 +8,8 @@ event (the same event id; the source coordinates when there is none); and the fi
 refuses, by connection: how many delivered events went without each (healed or learned, the
 `spotify_400_removed:<field>` warning), since when and until when. A replay that delivers an
 event settles its problem. SKIPPED_NO_CONSENT is counted (its error code says why) but is no
-problem: the consent rule settled it.
+problem: the consent rule settled it. Results a backfill wrote (their `backfill` field) are
+counted among all and, per backfill id, by status on their own.
 
 Results are read in `kafka.results_format`. The topic is read from the start (or from `--since`,
 by record time) up to the end offsets it had when the report began; `--since`/`--until` then
@@ -153,6 +154,7 @@ class Summary:
     match_quality: MatchQuality = field(default_factory=MatchQuality)
     # (connection, field) → [events delivered without it, first settled_at, last settled_at]
     refused_fields: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    backfills: dict[str, Counter[str]] = field(default_factory=dict)  # id → status → results
     # Per event: its latest result, while that result is a failure (a DELIVERED one removes it).
     _open: dict[str, dict[str, Any]] = field(default_factory=dict)
     _latest: dict[str, int] = field(default_factory=dict)
@@ -168,6 +170,9 @@ class Summary:
         self.by_status[status] += 1
         name = record.get("event_name") or "(none)"
         self.by_event_name.setdefault(name, Counter())[status] += 1
+        backfill = record.get("backfill")
+        if backfill is not None:
+            self.backfills.setdefault(str(backfill), Counter())[status] += 1
         if status == "DELIVERED":
             self.latencies_ms.append(int(record["latency_ms"]))
             self.match_quality.add(
@@ -206,8 +211,8 @@ class Summary:
     def to_wire(self) -> dict[str, Any]:
         oldest = min(self._open.values(), key=lambda r: epoch_ms(r["settled_at"]), default=None)
         return {
-            "since": _iso(self.since_ms),
-            "until": _iso(self.until_ms),
+            "since": iso_time(self.since_ms),
+            "until": iso_time(self.until_ms),
             "results": self.results,
             "by_status": dict(sorted(self.by_status.items())),
             "by_event_name": {
@@ -222,11 +227,15 @@ class Summary:
                     "connection": connection,
                     "field": path,
                     "events": events,
-                    "since": _iso(first),
-                    "last": _iso(last),
+                    "since": iso_time(first),
+                    "last": iso_time(last),
                 }
                 for (connection, path), (events, first, last) in sorted(self.refused_fields.items())
             ],
+            "backfills": {
+                backfill: dict(sorted(counts.items()))
+                for backfill, counts in sorted(self.backfills.items())
+            },
             "unsettled_problems": len(self._open),
             "oldest_unsettled_problem": None if oldest is None else _problem(oldest),
         }
@@ -258,7 +267,7 @@ def _problem(record: dict[str, Any]) -> dict[str, Any]:
         "status": record["status"],
         "error_code": record.get("error_code"),
         "http_status": record.get("http_status"),
-        "settled_at": _iso(epoch_ms(record["settled_at"])),
+        "settled_at": iso_time(epoch_ms(record["settled_at"])),
         "source": {
             "topic": record["source_topic"],
             "partition": record["source_partition"],
@@ -268,7 +277,7 @@ def _problem(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _iso(ms: int | None) -> str | None:
+def iso_time(ms: int | None) -> str | None:
     if ms is None:
         return None
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
@@ -293,6 +302,8 @@ def render_table(report: dict[str, Any]) -> str:
     lines += _section("error code", report["by_error_code"])
     lines += render_match_quality(report["match_quality"])
     lines += _refused_fields(report["refused_fields"])
+    for backfill, counts in report["backfills"].items():
+        lines += _section(f"backfill {backfill}", counts)
     latency = report["delivery_latency_ms"]
     if latency is not None:
         lines.append(

@@ -72,7 +72,7 @@ class KafkaSource:
                 if error.fatal():
                     raise KafkaException(error)
                 continue  # informational (e.g. partition EOF); librdkafka recovers the rest
-            records.append(_source_record(message, now_ms))
+            records.append(source_record(message, now_ms))
         return records
 
     def pause(self, partitions: Sequence[tuple[str, int]]) -> None:
@@ -175,7 +175,7 @@ class KafkaSource:
         self._paused.difference_update(lost)
 
 
-def _source_record(message: Message, now_ms: int) -> SourceRecord:
+def source_record(message: Message, now_ms: int) -> SourceRecord:
     timestamp_type, timestamp = message.timestamp()
     headers = message.headers()
     # One a record: the fields in order through new_tuple, ~1 µs cheaper than the

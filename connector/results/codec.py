@@ -152,9 +152,9 @@ _ANSWERS: Final = _Segments(_answer_segments)
 _KINDS: Final = _Segments(_kind_segments)
 
 
-def encode_result(result: DeliveryResult) -> bytes:
+def encode_result(result: DeliveryResult, backfill: str | None = None) -> bytes:
     """The result's fields in the schema's order: the shared segments and the per-record fields
-    between them, written at once."""
+    between them, written at once. `backfill`: the id of the backfill that sent it."""
     (
         (topic, partition, offset, _),
         status,
@@ -202,7 +202,7 @@ def encode_result(result: DeliveryResult) -> bytes:
     time_head, time = _long_parts(event_time_ms)
     # A bytes %-format of bytes values: mypyc builds it with one allocation (CPyBytes_Build),
     # without the tuple and the call of b"".join.
-    return b"%b%b%b%b%b%b%b%b%b%b%b%b" % (
+    return b"%b%b%b%b%b%b%b%b%b%b%b%b%b" % (
         source,
         _long(offset),
         id_head,
@@ -215,10 +215,11 @@ def encode_result(result: DeliveryResult) -> bytes:
         time,
         latency_trace,
         kind,
+        _NULL if backfill is None else _optional_string(backfill),
     )
 
 
-def result_record(result: DeliveryResult) -> dict[str, Any]:
+def result_record(result: DeliveryResult, backfill: str | None = None) -> dict[str, Any]:
     """The result as the schema's record, field by field."""
     c = result.coordinates
     return {
@@ -244,8 +245,9 @@ def result_record(result: DeliveryResult) -> dict[str, Any]:
         "identifiers": list(result.identifiers),
         "email_count": result.email_count,
         "identifiers_dropped": list(result.identifiers_dropped),
+        "backfill": backfill,
     }
 
 
-def encode_result_json(result: DeliveryResult) -> bytes:
-    return orjson.dumps(result_record(result))
+def encode_result_json(result: DeliveryResult, backfill: str | None = None) -> bytes:
+    return orjson.dumps(result_record(result, backfill))

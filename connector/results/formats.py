@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 from connector.config import DecodeSettings, KafkaSettings
@@ -22,16 +23,22 @@ class ResultFormat(NamedTuple):
     content_type: bytes  # the records' `content-type` header
 
 
-def result_format(settings: KafkaSettings, registry: DecodeSettings) -> ResultFormat:
+def result_format(
+    settings: KafkaSettings, registry: DecodeSettings, backfill: str | None = None
+) -> ResultFormat:
+    """`backfill`: the id of the backfill whose results these are (their `backfill` field)."""
+    binary: Callable[[DeliveryResult], bytes] = (
+        encode_result if backfill is None else partial(encode_result, backfill=backfill)
+    )
     if settings.results_format == "json":
-        return ResultFormat(encode_result_json, b"application/json")
+        return ResultFormat(partial(encode_result_json, backfill=backfill), b"application/json")
     if settings.results_format == "avro":
-        return ResultFormat(encode_result, AVRO_CONTENT_TYPE)
+        return ResultFormat(binary, AVRO_CONTENT_TYPE)
     subject = f"{settings.results_topic}-value"
     schema_id = register_schema(registry, subject, avro.bundled_text(avro.DELIVERY_RESULT))
     prefix = b"\x00" + struct.pack(">I", schema_id)  # the magic byte, then the schema id
 
     def framed(result: DeliveryResult) -> bytes:
-        return prefix + encode_result(result)
+        return prefix + binary(result)
 
     return ResultFormat(framed, b"application/vnd.confluent.avro")

@@ -128,6 +128,7 @@ def test_report_counts_failures_and_replay_delivers_them_with_the_same_event_ids
                 }
             },
             "refused_fields": [],  # the events refused were too old: no field was removed
+            "backfills": {},  # no result of a backfill
             "unsettled_problems": 12,
             "oldest_unsettled_problem": {
                 "event_id": oldest.event_id,

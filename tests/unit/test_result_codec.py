@@ -53,6 +53,17 @@ def test_direct_writer_matches_fastavro(result: DeliveryResult) -> None:
     assert encode_result(result) == avro.encode(schema, result_record(result))
 
 
+@given(results, st.none() | st.text(min_size=1, max_size=80))
+def test_a_backfills_results_name_it_as_fastavro_writes_it(
+    result: DeliveryResult, backfill: str | None
+) -> None:
+    schema = avro.bundled_schema(avro.DELIVERY_RESULT)
+    written = encode_result(result, backfill)
+    assert written == avro.encode(schema, result_record(result, backfill))
+    assert avro.decode(schema, written)["backfill"] == backfill
+    assert orjson.loads(encode_result_json(result, backfill))["backfill"] == backfill
+
+
 @given(st.lists(results, min_size=2, max_size=6), st.lists(st.integers(0, 5), max_size=40))
 def test_results_sharing_segments_match_fastavro(
     pool: list[DeliveryResult], picks: list[int]
@@ -122,7 +133,7 @@ def test_a_reader_without_the_connection_field_reads_every_other_field() -> None
     """`connection` is the last field: a reader with the schema before it (results are
     schemaless, so its schema is the one it decodes with) stops before it and sees the rest."""
     older = json.loads((Path(avro.__file__).parent / "delivery_result.avsc").read_text())
-    newer = ("connection", *_IDENTIFIER_FIELDS)
+    newer = ("connection", *_IDENTIFIER_FIELDS, "backfill")
     older["fields"] = [f for f in older["fields"] if f["name"] not in newer]
     older_parsed = fastavro.parse_schema(older)
     result = DeliveryResult(
@@ -138,18 +149,40 @@ def test_a_reader_without_the_connection_field_reads_every_other_field() -> None
 _IDENTIFIER_FIELDS = ("identifiers", "email_count", "identifiers_dropped")
 
 
+def test_a_reader_before_the_backfill_field_reads_a_backfills_results() -> None:
+    """`backfill` is last, with a default (the registry's BACKWARD check passes): a reader of
+    the schema before it reads a backfill's result field for field; the current one names it."""
+    schema_file = Path(avro.__file__).parent / "delivery_result.avsc"
+    older = json.loads(schema_file.read_text())
+    older["fields"] = [f for f in older["fields"] if f["name"] != "backfill"]
+    result = DeliveryResult(
+        SourceCoordinates("events", 1, 9), DeliveryStatus.DELIVERED, 1, 2, connection="new_shop",
+        identifiers=("email",), email_count=1,
+    )  # fmt: skip
+    written = encode_result(result, "last-week")
+    decoded = avro.decode(fastavro.parse_schema(older), written)
+    current = avro.decode(avro.bundled_schema(avro.DELIVERY_RESULT), written)
+    assert decoded == {k: v for k, v in current.items() if k != "backfill"}
+    assert current["backfill"] == "last-week"
+    assert (
+        avro.decode(avro.bundled_schema(avro.DELIVERY_RESULT), encode_result(result))["backfill"]
+        is None
+    )
+
+
 def test_a_reader_before_the_identifier_fields_reads_every_other_field() -> None:
     """The identifier fields come last, with defaults: a reader of the schema with
     `connection` but without them reads the rest; the current one reads them by value."""
     older = json.loads((Path(avro.__file__).parent / "delivery_result.avsc").read_text())
-    older["fields"] = [f for f in older["fields"] if f["name"] not in _IDENTIFIER_FIELDS]
+    newer = (*_IDENTIFIER_FIELDS, "backfill")
+    older["fields"] = [f for f in older["fields"] if f["name"] not in newer]
     result = DeliveryResult(
         SourceCoordinates("events", 1, 9), DeliveryStatus.DELIVERED, 1, 2, connection="default",
         identifiers=("email", "phone"), email_count=2, identifiers_dropped=("ip:placeholder",),
     )  # fmt: skip
     decoded = avro.decode(fastavro.parse_schema(older), encode_result(result))
     current = avro.decode(avro.bundled_schema(avro.DELIVERY_RESULT), encode_result(result))
-    assert decoded == {k: v for k, v in current.items() if k not in _IDENTIFIER_FIELDS}
+    assert decoded == {k: v for k, v in current.items() if k not in newer}
     assert current["identifiers"] == ["email", "phone"]
     assert current["email_count"] == 2
     assert current["identifiers_dropped"] == ["ip:placeholder"]
@@ -185,6 +218,7 @@ def test_json_results_carry_the_same_fields_by_value() -> None:
         "identifiers": ["email", "ip"],
         "email_count": 1,
         "identifiers_dropped": ["phone:invalid"],
+        "backfill": None,
     }
     schema_fields = [
         f["name"] for f in json.loads(avro.bundled_text(avro.DELIVERY_RESULT))["fields"]

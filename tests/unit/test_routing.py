@@ -132,7 +132,12 @@ def test_named_connections_come_from_short_variables_and_files(tmp_path: Path) -
         "token": "default-token",
         "connection_id": "conn-default",
         "connections": {
-            "brand_b": {"token": "file-token", "connection_id": "conn-b"},
+            # The file is read again when it changes (connector/sink/token.py).
+            "brand_b": {
+                "token": "file-token",
+                "token_file": str(token_file),
+                "connection_id": "conn-b",
+            },
             "eu": {"token": "plain"},
         },
     }

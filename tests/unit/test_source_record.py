@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE, Message
 
-from connector.kafka.source import _source_record
+from connector.kafka.source import source_record
 from connector.models import SourceCoordinates, SourceRecord
 
 
@@ -19,7 +19,7 @@ def test_every_part_of_a_message_lands_in_its_own_field() -> None:
         None,
         (TIMESTAMP_CREATE_TIME, 1_700),
     )
-    record = _source_record(message, 2_000)
+    record = source_record(message, 2_000)
     assert type(record) is SourceRecord
     assert type(record.coordinates) is SourceCoordinates
     assert record._asdict() == {
@@ -39,6 +39,6 @@ def test_every_part_of_a_message_lands_in_its_own_field() -> None:
 
 def test_a_message_without_timestamp_or_headers() -> None:
     message = Message("events", 0, 7, None, None, None, None, (TIMESTAMP_NOT_AVAILABLE, -1))
-    assert _source_record(message, 2_000) == SourceRecord(
+    assert source_record(message, 2_000) == SourceRecord(
         SourceCoordinates("events", 0, 7, None), None, None, (), 2_000
     )

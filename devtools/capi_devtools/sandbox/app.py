@@ -102,7 +102,7 @@ async def _serve(request: web.Request, runtime: SandboxRuntime, trace_id: str) -
             problems = []
         return _error(runtime, refusal.status, refusal.message, trace_id, problems=problems)
     assert isinstance(envelope, Envelope)  # noqa: S101 - a Refusal returned above
-    runtime.state.record_accepted(envelope.events, envelope.connection_id)
+    runtime.state.record_accepted(envelope.events, envelope.connection_id, time.time())
     runtime.state.record_response(200)
     return web.Response(
         body=_SUCCESS, content_type="application/json", headers={TRACE_ID_HEADER: trace_id}

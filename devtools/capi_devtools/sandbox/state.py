@@ -49,6 +49,8 @@ class SandboxState:
         self._by_connection: dict[str, dict[str, int]] = {}  # connection id → id → arrivals
         self._bodies: dict[str, dict[str, Any]] = {}
         self._by_second: Counter[int] = Counter()  # whole epoch second → requests that arrived
+        # connection id → whole epoch second → requests accepted (a connection's own pace)
+        self._accepted_by_second: dict[str, Counter[int]] = {}
 
     # --- written by the server ------------------------------------------------------------
 
@@ -62,10 +64,12 @@ class SandboxState:
             self._by_status[str(status)] += 1
 
     def record_accepted(
-        self, events: list[dict[str, Any]], connection_id: str | None = None
+        self, events: list[dict[str, Any]], connection_id: str | None = None, epoch_s: float = 0.0
     ) -> None:
         """Count a batch Spotify would have taken; called with the 200 already decided."""
         with self._lock:
+            seconds = self._accepted_by_second.setdefault(connection_id or "", Counter())
+            seconds[int(epoch_s)] += 1
             counts = self._id_counts
             of_connection = self._by_connection.setdefault(connection_id or "", {})
             for event in events:
@@ -99,10 +103,13 @@ class SandboxState:
                 busiest_second=max(self._by_second.values(), default=0),
             )
 
-    def requests_by_second(self) -> dict[int, int]:
-        """Requests that arrived in each whole second of the wall clock (epoch seconds)."""
+    def requests_by_second(self, connection_id: str | None = None) -> dict[int, int]:
+        """Requests that arrived in each whole second of the wall clock (epoch seconds); for a
+        connection id: the requests of that connection accepted in each."""
         with self._lock:
-            return dict(self._by_second)
+            if connection_id is None:
+                return dict(self._by_second)
+            return dict(self._accepted_by_second.get(connection_id, {}))
 
     def accepted_ids(self, connection_id: str | None = None) -> dict[str, int]:
         """Each accepted event id with the number of times it arrived (for one connection id
@@ -129,3 +136,4 @@ class SandboxState:
             self._by_connection.clear()
             self._bodies.clear()
             self._by_second.clear()
+            self._accepted_by_second.clear()

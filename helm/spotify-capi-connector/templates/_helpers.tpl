@@ -295,3 +295,35 @@ volumes:
   {{- toYaml . | nindent 2 }}
   {{- end }}
 {{- end }}
+
+{{/* The NetworkPolicy's egress rules, shared by the connector's pods and the backfill Job's. */}}
+{{- define "connector.networkEgress" -}}
+# DNS
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+# Kafka brokers
+- ports:
+    {{- range .Values.networkPolicy.kafka.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+  {{- with .Values.networkPolicy.kafka.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+# Spotify Conversions API (HTTPS)
+- ports:
+    - port: 443
+      protocol: TCP
+  to:
+    {{- range .Values.networkPolicy.spotify.cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+{{- with .Values.networkPolicy.extraEgress }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- end }}

@@ -174,6 +174,19 @@ def test_accepted_ids_are_counted_per_connection_id_too() -> None:
     assert state.accepted_ids("conn-1") == {}
 
 
+def test_accepted_requests_are_counted_per_connection_and_second() -> None:
+    state = SandboxState()
+    state.record_accepted([{"event_id": "a"}], "conn-1", 100.2)
+    state.record_accepted([{"event_id": "b"}], "conn-1", 100.9)
+    state.record_accepted([{"event_id": "c"}], "conn-1", 101.0)
+    state.record_accepted([{"event_id": "d"}], "conn-2", 100.5)
+    assert state.requests_by_second("conn-1") == {100: 2, 101: 1}
+    assert state.requests_by_second("conn-2") == {100: 1}
+    assert state.requests_by_second("conn-3") == {}
+    state.reset()
+    assert state.requests_by_second("conn-1") == {}
+
+
 def test_cli_prints_its_url_serves_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     config = tmp_path / "sandbox.yaml"
     config.write_text("sandbox:\n  max_events_per_request: 5\n", encoding="utf-8")
