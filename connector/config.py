@@ -222,17 +222,84 @@ class SpotifySettings(_Section):
 
     @model_validator(mode="after")
     def _url_is_safe(self) -> SpotifySettings:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("url must be an http(s) URL")
-        if parts.scheme == "http" and not (
-            self.allow_insecure_http or _is_loopback(parts.hostname)
-        ):
-            raise ValueError(
-                "url uses plain http to a host that is not loopback; use https "
-                "or set spotify.allow_insecure_http"
-            )
+        _check_http_url("url", self.url, self.allow_insecure_http, "spotify")
         return self
+
+
+def _check_http_url(name: str, url: str, allow_insecure_http: bool, section: str) -> None:
+    """An http(s) URL, plain http only to a loopback host unless the section allows it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http(s) URL")
+    if parts.scheme == "http" and not (allow_insecure_http or _is_loopback(parts.hostname)):
+        raise ValueError(
+            f"{name} uses plain http to a host that is not loopback; use https "
+            f"or set {section}.allow_insecure_http"
+        )
+
+
+SPOTIFY_ADS_API_URL = "https://api-partner.spotify.com/ads/v3"
+SPOTIFY_ACCOUNTS_TOKEN_URL = "https://accounts.spotify.com/api/token"  # noqa: S105 - a URL
+
+
+class AdsConnectionSettings(_Section):
+    """Where a named connection's events are counted: its dataset (and business, when it is not
+    `ads_api.business_id`)."""
+
+    dataset_id: OptionalText = None
+    business_id: OptionalText = None
+
+
+class AdsApiSettings(_Section):
+    """Spotify's Ads API, read by `reconcile` (connector/reconcile/): OAuth client credentials and
+    a refresh token, never the Conversions API token. Nothing here is needed to deliver."""
+
+    url: Url = SPOTIFY_ADS_API_URL
+    token_url: Url = SPOTIFY_ACCOUNTS_TOKEN_URL
+    client_id: OptionalText = None
+    client_secret: OptionalSecret = None
+    refresh_token: OptionalSecret = None
+    business_id: OptionalText = None
+    dataset_id: OptionalText = None  # the dataset of the connection named `default`
+    connections: dict[str, AdsConnectionSettings] = Field(default_factory=dict)
+    # Spotify counts an event in diagnostics at least 20 minutes after it arrives (its guides):
+    # an hour is compared once it ended this long ago, before that it is pending.
+    processing_delay_s: float = Field(default=1200.0, ge=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    allow_insecure_http: bool = False  # plain http:// to a host that is not loopback
+    # Reconcile in the running connector every this many seconds (a gauge and an alert); unset:
+    # never. It reads the results of the last `reconcile_window_h` hours each time.
+    reconcile_interval_s: float | None = Field(default=None, ge=60)
+    reconcile_window_h: int = Field(default=24, ge=1, le=168)
+
+    @model_validator(mode="after")
+    def _urls_are_safe(self) -> AdsApiSettings:
+        _check_http_url("url", self.url, self.allow_insecure_http, "ads_api")
+        _check_http_url("token_url", self.token_url, self.allow_insecure_http, "ads_api")
+        return self
+
+    def missing(self, connections: list[str]) -> list[str]:
+        """The settings `reconcile` needs for these connections that are not set, by name."""
+        wanted: dict[str, object] = {
+            "ads_api.client_id (SPOTIFY_ADS_CLIENT_ID)": self.client_id,
+            "ads_api.client_secret (SPOTIFY_ADS_CLIENT_SECRET or its _FILE)": self.client_secret,
+            "ads_api.refresh_token (SPOTIFY_ADS_REFRESH_TOKEN or its _FILE)": self.refresh_token,
+        }
+        for name in connections:
+            where = self.where(name)
+            prefix = "ads_api" if name == DEFAULT_CONNECTION else f"ads_api.connections.{name}"
+            wanted[f"{prefix}.dataset_id"] = where[1]
+            if name != DEFAULT_CONNECTION or where[0] is None:
+                wanted[f"{prefix}.business_id (or ads_api.business_id)"] = where[0]
+        return [setting for setting, value in wanted.items() if value is None]
+
+    def where(self, connection: str) -> tuple[str | None, str | None]:
+        """(business id, dataset id) of a connection's dataset."""
+        if connection == DEFAULT_CONNECTION:
+            return self.business_id, self.dataset_id
+        own = self.connections.get(connection, AdsConnectionSettings())
+        return own.business_id or self.business_id, own.dataset_id
 
 
 class RoutingSettings(_Section):
@@ -395,6 +462,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     pipeline: PipelineSettings = PipelineSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    ads_api: AdsApiSettings = AdsApiSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -494,6 +562,11 @@ WELL_KNOWN_ENV: dict[str, tuple[str, str]] = {
     "SPOTIFY_CAPI_TOKEN": ("spotify", "token"),
     "SPOTIFY_CAPI_CONNECTION_ID": ("spotify", "connection_id"),
     "SPOTIFY_CAPI_CA_BUNDLE": ("spotify", "ca_bundle"),
+    "SPOTIFY_ADS_CLIENT_ID": ("ads_api", "client_id"),
+    "SPOTIFY_ADS_CLIENT_SECRET": ("ads_api", "client_secret"),
+    "SPOTIFY_ADS_REFRESH_TOKEN": ("ads_api", "refresh_token"),
+    "SPOTIFY_ADS_BUSINESS_ID": ("ads_api", "business_id"),
+    "SPOTIFY_ADS_DATASET_ID": ("ads_api", "dataset_id"),
 }
 SECRET_ENV = frozenset(
     {
@@ -502,6 +575,8 @@ SECRET_ENV = frozenset(
         "SCHEMA_REGISTRY_BASIC_AUTH",
         "SPOTIFY_CAPI_TOKEN",
         "SPOTIFY_CAPI_CONNECTION_ID",
+        "SPOTIFY_ADS_CLIENT_SECRET",
+        "SPOTIFY_ADS_REFRESH_TOKEN",
     }
 )
 

@@ -35,7 +35,9 @@ import orjson
 
 from connector.config import KafkaSettings
 from connector.errors import InputError
+from connector.results.formats import read_result_records
 from connector.results.match_quality import MatchQuality, render_match_quality
+from connector.schemas.avro import epoch_ms
 from connector.sink.heal import WARNING_CODE as REMOVED_WARNING
 
 NAME = "report"
@@ -44,8 +46,6 @@ HELP = "summarise delivery results from the results topic (counts, errors, laten
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SETTLED_FOR_GOOD = frozenset({"DELIVERED", "SKIPPED_NO_CONSENT"})
-# Results are produced just after they settle; seeking this much earlier catches clock jitter.
-_SEEK_MARGIN_MS = 60_000
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -101,42 +101,15 @@ def read_results(kafka: KafkaSettings, since_ms: int | None) -> Iterator[dict[st
     """Decoded result records up to the end offsets at start; a progress bar on a terminal."""
     from tqdm import tqdm
 
-    from connector.kafka.admin import read_range
-    from connector.schemas import avro
-
-    schema = avro.bundled_schema(avro.DELIVERY_RESULT)
-    group = f"{kafka.group_id}-report-{uuid.uuid4().hex[:8]}"
     with tqdm(unit="results", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
 
         def start(total: int) -> None:
             bar.total = total
             bar.refresh()
 
-        read = read_range(
-            kafka,
-            kafka.results_topic,
-            group,
-            since_ms=since_ms,
-            margin_ms=_SEEK_MARGIN_MS,
-            on_start=start,
-            on_read=bar.update,
+        yield from read_result_records(
+            kafka, since_ms, f"{kafka.group_id}-report-{uuid.uuid4().hex[:8]}", start, bar.update
         )
-        for value in read:
-            yield decode_result(kafka.results_format, schema, value)
-
-
-def decode_result(results_format: str, schema: Any, value: bytes) -> dict[str, Any]:
-    """A result record in any `kafka.results_format` (confluent: the bundled schema is the one
-    this connector registered and wrote with)."""
-    if results_format == "json":
-        record: dict[str, Any] = orjson.loads(value)
-        return record
-    if results_format == "confluent":
-        value = value[5:]  # the magic byte and the schema id
-    from connector.schemas import avro
-
-    decoded: dict[str, Any] = avro.decode(schema, value)
-    return decoded
 
 
 # --- counting ------------------------------------------------------------------------------------
@@ -239,13 +212,6 @@ class Summary:
             "unsettled_problems": len(self._open),
             "oldest_unsettled_problem": None if oldest is None else _problem(oldest),
         }
-
-
-def epoch_ms(value: datetime | int) -> int:
-    """fastavro reads `timestamp-millis` as an aware datetime; plain longs pass through."""
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    return int(value)
 
 
 def percentiles(values: list[int]) -> dict[str, int] | None:

@@ -5,11 +5,14 @@ Avro (`avro`, the default), the Confluent wire format (`confluent`: the schema r
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import orjson
 
 from connector.config import DecodeSettings, KafkaSettings
+from connector.kafka.admin import read_range
 from connector.kafka.registry import register_schema
 from connector.models import DeliveryResult
 from connector.results.codec import encode_result, encode_result_json
@@ -42,3 +45,42 @@ def result_format(
         return prefix + binary(result)
 
     return ResultFormat(framed, b"application/vnd.confluent.avro")
+
+
+# Results are produced just after they settle; seeking this much earlier catches clock jitter.
+SEEK_MARGIN_MS = 60_000
+
+
+def read_result_records(
+    kafka: KafkaSettings,
+    since_ms: int | None,
+    group_id: str,
+    on_start: Callable[[int], None] = lambda _total: None,
+    on_read: Callable[[int], object] = lambda _count: None,
+) -> Iterator[dict[str, Any]]:
+    """The results topic's records, decoded, from about `since_ms` (by record time) up to its
+    end offsets when the read began; `report` and `reconcile` select by `settled_at` after."""
+    schema = avro.bundled_schema(avro.DELIVERY_RESULT)
+    read = read_range(
+        kafka,
+        kafka.results_topic,
+        group_id,
+        since_ms=since_ms,
+        margin_ms=SEEK_MARGIN_MS,
+        on_start=on_start,
+        on_read=on_read,
+    )
+    for value in read:
+        yield decode_result(kafka.results_format, schema, value)
+
+
+def decode_result(results_format: str, schema: Any, value: bytes) -> dict[str, Any]:
+    """A result record in any `kafka.results_format` (confluent: the bundled schema is the one
+    this connector registered and wrote with)."""
+    if results_format == "json":
+        record: dict[str, Any] = orjson.loads(value)
+        return record
+    if results_format == "confluent":
+        value = value[5:]  # the magic byte and the schema id
+    decoded: dict[str, Any] = avro.decode(schema, value)
+    return decoded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -63,3 +64,11 @@ def encode(schema: Any, record: dict[str, Any]) -> bytes:
 
 def decode(schema: Any, payload: bytes, reader_schema: Any | None = None) -> Any:
     return fastavro.schemaless_reader(io.BytesIO(payload), schema, reader_schema)
+
+
+def epoch_ms(value: datetime | int) -> int:
+    """A `timestamp-millis` as epoch ms: fastavro reads it as an aware datetime, JSON results
+    carry the number."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return int(value)

@@ -10,7 +10,7 @@ import pytest
 import connector.commands.run
 from connector import cli
 
-BUILT_IN = ["backfill", "check-config", "replay", "report", "run", "transform"]
+BUILT_IN = ["backfill", "check-config", "reconcile", "replay", "report", "run", "transform"]
 DEV_TOOLS = [
     EntryPoint("demo", "capi_devtools.commands.demo", cli.COMMAND_GROUP),
     EntryPoint("sandbox", "capi_devtools.commands.sandbox", cli.COMMAND_GROUP),

@@ -81,7 +81,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("connector.cli",),
     ("connector.commands",),
     ("connector.assemble",),  # the real parts wired, and the settings checked against them
-    ("connector.pipeline",),
+    ("connector.pipeline", "connector.reconcile"),  # one job each: deliver; compare with Spotify
     ("connector.results",),  # a record's result, from what the preparer and the sink said
     ("connector.prepare",),
     ("connector.checkpoint", "connector.kafka", "connector.observe", "connector.sink_thread"),

@@ -7,10 +7,10 @@ import struct
 import pytest
 from pydantic import ValidationError
 
-from connector.commands.report import decode_result
 from connector.config import Settings
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
 from connector.results.codec import encode_result, encode_result_json, result_record
+from connector.results.formats import decode_result
 from connector.schemas import avro
 
 RESULT = DeliveryResult(

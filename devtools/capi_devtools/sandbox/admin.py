@@ -1,19 +1,23 @@
 """The admin API under `/_sandbox/`: what was accepted, reset, and behaviour changes at run time.
 
 GET    /_sandbox/health             {"status": "ok"}
-GET    /_sandbox/stats              counts of requests by status and of accepted events
+GET    /_sandbox/stats              counts of requests by status and of accepted events (and
+                                    the Ads API's: requests, tokens, events counted and lost)
 GET    /_sandbox/events             {"event_ids": {"<event_id>": <times it arrived>}}
 GET    /_sandbox/events/{event_id}  {"event_id", "count", "body"} (404 if never accepted)
-POST   /_sandbox/reset              forget every count and body
+POST   /_sandbox/reset              forget every count and body, diagnostics counts, issued
+                                    Ads API tokens and throttled answers still to come
 GET    /_sandbox/config             the settings (tokens masked)
 PUT    /_sandbox/config             a partial update, e.g. {"faults": {"share_500": 0.3}}
 POST   /_sandbox/outage             {"seconds": 5, "mode": "refuse" | "503"}
 DELETE /_sandbox/outage             end the outage now
+POST   /_sandbox/ads/throttle       {"requests": 3, "retry_after_s": 2}: the next 3 Ads API
+                                    requests (token, dataset, diagnostics) answer 429
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from aiohttp import web
@@ -34,6 +38,7 @@ def admin_routes(prefix: str) -> list[web.RouteDef]:
         web.put(f"{prefix}/config", _put_config),
         web.post(f"{prefix}/outage", _start_outage),
         web.delete(f"{prefix}/outage", _end_outage),
+        web.post(f"{prefix}/ads/throttle", _throttle_ads_api),
     ]
 
 
@@ -101,6 +106,20 @@ async def _start_outage(request: web.Request) -> web.Response:
 async def _end_outage(request: web.Request) -> web.Response:
     await _runtime(request).end_outage()
     return _json({"outage": None})
+
+
+async def _throttle_ads_api(request: web.Request) -> web.Response:
+    body = await _body(request)
+    requests = body.get("requests") if isinstance(body, dict) else None
+    retry_after_s = body.get("retry_after_s", 1) if isinstance(body, dict) else None
+    if not (_is_count(requests) and _is_count(retry_after_s)):
+        return _bad("requests and retry_after_s must be whole numbers of at least 0")
+    _runtime(request).state.ads.throttle(requests, retry_after_s)
+    return _json({"requests": requests, "retry_after_s": retry_after_s})
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 async def _body(request: web.Request) -> Any:

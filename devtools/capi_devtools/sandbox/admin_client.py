@@ -42,6 +42,10 @@ class SandboxAdmin:
             events_accepted=wire["events_accepted"],
             unique_event_ids=wire["unique_event_ids"],
             busiest_second=wire.get("busiest_second", 0),
+            ads_requests_by_status=wire.get("ads_requests_by_status", {}),
+            ads_tokens_issued=wire.get("ads_tokens_issued", 0),
+            ads_events_counted=wire.get("ads_events_counted", 0),
+            ads_events_lost=wire.get("ads_events_lost", 0),
         )
 
     def accepted_ids(self) -> dict[str, int]:
@@ -73,6 +77,10 @@ class SandboxAdmin:
 
     def end_outage(self) -> None:
         self._call("DELETE", "outage")
+
+    def throttle_ads_api(self, requests: int, retry_after_s: int = 1) -> None:
+        """Answer the next `requests` Ads API requests with 429 and `Retry-After: retry_after_s`."""
+        self._call("POST", "ads/throttle", {"requests": requests, "retry_after_s": retry_after_s})
 
     def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()

@@ -12,6 +12,8 @@ Answers, where Spotify publishes nothing (see docs/decisions.md, "Sandbox (local
 - Order of checks: outage, faults (rate limit, random shares), latency, then the request:
   token (401), body size (413), JSON and envelope (400), connection id (403), event count
   (413), every event (400). Only a 200 records anything as accepted.
+The same app serves the Ads API slice the connector's `reconcile` reads (ads_api.py); accepted
+events feed its diagnostics.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import orjson
 from aiohttp import web
 
 from capi_devtools.sandbox.admin import admin_routes
+from capi_devtools.sandbox.ads_api import ads_routes
 from capi_devtools.sandbox.faults import Fault
 from capi_devtools.sandbox.runtime import RUNTIME, SandboxRuntime
 from capi_devtools.sandbox.state import DROPPED
@@ -52,6 +55,7 @@ def create_app(runtime: SandboxRuntime) -> web.Application:
     app[RUNTIME] = runtime
     app.router.add_post(EVENTS_PATH, post_events)
     app.router.add_routes(admin_routes(ADMIN_PREFIX))
+    app.router.add_routes(ads_routes())
     app.on_response_prepare.append(_ensure_trace_id)
     return app
 
@@ -103,6 +107,8 @@ async def _serve(request: web.Request, runtime: SandboxRuntime, trace_id: str) -
         return _error(runtime, refusal.status, refusal.message, trace_id, problems=problems)
     assert isinstance(envelope, Envelope)  # noqa: S101 - a Refusal returned above
     runtime.state.record_accepted(envelope.events, envelope.connection_id, time.time())
+    delay_s = runtime.settings.ads_diagnostics_delay_s
+    runtime.state.ads.record_accepted(envelope.connection_id, envelope.events, delay_s)
     runtime.state.record_response(200)
     return web.Response(
         body=_SUCCESS, content_type="application/json", headers={TRACE_ID_HEADER: trace_id}

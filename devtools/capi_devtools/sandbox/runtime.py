@@ -8,7 +8,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from capi_devtools.sandbox.faults import FaultInjector, Outage
+from capi_devtools.sandbox.faults import Clock, FaultInjector, Outage
 from capi_devtools.sandbox.settings import OutageMode, SandboxSettings
 from capi_devtools.sandbox.state import SandboxState
 
@@ -24,8 +24,13 @@ class Listener(Protocol):
 class SandboxRuntime:
     """Shared by the handlers of one server; only touched from the server's event loop."""
 
-    def __init__(self, settings: SandboxSettings, listener: Listener | None = None) -> None:
-        self.state = SandboxState(settings.keep_bodies, settings.max_kept_bodies)
+    def __init__(
+        self,
+        settings: SandboxSettings,
+        listener: Listener | None = None,
+        ads_clock: Clock = time.time,
+    ) -> None:
+        self.state = SandboxState(settings.keep_bodies, settings.max_kept_bodies, ads_clock)
         self.listener = listener
         self.outage: Outage | None = None
         self._outage_timer: asyncio.TimerHandle | None = None
@@ -56,6 +61,7 @@ class SandboxRuntime:
         self.refused_user_data = frozenset(settings.faults.refuse_user_data_keys)
         self.state.keep_bodies = settings.keep_bodies
         self.state.max_kept_bodies = settings.max_kept_bodies
+        self.state.ads.set_loss(settings.ads_diagnostics_loss)
 
     async def start_outage(self, seconds: float, mode: OutageMode) -> None:
         await self.end_outage()

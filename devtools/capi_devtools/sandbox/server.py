@@ -2,7 +2,8 @@
 
 Two listening sockets serve the same application: the events port (`url`), which a `refuse`
 outage really closes and opens again on the same port, and the admin port (`admin_url`), which
-stays up so a test can watch and steer the sandbox during the outage.
+stays up so a test can watch and steer the sandbox during the outage. The events port also
+serves the Ads API (`ads_url`, `token_url`); `ads_clock` replaces its wall clock in tests.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import asyncio
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
+from capi_devtools.sandbox.ads_api import ADS_API_PREFIX, TOKEN_PATH
 from capi_devtools.sandbox.app import ADMIN_PREFIX, EVENTS_PATH, create_app
+from capi_devtools.sandbox.faults import Clock
 from capi_devtools.sandbox.runtime import SandboxRuntime
 from capi_devtools.sandbox.settings import OutageMode, SandboxSettings, apply_changes
 from capi_devtools.sandbox.state import SandboxState
@@ -28,9 +32,11 @@ T = TypeVar("T")
 
 
 class SandboxServer:
-    def __init__(self, settings: SandboxSettings | None = None) -> None:
+    def __init__(
+        self, settings: SandboxSettings | None = None, *, ads_clock: Clock = time.time
+    ) -> None:
         self.settings = settings or SandboxSettings()
-        self.runtime = SandboxRuntime(self.settings, listener=self)
+        self.runtime = SandboxRuntime(self.settings, listener=self, ads_clock=ads_clock)
         self._runner: web.AppRunner | None = None
         self._events_site: web.SockSite | None = None
         self._listening: dict[web.SockSite, socket.socket] = {}
@@ -41,8 +47,22 @@ class SandboxServer:
     @property
     def url(self) -> str:
         """The events endpoint, with its trailing slash, as a connector is configured with it."""
+        return self._events_origin + EVENTS_PATH
+
+    @property
+    def ads_url(self) -> str:
+        """The Ads API's base URL, as Spotify's `https://api-partner.spotify.com/ads/v3`."""
+        return self._events_origin + ADS_API_PREFIX
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth token endpoint, as Spotify's `https://accounts.spotify.com/api/token`."""
+        return self._events_origin + TOKEN_PATH
+
+    @property
+    def _events_origin(self) -> str:
         scheme = "http" if self._tls is None else "https"
-        return f"{scheme}://{_host_in_url(self.settings.host)}:{self.port}{EVENTS_PATH}"
+        return f"{scheme}://{_host_in_url(self.settings.host)}:{self.port}"
 
     @property
     def admin_url(self) -> str:
@@ -116,6 +136,10 @@ class SandboxServer:
     async def end_outage(self) -> None:
         await self.runtime.end_outage()
 
+    def throttle_ads_api(self, requests: int, retry_after_s: int = 1) -> None:
+        """Answer the next `requests` Ads API requests (token, dataset, diagnostics) with 429."""
+        self.runtime.state.ads.throttle(requests, retry_after_s)
+
     # --- Listener: what a `refuse` outage does to the events port ---------------------------
 
     async def suspend(self) -> None:
@@ -133,11 +157,17 @@ class SandboxServer:
 class SandboxThread(Service):
     """A SandboxServer on its own event loop in a daemon thread, for synchronous callers."""
 
-    def __init__(self, settings: SandboxSettings | None = None, start_timeout_s: float = 10.0):
+    def __init__(
+        self,
+        settings: SandboxSettings | None = None,
+        start_timeout_s: float = 10.0,
+        *,
+        ads_clock: Clock = time.time,
+    ):
         self.settings = settings or SandboxSettings()
         self._start_timeout_s = start_timeout_s
         self._loop = asyncio.new_event_loop()
-        self._server = SandboxServer(self.settings)
+        self._server = SandboxServer(self.settings, ads_clock=ads_clock)
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
@@ -150,6 +180,14 @@ class SandboxThread(Service):
     @property
     def admin_url(self) -> str:
         return self._server.admin_url
+
+    @property
+    def ads_url(self) -> str:
+        return self._server.ads_url
+
+    @property
+    def token_url(self) -> str:
+        return self._server.token_url
 
     @property
     def state(self) -> SandboxState:
@@ -191,6 +229,9 @@ class SandboxThread(Service):
 
     def end_outage(self) -> None:
         self.call(lambda server: server.end_outage())
+
+    def throttle_ads_api(self, requests: int, retry_after_s: int = 1) -> None:
+        self._server.throttle_ads_api(requests, retry_after_s)  # AdsState locks: any thread
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)

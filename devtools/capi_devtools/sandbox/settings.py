@@ -2,10 +2,12 @@
 
 Limits Spotify does not publish (events per request, body size, clock skew) are chosen here and
 documented on each field; change them at run time through the admin API to test other limits.
+The `ads_*` fields steer the emulated slice of the Ads API (ads_api.py, diagnostics.py).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -13,10 +15,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from capi_devtools.sandbox.validation import USER_DATA_KEYS
+from connector.config import SPOTIFY_EVENT_NAMES
 
 # The credentials the demo and the tests use unless they configure others.
 DEFAULT_TOKEN = "sandbox-capi-token-not-a-secret"  # noqa: S105 - a well-known test credential
 DEFAULT_CONNECTION_ID = "5f0c6d2e-8b1a-4c3e-9d7f-2a6b4e8c1d90"
+# The Ads API's: an OAuth client, its refresh token, and the business and dataset it reads.
+DEFAULT_ADS_CLIENT_ID = "sandbox-ads-client-id"
+DEFAULT_ADS_CLIENT_SECRET = "sandbox-ads-client-secret-not-a-secret"  # noqa: S105 - test value
+DEFAULT_ADS_REFRESH_TOKEN = "sandbox-ads-refresh-token-not-a-secret"  # noqa: S105 - test value
+DEFAULT_BUSINESS_ID = "3b9e2f41-6c0d-4a8e-b5f7-1d2c3e4f5a60"
+DEFAULT_DATASET_ID = "0d86b9e9-70f0-4700-a725-3417ba8786f6"  # the spec's example DatasetId
+DEFAULT_ADS_DIAGNOSTICS_DELAY_S = 1200.0  # Spotify's guides: wait at least 20 minutes
 
 DEFAULT_MAX_EVENTS_PER_REQUEST = 1000  # the connector's own upper bound on batch size
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: 1000 typical events (~600 bytes each) fit
@@ -92,6 +102,23 @@ class SandboxSettings(_Model):
     keep_bodies: bool = True  # keep the last accepted body of each event id, for assertions
     max_kept_bodies: int | None = Field(default=None, ge=0)  # bound memory: forget the oldest
     faults: FaultSettings = FaultSettings()
+    # --- the Ads API (POST /api/token, GET /ads/v3/...) ------------------------------------
+    ads_client_id: str = Field(default=DEFAULT_ADS_CLIENT_ID, min_length=1)
+    ads_client_secret: SecretStr = SecretStr(DEFAULT_ADS_CLIENT_SECRET)
+    ads_refresh_token: SecretStr = SecretStr(DEFAULT_ADS_REFRESH_TOKEN)
+    ads_token_ttl_s: int = Field(default=3600, ge=1)  # `expires_in` of each access token
+    ads_business_id: str = DEFAULT_BUSINESS_ID  # the one business; it owns every dataset
+    # dataset id → the capi_connection_id linked to it (one dataset per connection)
+    ads_datasets: dict[str, str] = Field(
+        default_factory=lambda: {DEFAULT_DATASET_ID: DEFAULT_CONNECTION_ID}
+    )
+    # Datasets whose CAPI integration is not linked: diagnostics list no CAPI datasource.
+    ads_unlinked_datasets: tuple[str, ...] = ()
+    # An event shows in diagnostics this long after it arrived (0: at once).
+    ads_diagnostics_delay_s: float = Field(default=DEFAULT_ADS_DIAGNOSTICS_DELAY_S, ge=0)
+    # CAPI event name → share (0..1) of its events accepted but never counted; exact, see
+    # diagnostics.py. Replaced as a whole by a change ({} stops every loss).
+    ads_diagnostics_loss: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("tokens", "connection_ids")
     @classmethod
@@ -106,8 +133,53 @@ class SandboxSettings(_Model):
             raise ValueError("tls_cert and tls_key go together")
         return self
 
+    @field_validator("ads_business_id")
+    @classmethod
+    def _business_uuid(cls, value: str) -> str:
+        return canonical_uuid(value)
+
+    @field_validator("ads_datasets")
+    @classmethod
+    def _datasets(cls, datasets: dict[str, str]) -> dict[str, str]:
+        canonical = {
+            canonical_uuid(dataset): connection for dataset, connection in datasets.items()
+        }
+        if len(set(canonical.values())) < len(canonical):
+            raise ValueError("a capi_connection_id feeds one dataset at most")
+        return canonical
+
+    @field_validator("ads_unlinked_datasets")
+    @classmethod
+    def _unlinked_uuids(cls, datasets: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(canonical_uuid(dataset) for dataset in datasets)
+
+    @field_validator("ads_diagnostics_loss")
+    @classmethod
+    def _loss(cls, loss: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(loss) - SPOTIFY_EVENT_NAMES)
+        if unknown:
+            raise ValueError(f"not CAPI event names (ADD_TO_CART, not ADDTOCART): {unknown}")
+        if any(not 0.0 <= share <= 1.0 for share in loss.values()):
+            raise ValueError("each share must be between 0 and 1")
+        return loss
+
+    @model_validator(mode="after")
+    def _unlinked_are_datasets(self) -> SandboxSettings:
+        unknown = sorted(set(self.ads_unlinked_datasets) - set(self.ads_datasets))
+        if unknown:
+            raise ValueError(f"ads_unlinked_datasets not in ads_datasets: {', '.join(unknown)}")
+        return self
+
     def token_values(self) -> frozenset[str]:
         return frozenset(token.get_secret_value() for token in self.tokens)
+
+
+def canonical_uuid(value: str) -> str:
+    """The lower-case, hyphenated form: the spec types business and dataset ids as uuid."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(f"not a UUID: {value!r}") from None
 
 
 # Settings the admin API cannot change while the server runs.

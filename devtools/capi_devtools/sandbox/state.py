@@ -3,14 +3,19 @@
 Spotify deduplicates on `event_id`; the sandbox keeps every arrival so a test can tell a
 duplicate (harmless, Spotify removes it) from a loss. The server's event loop writes; tests
 read from other threads, so every access takes one short lock (once per request, not per event).
+`ads` holds what the emulated Ads API remembers; `reset` and `stats` cover it too.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from capi_devtools.sandbox.ads_state import AdsState
+from capi_devtools.sandbox.faults import Clock
 
 DROPPED = "dropped"  # the key of requests_by_status for connections closed without an answer
 
@@ -22,6 +27,11 @@ class Stats:
     events_accepted: int  # every accepted event, duplicates included
     unique_event_ids: int
     busiest_second: int = 0  # the most requests that arrived within one second of the clock
+    # The Ads API's (its requests are not in the counts above, which are the events endpoint's)
+    ads_requests_by_status: dict[str, int] = field(default_factory=dict)
+    ads_tokens_issued: int = 0
+    ads_events_counted: int = 0  # counted in diagnostics: first arrival of an id, not lost
+    ads_events_lost: int = 0  # accepted but lost on purpose (`ads_diagnostics_loss`)
 
     @property
     def duplicate_events(self) -> int:
@@ -35,12 +45,22 @@ class Stats:
             "unique_event_ids": self.unique_event_ids,
             "duplicate_events": self.duplicate_events,
             "busiest_second": self.busiest_second,
+            "ads_requests_by_status": self.ads_requests_by_status,
+            "ads_tokens_issued": self.ads_tokens_issued,
+            "ads_events_counted": self.ads_events_counted,
+            "ads_events_lost": self.ads_events_lost,
         }
 
 
 class SandboxState:
-    def __init__(self, keep_bodies: bool = True, max_kept_bodies: int | None = None) -> None:
+    def __init__(
+        self,
+        keep_bodies: bool = True,
+        max_kept_bodies: int | None = None,
+        ads_clock: Clock = time.time,
+    ) -> None:
         self._lock = threading.Lock()
+        self.ads = AdsState(ads_clock)
         self.keep_bodies = keep_bodies
         self.max_kept_bodies = max_kept_bodies
         self._by_status: Counter[str] = Counter()
@@ -94,6 +114,7 @@ class SandboxState:
     # --- read by tests and the admin API --------------------------------------------------
 
     def stats(self) -> Stats:
+        ads = self.ads.stats()
         with self._lock:
             return Stats(
                 requests_total=sum(self._by_status.values()),
@@ -101,6 +122,10 @@ class SandboxState:
                 events_accepted=self._events_accepted,
                 unique_event_ids=len(self._id_counts),
                 busiest_second=max(self._by_second.values(), default=0),
+                ads_requests_by_status=ads.requests_by_status,
+                ads_tokens_issued=ads.tokens_issued,
+                ads_events_counted=ads.events_counted,
+                ads_events_lost=ads.events_lost,
             )
 
     def requests_by_second(self, connection_id: str | None = None) -> dict[int, int]:
@@ -129,6 +154,7 @@ class SandboxState:
             return self._bodies.get(event_id)
 
     def reset(self) -> None:
+        self.ads.reset()
         with self._lock:
             self._by_status.clear()
             self._events_accepted = 0

@@ -1,0 +1,165 @@
+"""`reconcile` end to end: events delivered through the sandbox on the real broker, then the
+results compared with the sandbox's Ads API diagnostics, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from capi_devtools.sandbox import (
+    DEFAULT_ADS_CLIENT_ID,
+    DEFAULT_ADS_CLIENT_SECRET,
+    DEFAULT_ADS_REFRESH_TOKEN,
+    DEFAULT_BUSINESS_ID,
+    DEFAULT_CONNECTION_ID,
+    DEFAULT_DATASET_ID,
+    DEFAULT_TOKEN,
+    SandboxThread,
+)
+from connector.cli import main
+from connector.config import Settings
+from tests.support.connector import ConnectorThread, connector_settings
+from tests.support.events import tracking_record
+from tests.support.kafka import connector_topics, produce_events
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def deliver(bootstrap: str, sandbox: SandboxThread, purchases: int, leads: int) -> Settings:
+    """Purchases and leads, delivered by the live pipeline; its settings."""
+    topic = connector_topics(bootstrap)
+    records = [tracking_record(i) for i in range(purchases)]
+    records += [
+        tracking_record(i, spotify_event_name="LEAD") for i in range(purchases, purchases + leads)
+    ]
+    produce_events(bootstrap, topic, records)
+    settings = connector_settings(bootstrap, topic, sandbox.url)
+    with ConnectorThread(settings) as live:
+        results = live.wait_for_results(purchases + leads)
+    assert {r.status.value for r in results} == {"DELIVERED"}
+    return settings
+
+
+def config_file(tmp_path: Path, settings: Settings, sandbox: SandboxThread, delay_s: float) -> Path:
+    k = settings.kafka
+    data: dict[str, Any] = {
+        "kafka": {
+            "bootstrap_servers": k.bootstrap_servers,
+            "input_topic": k.input_topic,
+            "group_id": k.group_id,
+            "results_topic": k.results_topic,
+            "dlq_topic": k.dlq_topic,
+        },
+        "spotify": {
+            "url": sandbox.url,
+            "token": DEFAULT_TOKEN,
+            "connection_id": DEFAULT_CONNECTION_ID,
+        },
+        "ads_api": {
+            "url": sandbox.ads_url,
+            "token_url": sandbox.token_url,
+            "client_id": DEFAULT_ADS_CLIENT_ID,
+            "client_secret": DEFAULT_ADS_CLIENT_SECRET,
+            "refresh_token": DEFAULT_ADS_REFRESH_TOKEN,
+            "business_id": DEFAULT_BUSINESS_ID,
+            "dataset_id": DEFAULT_DATASET_ID,
+            "processing_delay_s": delay_s,
+        },
+        "telemetry": {"log_level": "WARNING"},
+    }
+    path = tmp_path / f"settings-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def reconcile(
+    capsys: pytest.CaptureFixture[str], config: Path, *argv: str
+) -> tuple[int, dict[str, Any]]:
+    capsys.readouterr()
+    code = main(["reconcile", "--config", str(config), "--format", "json", *argv])
+    out = capsys.readouterr()
+    assert out.out.strip(), out.err
+    return code, json.loads(out.out)
+
+
+def totals(wire: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+    return {t["event_name"]: (t["delivered"], t["counted"], t["gap"]) for t in wire["totals"]}
+
+
+def test_delivered_events_reconcile_to_no_gap_once_past_the_delay(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with SandboxThread() as sandbox:
+        sandbox.configure(ads_diagnostics_delay_s=0)
+        settings = deliver(kafka_bootstrap, sandbox, purchases=30, leads=20)
+
+        # Inside Spotify's 20 minutes nothing is compared: every bucket is pending, no gap.
+        code, inside = reconcile(capsys, config_file(tmp_path, settings, sandbox, 1200))
+        assert code == 0
+        assert {row["state"] for row in inside["rows"]} == {"pending"}
+        assert sum(row["delivered"] for row in inside["rows"]) == 50
+        assert inside["gap"] == 0
+        assert totals(inside) == {"LEAD": (0, 0, 0), "PURCHASE": (0, 0, 0)}
+
+        # Past the delay: both sides say the same, per name and bucket.
+        code, past = reconcile(capsys, config_file(tmp_path, settings, sandbox, 0))
+    assert code == 0
+    assert past["gap"] == 0
+    assert past["causes"] == []
+    assert totals(past) == {"LEAD": (20, 20, 0), "PURCHASE": (30, 30, 0)}
+    assert {row["state"] for row in past["rows"]} <= {"ok", "surplus"}
+    assert {row["connection"] for row in past["rows"]} == {"default"}
+
+
+def test_a_tenth_of_one_name_lost_shows_that_gap_on_that_name_only(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with SandboxThread() as sandbox:
+        sandbox.configure(ads_diagnostics_delay_s=0, ads_diagnostics_loss={"PURCHASE": 0.1})
+        settings = deliver(kafka_bootstrap, sandbox, purchases=100, leads=40)
+        code, wire = reconcile(capsys, config_file(tmp_path, settings, sandbox, 0))
+    assert code == 1
+    assert totals(wire) == {"LEAD": (40, 40, 0), "PURCHASE": (100, 90, 10)}
+    ratios = {t["event_name"]: t["gap_ratio"] for t in wire["totals"]}
+    assert ratios == {"LEAD": 0.0, "PURCHASE": 0.1}
+    assert wire["gap"] == 10
+    assert wire["causes"] == []  # a share lost: no cause to name
+
+
+def test_an_unlinked_dataset_is_named_as_the_cause(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with SandboxThread() as sandbox:
+        sandbox.configure(ads_diagnostics_delay_s=0, ads_unlinked_datasets=[DEFAULT_DATASET_ID])
+        settings = deliver(kafka_bootstrap, sandbox, purchases=12, leads=0)
+        code, wire = reconcile(capsys, config_file(tmp_path, settings, sandbox, 0))
+        capsys.readouterr()
+        table_code = main(
+            ["reconcile", "--config", str(config_file(tmp_path, settings, sandbox, 0))]
+        )
+        table = capsys.readouterr().out
+    assert code == 1
+    assert totals(wire) == {"PURCHASE": (12, 0, 12)}
+    [cause] = wire["causes"]
+    assert cause.startswith(
+        f"default: the CAPI integration is not linked to dataset {DEFAULT_DATASET_ID}"
+    )
+    assert table_code == 1
+    assert "likely causes" in table
+    assert f"- default: the CAPI integration is not linked to dataset {DEFAULT_DATASET_ID}" in table
