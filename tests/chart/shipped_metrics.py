@@ -21,14 +21,20 @@ EXTERNAL = frozenset(
     }
 )
 # Connector series that exist only once their occasion came: a consent rule dropped an event,
-# Spotify refused a field, the rate cap held a batch. The scrape test's run has none of these
-# occasions; tests/unit/test_telemetry.py asserts each of these names on /metrics' registry.
+# Spotify refused a field, the rate cap held a batch, a periodic reconciliation ran (only with
+# ads_api.reconcile_interval_s, the chart's reconcile.enabled). The scrape test's run has none of
+# these occasions; tests/unit/test_telemetry.py asserts each of these names on /metrics' registry.
 ON_OCCASION = frozenset(
     {
         "spotify_capi_events_skipped_total",
         "spotify_capi_fields_removed_total",
         "spotify_capi_fields_stripped_total",
         "spotify_capi_rate_limit_wait_seconds_total",
+        "spotify_capi_reconcile_gap_ratio",
+        "spotify_capi_reconcile_delivered",
+        "spotify_capi_reconcile_counted",
+        "spotify_capi_reconcile_runs_total",
+        "spotify_capi_reconcile_last_success_seconds",
     }
 )
 _SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{")

@@ -71,7 +71,9 @@ def test_every_panel_queries_the_chosen_data_source_namespace_job_pod_and_connec
                     assert selector.startswith(RELEASE_PODS), name
                     continue
                 assert selector.startswith('namespace="$namespace",job="$job",pod=~"$pod"'), name
-                labels = documented[str(documented_as(name, documented))]
+                metric = documented_as(name, documented)
+                assert metric is not None, f"{name}: not in docs/operations.md's Metrics table"
+                labels = documented[metric]
                 # Series labelled by connection follow the connection variable; no other does.
                 by_connection = 'connection=~"$connection"' in selector
                 assert by_connection == ("`connection`" in labels), name
@@ -194,6 +196,36 @@ POD_CONNECTION = '{namespace="$namespace",job="$job",pod=~"$pod",connection=~"$c
                 )
             ],
         ),
+        (
+            "Reconcile gap by connection and event name",
+            [
+                (
+                    "max by (connection, spotify_capi_event_name) "
+                    f"(spotify_capi_reconcile_gap_ratio{POD_CONNECTION})",
+                    "{{connection}} {{spotify_capi_event_name}}",
+                )
+            ],
+        ),
+        (
+            "Delivered and counted by Spotify in the last reconcile window",
+            [
+                (
+                    "max by (connection, spotify_capi_event_name) "
+                    f"(spotify_capi_reconcile_{kind}{POD_CONNECTION})",
+                    f"{kind} {{{{connection}}}} {{{{spotify_capi_event_name}}}}",
+                )
+                for kind in ("delivered", "counted")
+            ],
+        ),
+        (
+            "Seconds since the last successful reconciliation",
+            [
+                (
+                    f"time() - max(spotify_capi_reconcile_last_success_seconds{POD})",
+                    "since the last successful reconciliation",
+                )
+            ],
+        ),
     ],
 )
 def test_dashboard_panels_for_commits_consent_fields_delay_and_pods(
@@ -246,5 +278,9 @@ def test_dashboard_shows_what_an_sre_looks_for() -> None:
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
         "kube_pod_container_status_restarts_total",
+        "spotify_capi_reconcile_gap_ratio",
+        "spotify_capi_reconcile_delivered",
+        "spotify_capi_reconcile_counted",
+        "spotify_capi_reconcile_last_success_seconds",
     } <= names
     assert DASHBOARD.name == "spotify-capi-connector.json"

@@ -53,3 +53,19 @@ def test_notes_warn_when_no_token_is_configured(notes_chart: Chart) -> None:
     )
     assert "WARNING" not in configured
     assert "canary-9d1" not in configured
+
+
+def test_notes_say_how_to_reconcile_by_hand_when_enabled(notes_chart: Chart) -> None:
+    assert "reconcile" not in notes(notes_chart)
+    values = {
+        "adsApi": {"clientId": "c", "businessId": "b", "datasetId": "d"},
+        "secrets": {"spotifyAdsClientSecret": "s", "spotifyAdsRefreshToken": "r"},
+        "reconcile": {"enabled": True, "windowHours": 48},
+    }
+    text = notes(notes_chart, values)
+    assert "Every 3600 s the pods compare what they delivered in the last 48 h" in text
+    assert (
+        "kubectl -n conversions exec deploy/capi-spotify-capi-connector -- "
+        "spotify-capi-connector reconcile --config "
+        "/etc/spotify-capi-connector/config.yaml --since 48h"
+    ) in text

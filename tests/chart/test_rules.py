@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.helm import REPO_ROOT, Chart, Rendered, container, require_tool
+from tests.chart.helm import FULL_VALUES, REPO_ROOT, Chart, Rendered, container, require_tool
 
 pytestmark = pytest.mark.chart
 
@@ -36,6 +36,9 @@ CAUSES = {
     "SpotifyCapiNoReadyReplica": "readiness",
     "SpotifyCapiConsumerLagHigh": "capacity",
     "SpotifyCapiDeliveryLatencySlo": "capacity",
+    # With reconcile.enabled (ci/full-values.yaml), in a group of their own.
+    "SpotifyCapiReconcileGap": "reconcile",
+    "SpotifyCapiReconcileFailing": "reconcile",
 }
 ALERTS = set(CAUSES)
 
@@ -199,7 +202,8 @@ def test_every_alert_has_a_cause_a_severity_and_a_runbook_heading(full_render: R
 def test_the_runbook_base_url_is_a_value(chart: Chart) -> None:
     base = "https://wiki.example.com/spotify-capi"
     values = {"prometheusRule": {"enabled": True, "runbookBaseUrl": base}}
-    urls = {r["annotations"]["runbook_url"] for r in rules_by_alert(chart.render(values)).values()}
+    rendered = chart.render(values, FULL_VALUES)  # every alert, the reconcile ones too
+    urls = {r["annotations"]["runbook_url"] for r in rules_by_alert(rendered).values()}
     assert {url.partition("#")[0] for url in urls} == {base}
     assert len(urls) == len(ALERTS)  # an entry of its own for each
 

@@ -1,7 +1,8 @@
 """Every setting of connector.config.Settings can be set from the chart's values.
 
-A values file sets every field to a value other than its default (secrets under `secrets`, the rest
-under `config`); the test then plays the pod: it writes the rendered config.yaml and Secret files
+A values file sets every field to a value other than its default (secrets under `secrets`, the Ads
+API account under `adsApi`, the periodic reconciliation under `reconcile`, the rest under
+`config`); the test then plays the pod: it writes the rendered config.yaml and Secret files
 where the Deployment mounts them, sets the Deployment's env, and loads the settings the way `run`
 does. A field added to config.py without a place in the chart (or its schema) fails here.
 """
@@ -34,7 +35,22 @@ SECRET_VALUES = {
     ("spotify", "token"): "spotifyToken",
     ("spotify", "connection_id"): "spotifyConnectionId",
     ("spotify", "connections"): "spotifyConnections",
+    ("ads_api", "client_secret"): "spotifyAdsClientSecret",
+    ("ads_api", "refresh_token"): "spotifyAdsRefreshToken",
 }
+# Settings with a value of their own outside `config` (the chart renders them into config.yaml):
+# the Ads API account under `adsApi`, the periodic reconciliation under `reconcile` (enabled).
+CHART_VALUES = {
+    ("ads_api", "client_id"): ("adsApi", "clientId"),
+    ("ads_api", "business_id"): ("adsApi", "businessId"),
+    ("ads_api", "dataset_id"): ("adsApi", "datasetId"),
+    ("ads_api", "connections"): ("adsApi", "connections"),
+    ("ads_api", "reconcile_interval_s"): ("reconcile", "intervalSeconds"),
+    ("ads_api", "reconcile_window_h"): ("reconcile", "windowHours"),
+    ("ads_api", "processing_delay_s"): ("reconcile", "processingDelaySeconds"),
+}
+# adsApi.connections.<name> in the chart's spelling.
+ADS_CONNECTION_FIELDS = {"dataset_id": "datasetId", "business_id": "businessId"}
 # Settings the chart sets by itself, not from a value: the token's file is where the pod mounts
 # the Secret's key (SPOTIFY_CAPI_TOKEN_FILE), which the connector re-reads when it changes.
 DERIVED = {("spotify", "token_file")}
@@ -62,6 +78,10 @@ SAMPLE_OVERRIDES: dict[tuple[str, str], Any] = {
     ("routing", "default"): None,  # routes must name known connections: null is the other choice
     # Settings check that the CA bundle is a PEM file, so the sample names one every install has.
     ("spotify", "ca_bundle"): certifi.where(),
+    ("ads_api", "url"): "https://ads.example.test/ads/v3",
+    ("ads_api", "token_url"): "https://accounts.example.test/api/token",
+    ("ads_api", "reconcile_interval_s"): 1800,  # at least 60; whole seconds in the chart
+    ("ads_api", "connections"): {"brand_b": {"dataset_id": "dataset-b", "business_id": "biz-b"}},
 }
 
 
@@ -132,7 +152,16 @@ def chart_values(tree: dict[str, dict[str, Any]]) -> dict[str, Any]:
     secrets = {}
     for (section, name), value_name in SECRET_VALUES.items():
         secrets[value_name] = config[section].pop(name)
-    return {"config": config, "secrets": secrets}
+    values: dict[str, Any] = {"config": config, "secrets": secrets, "reconcile": {"enabled": True}}
+    for (section, name), (block, value_name) in CHART_VALUES.items():
+        value = config[section].pop(name)
+        if (section, name) == ("ads_api", "connections"):
+            value = {
+                connection: {ADS_CONNECTION_FIELDS[k]: v for k, v in fields.items()}
+                for connection, fields in value.items()
+            }
+        values.setdefault(block, {})[value_name] = value
+    return values
 
 
 def play_pod(rendered: Rendered, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -218,7 +247,9 @@ def test_schema_config_tree_matches_the_settings_model() -> None:
     for section, model in sections().items():
         section_schema = config_schema["properties"][section]
         assert section_schema["additionalProperties"] is False, section
-        secret_fields = {name for (sec, name) in {*SECRET_VALUES, *DERIVED} if sec == section}
+        secret_fields = {
+            name for (sec, name) in {*SECRET_VALUES, *DERIVED, *CHART_VALUES} if sec == section
+        }
         assert set(section_schema["properties"]) == set(model.model_fields) - secret_fields, section
 
 

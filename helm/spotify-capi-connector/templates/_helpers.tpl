@@ -99,6 +99,8 @@ The secret values the pod reads, as a list of dicts: env (the connector's variab
   (dict "value" "kafkaSaslPassword" "env" "KAFKA_SASL_PASSWORD" "key" "kafka-sasl-password")
   (dict "value" "kafkaSslKeyPassword" "env" "KAFKA_SSL_KEY_PASSWORD" "key" "kafka-ssl-key-password")
   (dict "value" "schemaRegistryBasicAuth" "env" "SCHEMA_REGISTRY_BASIC_AUTH" "key" "schema-registry-basic-auth")
+  (dict "value" "spotifyAdsClientSecret" "env" "SPOTIFY_ADS_CLIENT_SECRET" "key" "spotify-ads-client-secret")
+  (dict "value" "spotifyAdsRefreshToken" "env" "SPOTIFY_ADS_REFRESH_TOKEN" "key" "spotify-ads-refresh-token")
 }}
 {{- $refs := list }}
 {{- $existing := .Values.secrets.existingSecret.name }}
@@ -171,7 +173,101 @@ The secret values the pod reads, as a list of dicts: env (the connector's variab
 {{- $_ := set $spotify "connections" $connections }}
 {{- $_ := set $config "spotify" $spotify }}
 {{- end }}
+{{- $ads := include "connector.adsApiSettings" . | fromYaml }}
+{{- if $ads }}
+{{- /* The schema keeps these fields out of config.ads_api: no key is set twice. */}}
+{{- $_ := set $config "ads_api" (mergeOverwrite (get $config "ads_api" | default dict) $ads) }}
+{{- end }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/* config.yaml's ads_api fields that come from adsApi and reconcile (none by default). */}}
+{{- define "connector.adsApiSettings" -}}
+{{- $a := .Values.adsApi }}
+{{- $r := .Values.reconcile }}
+{{- $ads := dict }}
+{{- range $value, $field := dict "clientId" "client_id" "businessId" "business_id" "datasetId" "dataset_id" }}
+{{- with index $a $value }}
+{{- $_ := set $ads $field . }}
+{{- end }}
+{{- end }}
+{{- $connections := dict }}
+{{- range $name, $c := ($a.connections | default dict) }}
+{{- $own := dict }}
+{{- with $c.datasetId }}{{ $_ := set $own "dataset_id" . }}{{ end }}
+{{- with $c.businessId }}{{ $_ := set $own "business_id" . }}{{ end }}
+{{- $_ := set $connections $name $own }}
+{{- end }}
+{{- with $connections }}
+{{- $_ := set $ads "connections" . }}
+{{- end }}
+{{- if or $ads .Values.config.ads_api $r.enabled }}
+{{- /* The Ads API is in use: `reconcile` in a pod waits as long as the periodic one. */}}
+{{- $_ := set $ads "processing_delay_s" $r.processingDelaySeconds }}
+{{- end }}
+{{- if $r.enabled }}
+{{- $_ := set $ads "reconcile_interval_s" $r.intervalSeconds }}
+{{- $_ := set $ads "reconcile_window_h" $r.windowHours }}
+{{- end }}
+{{- with $ads }}{{ toYaml . }}{{ end }}
+{{- end }}
+
+{{/*
+The Spotify connections the chart knows of (secrets or the existing Secret's keys), as JSON:
+`default` when the connector would have it (connector/config.py, spotify_connections: set,
+routed to, or the only one), then the named ones.
+*/}}
+{{- define "connector.connectionNames" -}}
+{{- $s := .Values.secrets }}
+{{- $existing := $s.existingSecret.name }}
+{{- $named := keys (ternary ($s.existingSecret.keys.spotifyConnections | default dict) ($s.spotifyConnections | default dict) (not (empty $existing))) | sortAlpha }}
+{{- $defaultSet := ternary (or $s.existingSecret.keys.spotifyToken $s.existingSecret.keys.spotifyConnectionId) (or $s.spotifyToken $s.spotifyConnectionId) (not (empty $existing)) }}
+{{- $routing := .Values.config.routing | default dict }}
+{{- $routed := values ($routing.routes | default dict) }}
+{{- $routed = append $routed (ternary $routing.default "default" (hasKey $routing "default")) }}
+{{- if or (not $named) $defaultSet (has "default" $routed) }}
+{{- $named = prepend $named "default" }}
+{{- end }}
+{{- toJson $named }}
+{{- end }}
+
+{{/* reconcile.enabled needs the Ads API account: the settings it lacks, for `fail`. */}}
+{{- define "connector.reconcileMissing" -}}
+{{- $a := .Values.adsApi }}
+{{- $s := .Values.secrets }}
+{{- $existing := $s.existingSecret.name }}
+{{- $missing := list }}
+{{- if not $a.clientId }}
+{{- $missing = append $missing "adsApi.clientId" }}
+{{- end }}
+{{- range list "spotifyAdsClientSecret" "spotifyAdsRefreshToken" }}
+{{- if $existing }}
+{{- if not (index $s.existingSecret.keys .) }}
+{{- $missing = append $missing (printf "secrets.existingSecret.keys.%s (its key in Secret %s)" . $existing) }}
+{{- end }}
+{{- else if not (index $s .) }}
+{{- $missing = append $missing (printf "secrets.%s (or secrets.existingSecret)" .) }}
+{{- end }}
+{{- end }}
+{{- range include "connector.connectionNames" . | fromJsonArray }}
+{{- if eq . "default" }}
+{{- if not $a.datasetId }}
+{{- $missing = append $missing "adsApi.datasetId (the dataset of connection default)" }}
+{{- end }}
+{{- if not $a.businessId }}
+{{- $missing = append $missing "adsApi.businessId" }}
+{{- end }}
+{{- else }}
+{{- $own := index ($a.connections | default dict) . | default dict }}
+{{- if not $own.datasetId }}
+{{- $missing = append $missing (printf "adsApi.connections.%s.datasetId" .) }}
+{{- end }}
+{{- if not (or $own.businessId $a.businessId) }}
+{{- $missing = append $missing (printf "adsApi.connections.%s.businessId (or adsApi.businessId)" .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $missing | uniq | join ", " }}
 {{- end }}
 
 {{/* The most pods that can run at once: a release-wide rate is divided by it, so their sum
@@ -193,7 +289,7 @@ never exceeds it (with fewer pods running, the release sends less). */}}
 {{- fail "autoscaling.enabled and keda.enabled are mutually exclusive: KEDA creates its own HorizontalPodAutoscaler. Enable only one." }}
 {{- end }}
 {{- $s := .Values.secrets }}
-{{- if and $s.existingSecret.name (or $s.spotifyToken $s.spotifyConnectionId $s.kafkaSaslPassword $s.kafkaSslKeyPassword $s.schemaRegistryBasicAuth $s.spotifyConnections) }}
+{{- if and $s.existingSecret.name (or $s.spotifyToken $s.spotifyConnectionId $s.kafkaSaslPassword $s.kafkaSslKeyPassword $s.schemaRegistryBasicAuth $s.spotifyAdsClientSecret $s.spotifyAdsRefreshToken $s.spotifyConnections) }}
 {{- fail "secrets.existingSecret.name is set: leave the inline secrets.* values empty (the chart would ignore them)." }}
 {{- end }}
 {{- if .Values.kafkaTls.enabled }}
@@ -208,6 +304,11 @@ never exceeds it (with fewer pods running, the release sends less). */}}
 {{- $sinkRate := index (.Values.config.sink | default dict) "max_requests_per_second" }}
 {{- if and (.Values.rateLimit | default dict).totalRequestsPerSecond $sinkRate }}
 {{- fail "rateLimit.totalRequestsPerSecond (for the release) and config.sink.max_requests_per_second (per pod) are both set: set one." }}
+{{- end }}
+{{- if .Values.reconcile.enabled }}
+{{- with include "connector.reconcileMissing" . }}
+{{- fail (printf "reconcile.enabled needs Spotify's Ads API account, which reads the dataset diagnostics; set %s." .) }}
+{{- end }}
 {{- end }}
 {{- if and .Values.keda.enabled (gt (int .Values.keda.minReplicas) (int .Values.keda.maxReplicas)) }}
 {{- fail "keda.minReplicas is greater than keda.maxReplicas." }}
