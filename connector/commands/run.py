@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from connector.config import Settings
     from connector.observe.health import HealthState
     from connector.observe.telemetry import Telemetry
+    from connector.reconcile.periodic import PeriodicReconciler
 
 NAME = "run"
 HELP = "run the connector: Kafka → Spotify Conversions API, until SIGTERM or Ctrl-C"
@@ -80,12 +81,33 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    reconciler = start_reconciler(settings, telemetry)
     try:
         with HealthServer(settings.telemetry, health, telemetry.scrape, on_failure=fail):
             consume(settings, telemetry, health, stop)
     finally:
+        if reconciler is not None:
+            reconciler.stop()
         telemetry.shutdown()
     return 1 if failures else 0
+
+
+def start_reconciler(settings: Settings, telemetry: Telemetry) -> PeriodicReconciler | None:
+    """Reconcile with Spotify's counts every `ads_api.reconcile_interval_s`, when set. Missing
+    Ads API settings are one error line: delivery goes on without reconciliation."""
+    if settings.ads_api.reconcile_interval_s is None:
+        return None
+    from connector.reconcile.metrics import ReconcileMetrics
+    from connector.reconcile.periodic import PeriodicReconciler
+
+    missing = settings.ads_api.missing(list(settings.spotify_connections()))
+    if missing:
+        log.error("reconciliation off: ads_api settings missing", extra={"missing": missing})
+        return None
+    metrics = ReconcileMetrics(telemetry.meter_provider.get_meter("connector.reconcile"))
+    reconciler = PeriodicReconciler(settings, metrics.on_outcome, metrics.on_failure)
+    reconciler.start()
+    return reconciler
 
 
 def consume(

@@ -42,10 +42,6 @@ class PeriodicReconciler:
         self._thread = threading.Thread(target=self._loop, name="reconcile", daemon=True)
         self._connections = list(settings.spotify_connections())
 
-    @property
-    def missing(self) -> list[str]:
-        return self._settings.ads_api.missing(self._connections)
-
     def start(self) -> None:
         self._thread.start()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from capi_devtools.sandbox import (
     DEFAULT_ADS_CLIENT_ID,
@@ -163,3 +165,61 @@ def test_an_unlinked_dataset_is_named_as_the_cause(
     assert table_code == 1
     assert "likely causes" in table
     assert f"- default: the CAPI integration is not linked to dataset {DEFAULT_DATASET_ID}" in table
+
+
+def test_the_periodic_reconciliation_feeds_the_gap_metrics_and_counts_failed_runs(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from connector.assemble import load_settings
+    from connector.observe.telemetry import Telemetry
+    from connector.reconcile.metrics import ReconcileMetrics
+    from connector.reconcile.periodic import PeriodicReconciler
+
+    def scraped(telemetry: Telemetry) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        families = text_string_to_metric_families(telemetry.scrape().decode())
+        return {(s.name, frozenset(s.labels.items())): s.value for f in families for s in f.samples}
+
+    with SandboxThread() as sandbox:
+        sandbox.configure(ads_diagnostics_delay_s=0, ads_diagnostics_loss={"PURCHASE": 0.25})
+        delivered = deliver(kafka_bootstrap, sandbox, purchases=40, leads=0)
+        settings = load_settings(config_file(tmp_path, delivered, sandbox, 0))
+        telemetry = Telemetry(settings)
+        metrics = ReconcileMetrics(telemetry.meter_provider.get_meter("t"), clock_s=lambda: 1234.0)
+        before = scraped(telemetry)
+        # run_once hands back the outcome; the loop feeds it to the metrics
+        metrics.on_outcome(
+            PeriodicReconciler(settings, metrics.on_outcome, metrics.on_failure).run_once()
+        )
+        after = scraped(telemetry)
+
+        # A refused client secret: the loop counts a failed run and keeps the last gauges.
+        refused = settings.model_copy(
+            update={
+                "ads_api": settings.ads_api.model_copy(update={"client_secret": SecretStr("wrong")})
+            }
+        )
+        failed = threading.Event()
+
+        def on_failure(reason: str) -> None:
+            metrics.on_failure(reason)
+            failed.set()
+
+        loop = PeriodicReconciler(refused, metrics.on_outcome, on_failure, first_after_s=0)
+        loop.start()
+        assert failed.wait(30)
+        loop.stop()
+        last = scraped(telemetry)
+    labels = frozenset({("connection", "default"), ("spotify_capi_event_name", "PURCHASE")})
+    runs = "spotify_capi_reconcile_runs_total"
+    assert before[(runs, frozenset({("outcome", "ok")}))] == 0
+    assert before[(runs, frozenset({("outcome", "failed")}))] == 0
+    assert ("spotify_capi_reconcile_last_success_seconds", frozenset()) not in before
+    assert after[("spotify_capi_reconcile_delivered", labels)] == 40
+    assert after[("spotify_capi_reconcile_counted", labels)] == 30
+    assert after[("spotify_capi_reconcile_gap_ratio", labels)] == 0.25
+    assert after[(runs, frozenset({("outcome", "ok")}))] == 1
+    assert after[("spotify_capi_reconcile_last_success_seconds", frozenset())] == 1234.0
+    assert last[(runs, frozenset({("outcome", "failed")}))] == 1
+    assert last[("spotify_capi_reconcile_gap_ratio", labels)] == 0.25

@@ -422,3 +422,33 @@ def test_delivered_events_count_by_event_name_and_identifier_kind() -> None:
     assert count("PURCHASE", "ip_only") == 1
     assert count("LEAD", "phone") == 1
     assert count("PURCHASE", "phone") is None
+
+
+def test_reconcile_metrics_hold_the_last_success_and_count_runs_from_zero() -> None:
+    from connector.reconcile.compare import Reconciliation, Total
+    from connector.reconcile.metrics import ReconcileMetrics
+
+    t = telemetry()
+    metrics = ReconcileMetrics(t.meter_provider.get_meter("test"), clock_s=lambda: 1_700_000_000.0)
+    before = samples(t.scrape())
+    metrics.on_outcome(
+        Reconciliation(
+            rows=[],
+            totals=[Total("eu", "PURCHASE", delivered=200, counted=150, gap=50)],
+            causes=[],
+        )
+    )
+    metrics.on_failure("AdsApiError")
+    after = samples(t.scrape())
+    eu = {"connection": "eu", "spotify_capi_event_name": "PURCHASE"}
+    runs = "spotify_capi_reconcile_runs_total"
+    assert value(before, runs, outcome="ok") == 0
+    assert value(before, runs, outcome="failed") == 0
+    assert value(before, "spotify_capi_reconcile_last_success_seconds") is None
+    assert value(before, "spotify_capi_reconcile_gap_ratio", **eu) is None
+    assert value(after, "spotify_capi_reconcile_gap_ratio", **eu) == 0.25
+    assert value(after, "spotify_capi_reconcile_delivered", **eu) == 200
+    assert value(after, "spotify_capi_reconcile_counted", **eu) == 150
+    assert value(after, runs, outcome="ok") == 1
+    assert value(after, runs, outcome="failed") == 1
+    assert value(after, "spotify_capi_reconcile_last_success_seconds") == 1_700_000_000.0
