@@ -88,6 +88,7 @@ class Pipeline:
         self._spans = spans or BatchSpans(None, settings)  # a span per batch, when traced
         self.status = PipelineStatus()
         self.prepare = prepare
+        self.status.prepared = prepare.counts  # read by the metric spotify_capi.prepare.records
         self._preparer: Preparer | PreparePool | None = None  # opened by run()
         # Batches handed to the preparer, oldest first, with their records and their span.
         self._preparing: deque[

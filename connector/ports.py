@@ -24,6 +24,13 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# Records prepared, by (path, reason): ("native", "") for those the native path took, ("python",
+# why) for the others (connector/prepare/native.py `REASONS`, `no_route`, and `off` when the
+# native path is off for the run). The preparer adds to it once a batch (in a prepare process,
+# its counts come back with the batch); telemetry reads it at scrape time.
+PrepareCounts = Counter[tuple[str, str]]
+
+
 @dataclass
 class PipelineStatus:
     """What the pipeline offers health checks, metrics and the CLI; written by the Kafka thread
@@ -45,6 +52,8 @@ class PipelineStatus:
     rebalances: Counter[str] = field(default_factory=Counter)  # assigned, revoked, lost
     commits: int = 0  # partition offsets the broker acknowledged
     commit_failures: int = 0  # commit calls the broker refused (retried by the next commit)
+    # Records prepared by path and reason: the preparer's counts (`PrepareChoice.counts`).
+    prepared: PrepareCounts = field(default_factory=Counter)
 
 
 class SourceEvents(Protocol):

@@ -137,6 +137,8 @@ def consume(
             "compiled": compiled(),  # the mypyc build of the per-record modules, or their sources
             "prepare_processes": pipeline.prepare.processes,
             "native_prepare": pipeline.prepare.native,  # the Rust path for the common case
+            # Per input and setting, which path prepares and why (connector/prepare/choice.py).
+            "prepare": pipeline.prepare.describe(),
         },
     )
     health.running(pipeline.status)

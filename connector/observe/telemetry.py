@@ -178,6 +178,14 @@ class Telemetry:
             "Events not sent because the consent rule drops them (consent_denied, consent_missing)",
         )
         meter.create_observable_counter(
+            "spotify_capi.prepare.records",
+            [self._prepared],
+            "{record}",
+            "Records prepared, by path (native, python) and, for the Python path, why the native "
+            "path did not take them (unknown_schema, writer_schema, consent, unknown_name, "
+            "unknown_category, no_route, other; off: the native path is off for the run)",
+        )
+        meter.create_observable_counter(
             "spotify_capi.events.identifiers",
             [self._observe(self._identifiers, ("spotify_capi.event_name", "spotify_capi.kind"))],
             "{event}",
@@ -481,6 +489,17 @@ class Telemetry:
         return [
             Observation(n, {"spotify_capi.rebalance": kind})
             for kind, n in list(status.rebalances.items())
+        ]
+
+    def _prepared(self, _options: CallbackOptions) -> Iterable[Observation]:
+        status = self._status
+        if status is None:
+            return []
+        return [  # list(): one C-level copy, so the Kafka thread's additions cannot break it
+            Observation(n, {"spotify_capi.path": path, "spotify_capi.reason": reason})
+            if reason
+            else Observation(n, {"spotify_capi.path": path})
+            for (path, reason), n in list(status.prepared.items())
         ]
 
     def _consumed(self, _options: CallbackOptions) -> Iterable[Observation]:

@@ -19,6 +19,7 @@ from connector.config import DecodeSettings
 from connector.errors import DecodeError
 from connector.models import PropertyValue, TrackingEvent, new_tuple
 from connector.prepare import reader as tracking_reader
+from connector.prepare.plan_reader import plan_reader
 from connector.schemas import avro
 
 MAX_RECORD_BYTES: Final = 1_000_000  # a tracking event is a few KB; larger is not one of ours
@@ -67,9 +68,13 @@ RecordReader = Callable[[bytes], Mapping[str, Any]]
 
 def record_reader(writer_schema: Any) -> RecordReader:
     """How bytes written with `writer_schema` become a record of the bundled schema: the
-    specialised reader when the layout is the bundled one, else fastavro's schema resolution."""
+    specialised reader when the layout is the bundled one, else the reader of its resolution
+    plan (the native path's, connector/prepare/plan_reader.py), else fastavro's resolution."""
     if tracking_reader.has_bundled_layout(writer_schema):
         return tracking_reader.read_tracking_event
+    planned = plan_reader(writer_schema)
+    if planned is not None:
+        return planned
     reader_schema = avro.bundled_reading_schema(avro.TRACKING_EVENT)
     return partial(avro.decode, writer_schema, reader_schema=reader_schema)
 
@@ -129,6 +134,12 @@ class ConfluentDecoder:
     def __init__(self, registry: SchemaLookup) -> None:
         self._registry = registry
         self._readers: dict[int, RecordReader] = {}
+        self._writers: dict[int, Any] = {}  # the parsed writer schemas, by id
+
+    def fetched(self, schema_id: int) -> Any | None:
+        """The parsed writer schema of an id already looked up (never a lookup): the native
+        path plans it (connector/prepare/plan.py)."""
+        return self._writers.get(schema_id)
 
     def decode(self, value: bytes | None) -> TrackingEvent:
         payload = _check_size(value)
@@ -152,6 +163,7 @@ class ConfluentDecoder:
         except (ValueError, fastavro.schema.SchemaParseException):
             raise DecodeError("invalid_schema", f"schema id {schema_id} does not parse") from None
         self._readers[schema_id] = read = record_reader(writer)
+        self._writers[schema_id] = writer
         return read
 
 

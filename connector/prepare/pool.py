@@ -8,7 +8,8 @@ What crosses the process boundary is small: the record's bytes and coordinates i
 holding the GIL, and a pickled NamedTuple costs it ~8 µs a record there against ~1.5 µs for the
 blob. The hand-off is ~26,000 instructions a typical record all told, a quarter of what
 preparing it takes, so each step makes as few objects as it can (bench/README.md, "The prepare
-hand-off").
+hand-off"). Each batch's answer brings back the counts of what each path prepared in it, added to
+the pool's `counts` here (connector.ports.PrepareCounts).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import marshal
 import multiprocessing
 import signal
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -24,13 +26,16 @@ from typing import TypeAlias
 from connector.config import DecodeSettings, RoutingSettings, TransformSettings
 from connector.errors import PrepareProcessLost
 from connector.models import Identifiers, SourceCoordinates, new_tuple
+from connector.ports import PrepareCounts
 from connector.prepare.preparer import Preparation, Prepared, Preparer, Ready, Record
 from connector.process.gc_tuning import tune_for_streaming
 from connector.process.lifetime import die_with_parent
 
 # What a prepare process sends back for a batch: its Readies as one marshal blob of plain tuples,
-# in order, and the rest (rare: undecodable, rejected, skipped) by their index, pickled as they are.
+# in order, and the rest (rare: undecodable, rejected, skipped) by their index, pickled as they are;
+# with them, the batch's counts by path and reason.
 _Packed: TypeAlias = tuple[bytes, list[tuple[int, Prepared]]]
+_Answer: TypeAlias = tuple[_Packed, dict[tuple[str, str], int]]
 
 
 class PreparePool:
@@ -42,7 +47,10 @@ class PreparePool:
         transform: TransformSettings,
         processes: int,
         routing: RoutingSettings | None = None,
+        *,
+        counts: PrepareCounts | None = None,
     ) -> None:
+        self.counts: PrepareCounts = Counter() if counts is None else counts
         self._executor = ProcessPoolExecutor(
             processes,
             mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
@@ -71,7 +79,9 @@ class PreparePool:
     def submit(self, records: Sequence[Record], now_ms: int) -> Preparation:
         try:
             return _PoolBatch(
-                self._executor.submit(_prepare_here, _ship(records), now_ms), self.lost
+                self._executor.submit(_prepare_here, _ship(records), now_ms),
+                self.lost,
+                self.counts,
             )
         except BrokenProcessPool:
             raise _process_lost() from None
@@ -88,11 +98,14 @@ class PreparePool:
 
 
 class _PoolBatch:
-    __slots__ = ("_future", "_lost")
+    __slots__ = ("_counts", "_future", "_lost")
 
-    def __init__(self, future: Future[_Packed], lost: Callable[[], bool]) -> None:
+    def __init__(
+        self, future: Future[_Answer], lost: Callable[[], bool], counts: PrepareCounts | None
+    ) -> None:
         self._future = future
         self._lost = lost
+        self._counts = counts  # the pool's, until this batch's are added to it
 
     def done(self) -> bool:
         return self._future.done()
@@ -106,9 +119,12 @@ class _PoolBatch:
                 raise _process_lost()
             wait([self._future], _LOST_CHECK_S)
         try:
-            packed = self._future.result()
+            packed, counts = self._future.result()
         except BrokenProcessPool:
             raise _process_lost() from None
+        if self._counts is not None:
+            self._counts.update(counts)
+            self._counts = None
         return _unpack(packed)
 
 
@@ -143,10 +159,13 @@ def _ready() -> bool:
     return _preparer is not None
 
 
-def _prepare_here(shipped: bytes, now_ms: int) -> _Packed:
+def _prepare_here(shipped: bytes, now_ms: int) -> _Answer:
     if _preparer is None:  # the initializer always runs first; this keeps mypy honest
         raise RuntimeError("prepare process without a Preparer")
-    return _pack(_preparer.prepare(_receive(shipped), now_ms))
+    prepared = _preparer.prepare(_receive(shipped), now_ms)
+    counts = dict(_preparer.counts)
+    _preparer.counts.clear()
+    return _pack(prepared), counts
 
 
 # marshal, both ways: plain tuples of str, bytes and int, between processes of one interpreter

@@ -4,21 +4,24 @@
 (connector/prepare/native.py), the others in Python; `PreparePool` (connector/prepare/pool.py)
 does the same in prepare processes. A batch's results come back in the order of its records: a
 `Ready` (the JSON the sink sends plus what the result record needs), an `Undecodable`, or the
-transform's `Rejected` or `Skipped`.
+transform's `Rejected` or `Skipped`. It counts the records each path prepared, and why the
+native path declined the others (`counts`, connector.ports.PrepareCounts), once a batch.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol, TypeAlias
+from typing import Final, NamedTuple, Protocol, TypeAlias
 
 import orjson
 
 from connector.config import DecodeSettings, RoutingSettings, TransformSettings
 from connector.errors import DecodeError
 from connector.models import Identifiers, Rejected, Skipped, SourceCoordinates, new_tuple
+from connector.ports import PrepareCounts
 from connector.prepare import native as native_prepare
-from connector.prepare.decode import build_decoder
+from connector.prepare.decode import ConfluentDecoder, build_decoder
 from connector.prepare.routing import Router
 from connector.transform import Transformer
 
@@ -45,6 +48,12 @@ class Undecodable(NamedTuple):
 Prepared: TypeAlias = Ready | Undecodable | Rejected | Skipped
 _NOT_SENT = (Rejected, Skipped)  # a tuple made once: `Rejected | Skipped` is built at every use
 
+# The counts' keys (connector.ports.PrepareCounts).
+NATIVE: Final = ("native", "")
+OFF: Final = ("python", "off")  # the native path is off for the run
+NO_ROUTE: Final = ("python", "no_route")  # taken natively, but no connection: Python rejects it
+_NO_ROUTE_CODE: Final = -1
+
 
 class Preparation(Protocol):
     """A batch being prepared."""
@@ -66,18 +75,29 @@ class Preparer:
         routing: RoutingSettings | None = None,
         *,
         native: bool = True,
+        counts: PrepareCounts | None = None,
     ) -> None:
         routing = routing or RoutingSettings()
         self._decoder = build_decoder(decode)
         self._transformer = Transformer(transform)
         self._router = Router(routing)
+        self.counts: PrepareCounts = Counter() if counts is None else counts
         # The common case in Rust when built and the settings are ones it follows; Python
         # decides every record it declines (connector/prepare/native.py).
+        decoder = self._decoder
         self._native = (
-            native_prepare.NativePrepare(transform, routing, self._transformer)
+            native_prepare.NativePrepare(
+                transform,
+                routing,
+                self._transformer,
+                decode=decode,
+                writer_schemas=decoder.fetched if isinstance(decoder, ConfluentDecoder) else None,
+            )
             if native and native_prepare.used(decode, transform)
             else None
         )
+        self._unknown_schema = native_prepare.UNKNOWN_SCHEMA
+        self._declined: dict[int, tuple[str, str]] = {_NO_ROUTE_CODE: NO_ROUTE}  # code → key
 
     @property
     def native(self) -> bool:
@@ -86,19 +106,23 @@ class Preparer:
 
     def prepare(self, records: Sequence[Record], now_ms: int) -> list[Prepared]:
         if self._native is None:
+            self.counts[OFF] += len(records)
             return [self._prepare_one(value, c, now_ms, 0) for value, c in records]
         route = self._router.route_by_key
         identifiers = self._native.identifiers
         prepared: list[Prepared] = []
+        declined: dict[int, int] = {}  # decline code → records
         for (value, coordinates), fast in zip(
             records, self._native.prepare_batch(records, now_ms), strict=True
         ):
             if isinstance(fast, int):
+                declined[fast] = declined.get(fast, 0) + 1
                 prepared.append(self._prepare_one(value, coordinates, now_ms, fast))
                 continue
-            event_id, event_name, event_time_ms, payload, kinds, email_count, route_key = fast
+            event_id, event_name, event_time_ms, payload, kinds, emails, route_key, lost = fast
             connection = route(coordinates.topic, route_key)
             if connection is None:  # no route: the Python path rejects it with the reason
+                declined[_NO_ROUTE_CODE] = declined.get(_NO_ROUTE_CODE, 0) + 1
                 prepared.append(self._prepare_one(value, coordinates, now_ms, 0))
                 continue
             ready: Ready = new_tuple(  # Ready's fields in order, see models.new_tuple
@@ -110,11 +134,24 @@ class Preparer:
                     payload,
                     (),  # warnings: the native path takes none with a warning
                     connection,
-                    identifiers(kinds, email_count),
+                    identifiers(kinds, emails, lost),
                 ),
             )
             prepared.append(ready)
+        self._count(len(records), declined)
         return prepared
+
+    def _count(self, records: int, declined: dict[int, int]) -> None:
+        """Add a batch to the counts: the records the native path took, the others by reason."""
+        counts = self.counts
+        taken = records - sum(declined.values())
+        if taken:
+            counts[NATIVE] += taken
+        for code, count in declined.items():
+            key = self._declined.get(code)
+            if key is None:
+                key = self._declined[code] = ("python", native_prepare.reason(code))
+            counts[key] += count
 
     def _prepare_one(
         self, value: bytes | None, coordinates: SourceCoordinates, now_ms: int, declined: int
@@ -123,8 +160,13 @@ class Preparer:
         try:
             event = self._decoder.decode(value)
         except DecodeError as exc:
+            if declined & self._unknown_schema:
+                self._learn_schema(value)
             return Undecodable(exc.reason, exc.message)
         if declined and self._native is not None:
+            if declined & self._unknown_schema:  # the decoder has looked the id up: plan it
+                self._learn_schema(value)
+                declined |= native_prepare.TEACHES  # and teach what the record's next would ask
             self._native.learn(event, declined)
         outcome = self._transformer.transform(event, coordinates, now_ms)
         if isinstance(outcome, _NOT_SENT):
@@ -148,6 +190,11 @@ class Preparer:
             ),
         )
         return ready
+
+    def _learn_schema(self, value: bytes | None) -> None:
+        """Plan the schema id of a Confluent-framed record the decoder has just looked up."""
+        if self._native is not None and value is not None and len(value) >= 5:
+            self._native.learn_schema(int.from_bytes(value[1:5], "big"))
 
     def submit(self, records: Sequence[Record], now_ms: int) -> Preparation:
         return DoneBatch(self.prepare(records, now_ms))

@@ -34,6 +34,7 @@ MODULES: tuple[str, ...] = (
     "connector.offsets",
     "connector.results.codec",
     "connector.prepare.reader",
+    "connector.prepare.plan_reader",
     "connector.prepare.decode",
     "connector.prepare.routing",
     "connector.results.delivery",

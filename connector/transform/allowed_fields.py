@@ -4,6 +4,10 @@ The allow-list (`transform.allowed_fields`) and the consent rule's `attribution_
 the same way: the properties feeding a field that may not leave are taken out of the property
 bag before the transform reads it. A field left out is then never normalised, never sent and
 never named in a warning, so a result cannot mention it either. Pure; built once.
+
+Its native twin: native/src/prepare.rs `prepare` (the allow-list's properties, `removed` and
+`removed_from_purchase`, handed over by connector/prepare/native.py; `attribution_only` is
+Python's alone: the native path declines a consent that is not granted).
 """
 
 from __future__ import annotations
@@ -106,6 +110,16 @@ class FieldFilter:
     @property
     def restricts(self) -> bool:
         return bool(self._removed)
+
+    @property
+    def removed(self) -> frozenset[str]:
+        """The properties taken out of every event's bag (the allow-list's)."""
+        return self._removed
+
+    @property
+    def removed_from_purchase(self) -> frozenset[str]:
+        """Those taken out of a PURCHASE's bag, which keeps its amount and currency."""
+        return self._removed_from_purchase
 
     def allowed(
         self, props: dict[str, PropertyValue], *, purchase: bool, attribution_only: bool = False

@@ -10,8 +10,8 @@ ignoring case and surrounding spaces.
 - missing: the property is absent, null or blank, or holds nothing the rule can read (a number
   other than 0/1, text that is not a boolean, a list where a boolean is expected).
 
-Its native twin: native/src/prepare.rs `prepare` (a boolean rule only, and only a granted
-consent: anything else is Python's).
+Its native twin: native/src/prepare.rs `granted` (only a granted consent, and only ASCII text
+under a rule by category: anything else is Python's), given `ConsentRule.category`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ class ConsentRule:
         self.property = settings.property
         self._category = None if settings.category is None else settings.category.strip().lower()
         self._actions = {Consent.DENIED: settings.on_denied, Consent.MISSING: settings.on_missing}
+
+    @property
+    def category(self) -> str | None:
+        """The category as the rule compares it (stripped, lower-cased); None for a boolean."""
+        return self._category
 
     def read(self, props: dict[str, PropertyValue]) -> Consent:
         value = props.get(self.property)

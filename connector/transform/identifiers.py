@@ -7,7 +7,9 @@ field filter took it out), or `refused` (Spotify refused the field and the sink 
 without it). Never a value, hashed or raw. Derived from the built `UserData` and the warnings.
 
 Its native twin: native/src/prepare.rs `ready` (the kinds carried, as bits in `KINDS`' order of
-the fields `KIND_FIELDS` names, which connector/prepare/native.py hands over).
+the fields `KIND_FIELDS` names, which connector/prepare/native.py hands over) and `prepare` (the
+identifier properties the allow-list took out, as bits in `IDENTIFIER_PROPERTIES`' order, which
+the bridge turns into `dropped`'s answer).
 """
 
 from __future__ import annotations

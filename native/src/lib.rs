@@ -5,6 +5,7 @@
 mod avro;
 mod ids;
 mod json;
+mod plan;
 mod prepare;
 mod props;
 mod text;
@@ -16,11 +17,12 @@ use std::panic::{self, AssertUnwindSafe};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
+use avro::Bag;
 use ids::PhonePlans;
-use prepare::{Outcome, Ready, Settings, Taught};
-use props::{PropertyTable, REQUIRED};
+use prepare::{Consent, Framing, Outcome, Ready, Settings, Taught};
+use props::{PropertyTable, Value, MAX_PROPERTIES, REQUIRED};
 use wire::Wire;
 
 type Plans = Vec<(String, Vec<(String, Vec<usize>)>)>;
@@ -37,9 +39,10 @@ enum ReadyField {
     Kinds,
     EmailCount,
     RouteKey,
+    Dropped,
 }
 
-const READY_FIELDS: [(&str, ReadyField); 7] = [
+const READY_FIELDS: [(&str, ReadyField); 8] = [
     ("event_id", ReadyField::EventId),
     ("event_name", ReadyField::EventName),
     ("event_time_ms", ReadyField::EventTimeMs),
@@ -47,6 +50,7 @@ const READY_FIELDS: [(&str, ReadyField); 7] = [
     ("kinds", ReadyField::Kinds),
     ("email_count", ReadyField::EmailCount),
     ("route_key", ReadyField::RouteKey),
+    ("dropped", ReadyField::Dropped),
 ];
 
 fn ready_order(names: &[String]) -> PyResult<Vec<ReadyField>> {
@@ -83,7 +87,8 @@ impl NativePreparer {
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (
         *, properties, wire_order, kinds, identifiers, ready_fields, default_opt_out,
-        phone_digits_only, max_age_ms, consent_property, route_property, currencies,
+        phone_digits_only, max_age_ms, schema_plan, consent_property, consent_category,
+        removed, removed_from_purchase, identifier_properties, route_property, currencies,
         spotify_names, genders, action_sources, zero_text, longest_placeholder_word,
         min_event_time_ms, phone_plans
     ))]
@@ -96,7 +101,12 @@ impl NativePreparer {
         default_opt_out: bool,
         phone_digits_only: bool,
         max_age_ms: Option<i64>,
+        schema_plan: Option<Bound<'_, PyAny>>,
         consent_property: Option<String>,
+        consent_category: Option<String>,
+        removed: HashSet<String>,
+        removed_from_purchase: HashSet<String>,
+        identifier_properties: Vec<String>,
         route_property: Option<String>,
         currencies: HashSet<String>,
         spotify_names: HashSet<String>,
@@ -140,6 +150,46 @@ impl NativePreparer {
                 None => unwritten.push(format!("{path} is not in the wire order")),
             }
         }
+        // The allow-list's properties as bits by table index; one the table lacks, or holds
+        // past `MAX_PROPERTIES` (with no rule), is read by no rule here: taking it out changes
+        // nothing.
+        let kept = |name: &str| properties.index(name).filter(|&i| i < MAX_PROPERTIES);
+        let mask = |names: &HashSet<String>| {
+            names
+                .iter()
+                .filter_map(|name| kept(name))
+                .fold(0u64, |mask, index| mask | (1 << index))
+        };
+        if identifier_properties.len() > 32 {
+            return Err(PyValueError::new_err(
+                "at most 32 identifier properties (bits)",
+            ));
+        }
+        // An identifier property the table lacks is never kept here: one the allow-list takes
+        // out could not be reported `not_allowed`.
+        let identifier_properties = identifier_properties
+            .iter()
+            .map(|name| {
+                let index = kept(name);
+                if index.is_none()
+                    && (removed.contains(name) || removed_from_purchase.contains(name))
+                {
+                    unwritten.push(format!(
+                        "the identifier property {name} is not in the table"
+                    ));
+                }
+                index
+            })
+            .collect();
+        let (removed, removed_from_purchase) = (mask(&removed), mask(&removed_from_purchase));
+        let framing = match schema_plan {
+            Some(plan) => Framing::Plain(plan::from_python(&plan)?),
+            None => Framing::Confluent,
+        };
+        let consent = consent_property.as_ref().map(|_| match consent_category {
+            Some(category) => Consent::Category(category),
+            None => Consent::Boolean,
+        });
         Ok(NativePreparer {
             settings: Settings {
                 properties,
@@ -150,7 +200,12 @@ impl NativePreparer {
                 default_opt_out,
                 phone_digits_only,
                 max_age_ms,
+                framing,
                 consent_property,
+                consent,
+                removed,
+                removed_from_purchase,
+                identifier_properties,
                 route_property,
                 currencies,
                 spotify_names,
@@ -193,8 +248,21 @@ impl NativePreparer {
         }
     }
 
+    /// Teach a schema id's resolution plan (`connector/prepare/plan.py`): the records written
+    /// with it are read natively from now on. False when the table is full (Python's, then).
+    fn learn_schema(&mut self, schema_id: u32, plan: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let plan = plan::from_python(plan)?;
+        Ok(self.remember_schema(schema_id, Some(plan)))
+    }
+
+    /// Say that a schema id's writer schema is one the native code cannot follow: its records
+    /// are declined (`WRITER_SCHEMA`) without being read.
+    fn refuse_schema(&mut self, schema_id: u32) -> bool {
+        self.remember_schema(schema_id, None)
+    }
+
     /// Each record's Ready fields in `ready_fields`' order, or the int of why it was declined
-    /// (`UNKNOWN_NAME`, `UNKNOWN_CATEGORY`, `OTHER`: bits). The work runs without the GIL.
+    /// (`UNKNOWN_NAME`, `UNKNOWN_CATEGORY`, `OTHER`, ...: bits). The work runs without the GIL.
     fn prepare_batch<'py>(
         &self,
         py: Python<'py>,
@@ -234,6 +302,15 @@ impl NativePreparer {
 }
 
 impl NativePreparer {
+    fn remember_schema(&mut self, schema_id: u32, plan: Option<avro::Plan>) -> bool {
+        let schemas = &mut self.taught.schemas;
+        if schemas.len() >= TABLE_LIMIT && !schemas.contains_key(&schema_id) {
+            return false;
+        }
+        schemas.insert(schema_id, plan);
+        true
+    }
+
     fn ready_tuple(&self, py: Python<'_>, ready: Ready) -> PyResult<PyObject> {
         // In ReadyField's order, then in the order Python asked for.
         let fields = [
@@ -244,6 +321,7 @@ impl NativePreparer {
             ready.kinds.into_pyobject(py)?.into_any(),
             ready.email_count.into_pyobject(py)?.into_any(),
             ready.route_key.into_pyobject(py)?.into_any(),
+            ready.dropped.into_pyobject(py)?.into_any(),
         ];
         let ordered = self
             .ready_order
@@ -253,13 +331,65 @@ impl NativePreparer {
     }
 }
 
-/// Entries a taught table holds: a stream has few distinct event names and categories.
+/// Entries a taught table holds: a stream has few distinct event names, categories and schema
+/// ids.
 const TABLE_LIMIT: usize = 4096;
 
 /// `str.strip()` as the native code does it (tests compare it with Python's).
 #[pyfunction]
 fn py_strip(text: &str) -> &str {
     text::py_strip(text)
+}
+
+/// Every property of a record, for `read_event`.
+#[derive(Default)]
+struct Every<'a>(Vec<(&'a str, Value<'a>)>);
+
+impl<'a> Bag<'a> for Every<'a> {
+    fn put(&mut self, key: &'a str, value: Value<'a>) {
+        self.0.push((key, value));
+    }
+}
+
+/// The record as the native code reads it by `plan` (connector/prepare/plan.py): the event
+/// name, every property, the record timestamp; None where it declines the bytes. For the tests,
+/// which hold it to fastavro (tests/unit/test_native_schemas.py).
+#[pyfunction]
+fn read_event<'py>(
+    py: Python<'py>,
+    plan: &Bound<'py, PyAny>,
+    record: &[u8],
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let plan = plan::from_python(plan)?;
+    let mut every = Every::default();
+    let Some(head) = avro::read(record, &plan, &mut every) else {
+        return Ok(None);
+    };
+    let properties = PyDict::new(py);
+    for (key, value) in every.0 {
+        let value = match value {
+            Value::Null => py.None().into_bound(py),
+            Value::Bool(flag) => flag.into_pyobject(py)?.to_owned().into_any(),
+            Value::Long(number) => number.into_pyobject(py)?.into_any(),
+            Value::Double(number) => number.into_pyobject(py)?.into_any(),
+            Value::Str(text) => text.into_pyobject(py)?.into_any(),
+            Value::List(items) => {
+                let mut texts = Vec::new();
+                items.each(record, |item| {
+                    texts.push(item);
+                    true
+                });
+                PyList::new(py, texts)?.into_any()
+            }
+        };
+        properties.set_item(key, value)?;
+    }
+    let fields = [
+        head.name.into_pyobject(py)?.into_any(),
+        properties.into_any(),
+        head.timestamp_ms.into_pyobject(py)?.into_any(),
+    ];
+    Ok(Some(PyTuple::new(py, fields)?))
 }
 
 #[pymodule]
@@ -277,9 +407,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }));
     m.add_class::<NativePreparer>()?;
     m.add_function(wrap_pyfunction!(py_strip, m)?)?;
+    m.add_function(wrap_pyfunction!(read_event, m)?)?;
     // Why a record was declined (bits); Python reads them here (connector/prepare/native.py).
     m.add("UNKNOWN_NAME", prepare::UNKNOWN_NAME)?;
     m.add("UNKNOWN_CATEGORY", prepare::UNKNOWN_CATEGORY)?;
     m.add("OTHER", prepare::OTHER)?;
+    m.add("UNKNOWN_SCHEMA", prepare::UNKNOWN_SCHEMA)?;
+    m.add("WRITER_SCHEMA", prepare::WRITER_SCHEMA)?;
+    m.add("CONSENT", prepare::CONSENT)?;
     Ok(())
 }

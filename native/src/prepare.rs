@@ -4,15 +4,17 @@
 //! Python transforms the record (tests/unit/test_native_prepare.py holds the two to the same
 //! bytes). Its tables are Python's, handed over at construction (`connector/prepare/native.py`):
 //! which property each rule reads and which field it feeds, the fields' order and limits, the
-//! identifier kinds, the currency codes, event names, genders and action sources.
+//! identifier kinds, the currency codes, event names, genders and action sources, the consent
+//! rule and the allow-list's properties; and, as records go, the resolution plan of each writer
+//! schema (`connector/prepare/plan.py`).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use crate::avro;
+use crate::avro::{self, Plan};
 use crate::ids::{email_hash, is_ipv4, sha256_hex, PhonePlans};
 use crate::json::float_text;
-use crate::props::{Bound, PropertyTable, Rule, Value};
+use crate::props::{Bound, PropertyTable, Props, Rule, Value};
 use crate::text::{py_len, py_strip};
 use crate::wire::{Out, Wire};
 
@@ -21,10 +23,34 @@ const MAX_RECORD_BYTES: usize = 1_000_000;
 const EPOCH_MS: std::ops::Range<i64> = 100_000_000_000..100_000_000_000_000;
 
 /// Why a record was declined, as bits: what Python can teach (`Taught`) so that the next
-/// record like it is not declined. The module exports them (lib.rs); Python reads them there.
+/// record like it is not declined, and what it decides itself. The module exports them
+/// (lib.rs); Python reads them there.
 pub const UNKNOWN_NAME: u8 = 1;
 pub const UNKNOWN_CATEGORY: u8 = 2;
 pub const OTHER: u8 = 4;
+/// A schema id with no plan yet: Python plans its writer schema and teaches it.
+pub const UNKNOWN_SCHEMA: u8 = 8;
+/// A schema id whose writer schema the native code cannot follow: Python's, for that id.
+pub const WRITER_SCHEMA: u8 = 16;
+/// A consent that is not a clear grant: Python drops the event, sends it for attribution only,
+/// or warns, as the rule says.
+pub const CONSENT: u8 = 32;
+
+/// How a record's value is framed.
+pub enum Framing {
+    /// Avro binary alone, written with one writer schema: its plan.
+    Plain(Plan),
+    /// The Confluent wire format: magic byte 0, the schema id (4 bytes, big-endian), Avro
+    /// binary written with that id's schema, whose plan Python teaches (`Taught::schemas`).
+    Confluent,
+}
+
+/// The consent rule (`connector/transform/consent.py` `ConsentRule`), when there is one.
+pub enum Consent {
+    Boolean,
+    /// The category as the rule compares it: stripped and lower-cased by Python.
+    Category(String),
+}
 
 /// The settings and Python's tables, as `NativePreparer` was built with them.
 pub struct Settings {
@@ -41,8 +67,17 @@ pub struct Settings {
     pub default_opt_out: bool,
     pub phone_digits_only: bool,
     pub max_age_ms: Option<i64>,
-    pub consent_property: Option<String>, // a boolean consent rule's property, if there is one
-    pub route_property: Option<String>,   // the routing property, when routing is by property
+    pub framing: Framing,
+    pub consent_property: Option<String>, // the consent rule's property, if there is one
+    pub consent: Option<Consent>,
+    /// The properties the allow-list takes out (`FieldFilter`), as bits by table index: of every
+    /// event, and of a PURCHASE (which keeps its amount and currency).
+    pub removed: u64,
+    pub removed_from_purchase: u64,
+    /// The identifier properties (`identifiers.IDENTIFIER_PROPERTIES`, in order) by table index:
+    /// bit `i` of a Ready's `dropped` is the `i`-th, present and taken out by the allow-list.
+    pub identifier_properties: Vec<Option<usize>>,
+    pub route_property: Option<String>, // the routing property, when routing is by property
     pub currencies: HashSet<String>,
     pub spotify_names: HashSet<String>,
     pub genders: HashMap<String, String>, // `normalize.GENDERS`: lower-case text → Spotify's
@@ -58,6 +93,8 @@ pub struct Settings {
 pub struct Taught {
     pub names: HashMap<String, String>,
     pub categories: HashMap<String, String>,
+    /// Schema id → its writer schema's plan, or `None`: the native code cannot follow it.
+    pub schemas: HashMap<u32, Option<Plan>>,
 }
 
 pub struct Ready {
@@ -69,11 +106,19 @@ pub struct Ready {
     pub payload: Vec<u8>,
     pub kinds: u32,
     pub email_count: u8,
+    /// The identifier properties the allow-list took out (bits: `identifier_properties`).
+    pub dropped: u32,
 }
 
 pub enum Outcome {
     Ready(Ready),
     Declined(u8),
+}
+
+/// A record as read: its properties (the table's), its record timestamp.
+struct Event<'e, 'a> {
+    props: &'e Props<'a>,
+    timestamp_ms: Option<i64>,
 }
 
 /// What the rules of a record read besides their own property.
@@ -98,31 +143,69 @@ pub fn prepare(
     if !settings.unwritten.is_empty() || value.is_empty() || value.len() > MAX_RECORD_BYTES {
         return Outcome::Declined(OTHER);
     }
+    let (plan, body) = match &settings.framing {
+        Framing::Plain(plan) => (plan, value),
+        Framing::Confluent => {
+            let (0, Some(&[a, b, c, d])) = (value[0], value.get(1..5)) else {
+                return Outcome::Declined(OTHER); // not framed: Python says so
+            };
+            match taught.schemas.get(&u32::from_be_bytes([a, b, c, d])) {
+                Some(Some(plan)) => (plan, &value[5..]),
+                Some(None) => return Outcome::Declined(WRITER_SCHEMA),
+                None => return Outcome::Declined(UNKNOWN_SCHEMA),
+            }
+        }
+    };
     let table = &settings.properties;
     let consent_key = settings.consent_property.as_deref();
     let route_key = settings.route_property.as_deref();
-    let Some(event) = avro::read(value, table, consent_key, route_key) else {
+    let mut props = Props::new(table, consent_key, route_key);
+    let Some(head) = avro::read(body, plan, &mut props) else {
         return Outcome::Declined(OTHER);
     };
-    let props = &event.props;
     // A property Python maps and the native code has no rule for: Python's to transform.
     if props.unruled {
         return Outcome::Declined(OTHER);
     }
-    // A consent rule (boolean): only a granted consent is the common case; denied, missing and
-    // anything else are Python's to act on (drop, attribution only, a warning).
-    if settings.consent_property.is_some() && !matches!(props.consent, Some(Value::Bool(true))) {
-        return Outcome::Declined(OTHER);
+    // A consent rule: only a granted consent is the common case; denied, missing and anything
+    // else are Python's to act on (drop, attribution only, a warning).
+    if let Some(rule) = &settings.consent {
+        if !granted(rule, props.consent, body) {
+            return Outcome::Declined(CONSENT);
+        }
     }
     let mut unknown = 0;
-    let event_name = match table.value(props, Rule::ExplicitName) {
+    let event_name = match table.value(&props, Rule::ExplicitName) {
         Some(Value::Str(name)) if settings.spotify_names.contains(name) => Some(name),
         Some(_) => return Outcome::Declined(OTHER),
-        None => taught.names.get(event.name).map(String::as_str),
+        None => taught.names.get(head.name).map(String::as_str),
     };
     if event_name.is_none() {
         unknown |= UNKNOWN_NAME;
     }
+    // The allow-list: what may not leave is taken out before any rule reads it. A PURCHASE
+    // keeps its amount and currency; an unknown name takes out what both would.
+    let removed = match event_name {
+        Some("PURCHASE") => settings.removed_from_purchase,
+        Some(_) => settings.removed,
+        None => settings.removed & settings.removed_from_purchase,
+    };
+    let mut dropped = 0;
+    if removed != 0 {
+        for (bit, index) in settings.identifier_properties.iter().enumerate() {
+            if let Some(index) = *index {
+                if removed & (1 << index) != 0 && props.get(index).is_some() {
+                    dropped |= 1 << bit;
+                }
+            }
+        }
+        props.remove(removed);
+    }
+    let event = Event {
+        props: &props,
+        timestamp_ms: head.timestamp_ms,
+    };
+    let props = event.props;
     let max_category = table.single(Rule::ContentCategory).map_or(0, |b| b.limit);
     let category = match table.value(props, Rule::ContentCategory) {
         None => Ok(None),
@@ -159,16 +242,53 @@ pub fn prepare(
         kafka_ms,
         now_ms,
     ) {
-        Some(ready) => Outcome::Ready(ready),
+        Some(ready) => Outcome::Ready(Ready { dropped, ..ready }),
         None => Outcome::Declined(OTHER),
     }
+}
+
+/// `ConsentRule.read` is `GRANTED`: the boolean `true` (a boolean rule), or the category among
+/// the granted ones, as a list or comma-separated text, not marked `:0` (a rule by category).
+/// Text that is not ASCII is left to Python (its `lower()` maps some of it to ASCII).
+fn granted<'a>(rule: &Consent, value: Option<Value<'a>>, record: &'a [u8]) -> bool {
+    let category = match rule {
+        Consent::Boolean => return matches!(value, Some(Value::Bool(true))),
+        Consent::Category(category) => category.as_str(),
+    };
+    let mut found = None;
+    let mut entry = |entry: &str| {
+        if !entry.is_ascii() {
+            found = Some(false);
+        } else {
+            let stripped = py_strip(entry);
+            let (name, state) = stripped.split_once(':').unwrap_or((stripped, ""));
+            if py_strip(name).eq_ignore_ascii_case(category) {
+                found = Some(py_strip(state) != "0");
+            }
+        }
+        found.is_none() // on to the next entry
+    };
+    match value {
+        Some(Value::Str(text)) if !py_strip(text).is_empty() => {
+            for part in text.split(',') {
+                if !entry(part) {
+                    break;
+                }
+            }
+        }
+        Some(Value::List(items)) => {
+            items.each(record, entry);
+        }
+        _ => return false, // missing, or nothing the rule reads
+    }
+    found == Some(true)
 }
 
 /// The rest of the transform, and the JSON; `None` at the first thing that is not common.
 fn ready<'a>(
     settings: &'a Settings,
     plans: &PhonePlans,
-    event: &avro::Event<'a>,
+    event: &Event<'_, 'a>,
     event_name: &'a str,
     content_category: Option<&'a str>,
     kafka_ms: Option<i64>,
@@ -231,6 +351,7 @@ fn ready<'a>(
         payload,
         kinds,
         email_count,
+        dropped: 0,
     })
 }
 

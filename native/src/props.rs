@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::avro::{Bag, Items};
 use crate::wire::Wire;
 
 #[derive(Clone, Copy, Debug)]
@@ -17,7 +18,9 @@ pub enum Value<'a> {
     Long(i64),
     Double(f64),
     Str(&'a str),
-    List, // an array of strings: never the common case of a field read here
+    /// An array of strings: never the common case of a field read here, but a consent rule by
+    /// category reads its items.
+    List(Items<'a>),
 }
 
 /// The rules the native code has, each by the name of the Python rule it follows (the name
@@ -157,6 +160,7 @@ impl PropertyTable {
     }
 
     /// The binding of a property, by name, if the table has it.
+    #[inline]
     pub fn index(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
     }
@@ -185,6 +189,9 @@ impl PropertyTable {
 /// One record's values of the table's properties (by index: bound ones only); a null is stored
 /// as absent, as `props.get()` reads it in Python.
 pub struct Props<'a> {
+    table: &'a PropertyTable,
+    consent_key: Option<&'a str>,
+    route_key: Option<&'a str>,
     values: [Option<Value<'a>>; MAX_PROPERTIES],
     /// The record carries a property that has no rule here.
     pub unruled: bool,
@@ -194,13 +201,41 @@ pub struct Props<'a> {
     pub route: Option<Value<'a>>,
 }
 
-impl Default for Props<'_> {
-    fn default() -> Self {
+impl<'a> Props<'a> {
+    /// An empty bag for `table`'s properties; `consent_key` and `route_key`: the consent rule's
+    /// and the routing's properties, kept too (`consent`, `route`).
+    pub fn new(
+        table: &'a PropertyTable,
+        consent_key: Option<&'a str>,
+        route_key: Option<&'a str>,
+    ) -> Self {
         Props {
+            table,
+            consent_key,
+            route_key,
             values: [None; MAX_PROPERTIES],
             unruled: false,
             consent: None,
             route: None,
+        }
+    }
+}
+
+impl<'a> Bag<'a> for Props<'a> {
+    #[inline]
+    fn put(&mut self, key: &'a str, value: Value<'a>) {
+        if let Some(index) = self.table.index(key) {
+            if self.table.bound(index).is_some() {
+                self.set(index, value);
+            } else {
+                self.unruled = true; // null or not: Python's rule decides what it means
+            }
+        }
+        if self.consent_key == Some(key) {
+            self.consent = Some(value);
+        }
+        if self.route_key == Some(key) {
+            self.route = Some(value);
         }
     }
 }
@@ -216,6 +251,15 @@ impl<'a> Props<'a> {
 
     pub fn get(&self, index: usize) -> Option<Value<'a>> {
         self.values[index]
+    }
+
+    /// Takes out the properties whose bits `mask` sets (by index: the allow-list's), as
+    /// `FieldFilter.allowed` takes them out of the bag.
+    pub fn remove(&mut self, mut mask: u64) {
+        while mask != 0 {
+            self.values[mask.trailing_zeros() as usize] = None;
+            mask &= mask - 1;
+        }
     }
 }
 

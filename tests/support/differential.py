@@ -104,6 +104,80 @@ def transform_settings() -> TransformSettings:
     )
 
 
+# A consent rule by category, as OneTrust writes its groups, and values on either side of it.
+GROUPS_PROPERTY = "onetrust_groups"
+GROUPS_EDGES: tuple[PropertyValue, ...] = (
+    "C0001,C0004",
+    "c0004",
+    " C0004 ",
+    "C0004:1",
+    "C0004:0",
+    "C0004 : 0 ",
+    "C0001",
+    "",
+    "  ",
+    ["C0004"],
+    ["C0001", "C0004:0"],
+    [],
+    ["", " c0004 "],
+    "C0004,ünï",
+    "ünï,C0004",
+    "C0004\u00a0",  # Python strips it; the native path leaves text that is not ASCII to Python
+    "C0004,C0004:0",
+    "C0004:0,C0004",
+    ",,C0004,,",
+    "C0004:",
+    ":C0004",
+    "C00041",
+    "C0004\x1f",
+    True,
+    1,
+    4.0,
+)
+# Granted and denied groups, in the forms OneTrust and tag managers write them.
+_GROUPS = (
+    ("C0001,C0002,C0004", "C0001,C0002"),
+    (["C0001", "C0004"], ["C0001"]),
+    ("C0001:1,C0004:1", "C0001:1,C0004:0"),
+    (" c0004 ", ""),
+)
+
+
+def with_groups(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with `onetrust_groups` granting C0004 where `marketing_consent` is true, denying
+    it where false, and none where the consent is missing (unless it has its own already)."""
+    properties = event["properties"]
+    consent = properties.get("marketing_consent")
+    if GROUPS_PROPERTY in properties or not isinstance(consent, bool):
+        return event
+    form = sum(map(ord, str(properties.get("$event_id", "")))) % len(_GROUPS)
+    groups = _GROUPS[form][0 if consent else 1]
+    return {**event, "properties": {**properties, GROUPS_PROPERTY: groups}}
+
+
+def category_allow_list_settings() -> TransformSettings:
+    """A consent rule by OneTrust category and an allow-list without the phone and device id."""
+    return TransformSettings(
+        event_name_mapping={"Order Completed": "PURCHASE"},
+        consent=ConsentSettings(
+            property=GROUPS_PROPERTY,
+            category=" C0004 ",
+            on_denied="drop",
+            on_missing="attribution_only",
+        ),
+        allowed_fields=(
+            "user_data.hashed_emails",
+            "user_data.ip_address",
+            "user_data.clickID",
+            "user_data.user_agent",
+            "event_details.content_category",
+            "event_details.content_name",
+            "action_source",
+            "event_source_url",
+        ),
+    )
+
+
 def routing_settings() -> RoutingSettings:
     return RoutingSettings(
         by="property", property="spotify_event_name", routes={"PURCHASE": "shop"}, default="all"

@@ -4,12 +4,14 @@ Every record either gets from the native path exactly the Ready the Python path 
 payload bytes, event id, name, time, identifiers, no warnings) or is declined and prepared by
 Python. The corpus is the compiled build's (tests/support/differential.py: samples, odd values,
 damaged bytes) plus values chosen to sit on either side of each native rule, under several
-settings. The tests also hold the native path to taking the common events: one that declined
-everything would pass the comparisons.
+settings (a boolean consent rule, one by category, allow-lists). The tests also hold the native
+path to taking the common events: one that declined everything would pass the comparisons.
+Writer schemas other than the bundled one: tests/unit/test_native_schemas.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -45,6 +47,7 @@ START_MS = 1_767_225_600_000  # the samples' first event
 # Values on either side of the native rules, put into sample events one property at a time.
 EDGES: dict[str, tuple[Any, ...]] = {
     "marketing_consent": (True, False, None, "true", 1, "granted", ["a"]),
+    "onetrust_groups": differential.GROUPS_EDGES,
     "brand": ("globex", " globex ", "acme", True, False, 7, 7.0, "", None, ["globex"]),
     "$event_id": (" e-1 ", "\u3000e-2\u2028", "\x1ce-3\x1f", "", " ", "x" * 256, "x" * 257, 7),
     "spotify_event_name": ("VIEW", "view", " VIEW", "Add to cart", "NOPE", "", None, 3),
@@ -205,7 +208,7 @@ EDGES: dict[str, tuple[Any, ...]] = {
 
 
 def _encode(event: dict[str, Any]) -> bytes:
-    return avro.encode(SCHEMA, event)
+    return avro.encode(SCHEMA, differential.with_groups(event))
 
 
 @cache
@@ -264,6 +267,22 @@ SETTINGS = {
             default="acme",
         ),
     ),
+    "category_allow_list": (  # OneTrust groups and an allow-list, as data platforms run them
+        differential.category_allow_list_settings(),
+        RoutingSettings(),
+    ),
+    "allow_list": (  # no e-mail, no category, amount but no currency (a PURCHASE keeps both)
+        TransformSettings(
+            event_name_mapping=DEMO_EVENT_NAME_MAPPING,
+            allowed_fields=(
+                "user_data.device_id",
+                "user_data.hashed_phone_number",
+                "event_details.amount",
+                "event_details.content_name",
+            ),
+        ),
+        RoutingSettings(),
+    ),
 }
 
 
@@ -299,7 +318,7 @@ def test_every_record_prepares_as_in_python(name: str) -> None:
 
 
 @pytest.mark.parametrize("shape", ["typical", "full"])
-@pytest.mark.parametrize("name", ["defaults", "consent"])
+@pytest.mark.parametrize("name", ["defaults", "consent", "category_allow_list", "allow_list"])
 def test_the_native_path_takes_every_warning_free_sample_event(shape: str, name: str) -> None:
     native, python = _preparers(name)
     events = typical_events(2000, seed=4) if shape == "typical" else sample_events(2000, seed=4)
@@ -350,13 +369,28 @@ def test_strip_is_pythons_for_every_character() -> None:
         (None, TransformSettings(allowed_fields=("user_data.ip_address",))),
     ],
 )
-def test_settings_the_native_path_does_not_follow_keep_it_off(
+def test_the_settings_production_uses_keep_the_native_path_on(
     decode: DecodeSettings | None, transform: TransformSettings | None
 ) -> None:
-    assert not native_prepare.covers(decode or DecodeSettings(), transform or TransformSettings())
-    assert native_prepare.covers(DecodeSettings(), TransformSettings())
-    if decode is None:  # and the Preparer follows it
-        assert not Preparer(DecodeSettings(), transform or TransformSettings()).native
+    assert native_prepare.covers(decode or DecodeSettings(), transform or TransformSettings())
+    if decode is None or decode.format == "avro":  # and the Preparer follows it
+        preparer = Preparer(decode or DecodeSettings(), transform or TransformSettings())
+        assert preparer.native
+
+
+def test_a_schemaless_writer_schema_it_cannot_plan_keeps_it_off(tmp_path: Path) -> None:
+    schema = json.loads(avro.bundled_text(avro.TRACKING_EVENT))
+    schema["fields"] = [f for f in schema["fields"] if f["name"] != "event"]  # no event name
+    path = tmp_path / "old.avsc"
+    path.write_text(json.dumps(schema))
+    decode = DecodeSettings(writer_schema_path=path)
+    covered = native_prepare.coverage(decode, TransformSettings())
+    assert not covered.native
+    assert covered.why == (
+        f"schemaless Avro written with {path}: Python (the writer has no field 'event', "
+        "which needs a value)",
+    )
+    assert not Preparer(decode, TransformSettings()).native
 
 
 def test_the_pure_switch_turns_the_native_path_off() -> None:
@@ -467,12 +501,14 @@ def test_the_native_code_reads_each_field_from_the_property_the_table_names() ->
 def test_the_ready_tuple_follows_the_field_order_python_hands_over(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    events = list(typical_events(50, seed=6))
-    preparer, bridge = _with_tables()
-    expected = [fast for fast in _taken(preparer, bridge, events) if type(fast) is not int]
+    """The native code alone (the preparer unpacks the tuple in READY_FIELDS' own order): events
+    naming their Spotify event, which need nothing taught."""
+    events = [e for e in typical_events(60, seed=6) if "spotify_event_name" in e["properties"]]
+    _, bridge = _with_tables()
+    expected = [f for f in bridge.prepare_batch(_batch(events), NOW_MS) if type(f) is tuple]
     monkeypatch.setattr(native_prepare, "READY_FIELDS", READY[::-1])
-    preparer, bridge = _with_tables()
-    found = [fast for fast in _taken(preparer, bridge, events) if type(fast) is not int]
+    _, bridge = _with_tables()
+    found: list[Any] = [f for f in bridge.prepare_batch(_batch(events), NOW_MS) if type(f) is tuple]
     assert len(found) >= 40
     assert found == [fast[::-1] for fast in expected]
     monkeypatch.setattr(native_prepare, "READY_FIELDS", READY[1:])
