@@ -9,7 +9,9 @@ refuses, by connection: how many delivered events went without each (healed or l
 `spotify_400_removed:<field>` warning), since when and until when. A replay that delivers an
 event settles its problem. SKIPPED_NO_CONSENT is counted (its error code says why) but is no
 problem: the consent rule settled it. Results a backfill wrote (their `backfill` field) are
-counted among all and, per backfill id, by status on their own.
+counted among all and, per backfill id, by status on their own. Deduplication readiness: per
+event name, the delivered events whose event id was their own `$event_id` or derived from the
+record's coordinates (`event_id_source`), with a hint when any was derived.
 
 Results are read in `kafka.results_format`. The topic is read from the start (or from `--since`,
 by record time) up to the end offsets it had when the report began; `--since`/`--until` then
@@ -35,6 +37,7 @@ import orjson
 
 from connector.config import KafkaSettings
 from connector.errors import InputError
+from connector.results.event_ids import EventIdSources, render_event_id_sources
 from connector.results.formats import read_result_records
 from connector.results.match_quality import MatchQuality, render_match_quality
 from connector.schemas.avro import epoch_ms
@@ -128,6 +131,7 @@ class Summary:
     # (connection, field) → [events delivered without it, first settled_at, last settled_at]
     refused_fields: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     backfills: dict[str, Counter[str]] = field(default_factory=dict)  # id → status → results
+    event_ids: EventIdSources = field(default_factory=EventIdSources)  # deduplication readiness
     # Per event: its latest result, while that result is a failure (a DELIVERED one removes it).
     _open: dict[str, dict[str, Any]] = field(default_factory=dict)
     _latest: dict[str, int] = field(default_factory=dict)
@@ -152,6 +156,7 @@ class Summary:
                 name, record.get("identifiers") or [], record.get("identifiers_dropped") or []
             )
             self._count_refused(record, settled)
+            self.event_ids.add(name, record.get("event_id_source"))
         else:
             self.by_error_code[record.get("error_code") or "(none)"] += 1
         self._track(record, status, settled)
@@ -209,6 +214,7 @@ class Summary:
                 backfill: dict(sorted(counts.items()))
                 for backfill, counts in sorted(self.backfills.items())
             },
+            "event_ids": self.event_ids.to_wire(),
             "unsettled_problems": len(self._open),
             "oldest_unsettled_problem": None if oldest is None else _problem(oldest),
         }
@@ -268,6 +274,7 @@ def render_table(report: dict[str, Any]) -> str:
     lines += _section("error code", report["by_error_code"])
     lines += render_match_quality(report["match_quality"])
     lines += _refused_fields(report["refused_fields"])
+    lines += render_event_id_sources(report["event_ids"])
     for backfill, counts in report["backfills"].items():
         lines += _section(f"backfill {backfill}", counts)
     latency = report["delivery_latency_ms"]

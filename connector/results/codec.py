@@ -17,6 +17,7 @@ import orjson
 
 from connector import __version__
 from connector.models import DeliveryResult, DeliveryStatus
+from connector.results.event_ids import DERIVED, EVENT, event_id_source
 
 # Segments that do not depend on the record, built once.
 _BYTES: Final = [bytes((value,)) for value in range(0x80)]  # a varint below 0x80 is itself
@@ -61,6 +62,14 @@ def _long_parts(value: int | None) -> tuple[bytes, bytes]:
 def _optional_string(value: str | None) -> bytes:
     head, data = _string_parts(value)
     return head + data
+
+
+# event_id_source's three values, written once.
+_SOURCES: Final[dict[str | None, bytes]] = {
+    None: _NULL,
+    EVENT: _optional_string(EVENT),
+    DERIVED: _optional_string(DERIVED),
+}
 
 
 def _optional_long(value: int | None) -> bytes:
@@ -202,7 +211,7 @@ def encode_result(result: DeliveryResult, backfill: str | None = None) -> bytes:
     time_head, time = _long_parts(event_time_ms)
     # A bytes %-format of bytes values: mypyc builds it with one allocation (CPyBytes_Build),
     # without the tuple and the call of b"".join.
-    return b"%b%b%b%b%b%b%b%b%b%b%b%b%b" % (
+    return b"%b%b%b%b%b%b%b%b%b%b%b%b%b%b" % (
         source,
         _long(offset),
         id_head,
@@ -216,6 +225,7 @@ def encode_result(result: DeliveryResult, backfill: str | None = None) -> bytes:
         latency_trace,
         kind,
         _NULL if backfill is None else _optional_string(backfill),
+        _SOURCES[event_id_source(result.coordinates, event_id)],
     )
 
 
@@ -246,6 +256,7 @@ def result_record(result: DeliveryResult, backfill: str | None = None) -> dict[s
         "email_count": result.email_count,
         "identifiers_dropped": list(result.identifiers_dropped),
         "backfill": backfill,
+        "event_id_source": event_id_source(c, result.event_id),
     }
 
 

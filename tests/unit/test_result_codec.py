@@ -14,6 +14,7 @@ from connector import __version__
 from connector.models import DeliveryResult, DeliveryStatus, SourceCoordinates
 from connector.results.codec import encode_result, encode_result_json, result_record
 from connector.schemas import avro
+from connector.transform.event_id import derive_event_id
 
 _LONGS = st.integers(min_value=0, max_value=2**62)
 _TEXT = st.text(max_size=40)
@@ -133,7 +134,7 @@ def test_a_reader_without_the_connection_field_reads_every_other_field() -> None
     """`connection` is the last field: a reader with the schema before it (results are
     schemaless, so its schema is the one it decodes with) stops before it and sees the rest."""
     older = json.loads((Path(avro.__file__).parent / "delivery_result.avsc").read_text())
-    newer = ("connection", *_IDENTIFIER_FIELDS, "backfill")
+    newer = ("connection", *_IDENTIFIER_FIELDS, "backfill", "event_id_source")
     older["fields"] = [f for f in older["fields"] if f["name"] not in newer]
     older_parsed = fastavro.parse_schema(older)
     result = DeliveryResult(
@@ -154,7 +155,8 @@ def test_a_reader_before_the_backfill_field_reads_a_backfills_results() -> None:
     the schema before it reads a backfill's result field for field; the current one names it."""
     schema_file = Path(avro.__file__).parent / "delivery_result.avsc"
     older = json.loads(schema_file.read_text())
-    older["fields"] = [f for f in older["fields"] if f["name"] != "backfill"]
+    later = ("backfill", "event_id_source")
+    older["fields"] = [f for f in older["fields"] if f["name"] not in later]
     result = DeliveryResult(
         SourceCoordinates("events", 1, 9), DeliveryStatus.DELIVERED, 1, 2, connection="new_shop",
         identifiers=("email",), email_count=1,
@@ -162,7 +164,7 @@ def test_a_reader_before_the_backfill_field_reads_a_backfills_results() -> None:
     written = encode_result(result, "last-week")
     decoded = avro.decode(fastavro.parse_schema(older), written)
     current = avro.decode(avro.bundled_schema(avro.DELIVERY_RESULT), written)
-    assert decoded == {k: v for k, v in current.items() if k != "backfill"}
+    assert decoded == {k: v for k, v in current.items() if k not in later}
     assert current["backfill"] == "last-week"
     assert (
         avro.decode(avro.bundled_schema(avro.DELIVERY_RESULT), encode_result(result))["backfill"]
@@ -174,7 +176,7 @@ def test_a_reader_before_the_identifier_fields_reads_every_other_field() -> None
     """The identifier fields come last, with defaults: a reader of the schema with
     `connection` but without them reads the rest; the current one reads them by value."""
     older = json.loads((Path(avro.__file__).parent / "delivery_result.avsc").read_text())
-    newer = (*_IDENTIFIER_FIELDS, "backfill")
+    newer = (*_IDENTIFIER_FIELDS, "backfill", "event_id_source")
     older["fields"] = [f for f in older["fields"] if f["name"] not in newer]
     result = DeliveryResult(
         SourceCoordinates("events", 1, 9), DeliveryStatus.DELIVERED, 1, 2, connection="default",
@@ -219,8 +221,28 @@ def test_json_results_carry_the_same_fields_by_value() -> None:
         "email_count": 1,
         "identifiers_dropped": ["phone:invalid"],
         "backfill": None,
+        "event_id_source": "event",
     }
     schema_fields = [
         f["name"] for f in json.loads(avro.bundled_text(avro.DELIVERY_RESULT))["fields"]
     ]
     assert list(orjson.loads(encode_result_json(result))) == schema_fields
+
+
+def test_each_result_says_whether_its_event_id_was_the_events_or_derived() -> None:
+    """A derived id is the UUIDv5 of the record's coordinates; any other id is the event's own
+    (a UUIDv5 of other coordinates too); no id, no source. Avro and JSON say the same."""
+    schema = avro.bundled_schema(avro.DELIVERY_RESULT)
+    here = SourceCoordinates("events", 3, 77)
+    elsewhere = SourceCoordinates("events", 3, 78)
+    cases = [
+        (derive_event_id(here), "derived"),
+        (derive_event_id(elsewhere), "event"),
+        ("order-2026-0001", "event"),
+        (None, None),
+    ]
+    for event_id, source in cases:
+        result = DeliveryResult(here, DeliveryStatus.DELIVERED, 1, 2, event_id=event_id)
+        assert avro.decode(schema, encode_result(result))["event_id_source"] == source
+        assert orjson.loads(encode_result_json(result))["event_id_source"] == source
+        assert encode_result(result) == avro.encode(schema, result_record(result))

@@ -186,3 +186,52 @@ def test_replay_keeps_the_original_coordinates_of_a_dead_letter() -> None:
     assert original_coordinates(envelope) == SourceCoordinates("events", 2, 4711, 123)
     foreign = dead_letter(3, "spotify_400", 123, **{"capi.source.offset": "not a number"})
     assert original_coordinates(foreign) == foreign.coordinates
+
+
+def test_the_report_shows_the_derived_event_id_share_per_name_and_the_hint() -> None:
+    """Results written by the codec with known ids (derived from their coordinates or the event's
+    own), read back as report reads them: the shares per event name, and the hint."""
+    from connector.models import DeliveryResult, DeliveryStatus
+    from connector.results.codec import encode_result
+    from connector.results.event_ids import HINT
+    from connector.schemas import avro
+    from connector.transform.event_id import derive_event_id
+
+    schema = avro.bundled_schema(avro.DELIVERY_RESULT)
+
+    def written(offset: int, name: str, *, own: bool, status: str = "DELIVERED") -> dict[str, Any]:
+        here = SourceCoordinates("events", 0, offset)
+        event_id = f"order-{offset}" if own else derive_event_id(here)
+        result = DeliveryResult(
+            here, DeliveryStatus(status), 1_000, 2_000, event_id=event_id, event_name=name
+        )
+        decoded: dict[str, Any] = avro.decode(schema, encode_result(result))
+        return decoded
+
+    summary = Summary()
+    for offset in range(8):  # PURCHASE: 6 with the order id, 2 derived
+        summary.add(written(offset, "PURCHASE", own=offset < 6))
+    for offset in range(8, 12):  # LEAD: all 4 derived
+        summary.add(written(offset, "LEAD", own=False))
+    summary.add(written(12, "LEAD", own=False, status="REJECTED_SPOTIFY"))  # not delivered
+    wire = summary.to_wire()
+    assert wire["event_ids"] == {
+        "by_event_name": {
+            "LEAD": {"event": 0, "derived": 4, "derived_share": 1.0},
+            "PURCHASE": {"event": 6, "derived": 2, "derived_share": 0.25},
+        },
+        "hint": HINT,
+    }
+    table = render_table(wire)
+    rows = [line.split() for line in table.splitlines() if line.startswith(("  LEAD ", "  PURC"))]
+    assert ["LEAD", "0", "4", "100.0%"] in rows
+    assert ["PURCHASE", "6", "2", "25.0%"] in rows
+    assert f"derived ids: {HINT}" in table
+
+    given_only = Summary()
+    given_only.add(written(1, "PURCHASE", own=True))
+    assert given_only.to_wire()["event_ids"] == {
+        "by_event_name": {"PURCHASE": {"event": 1, "derived": 0, "derived_share": 0.0}},
+        "hint": None,
+    }
+    assert "derived ids" not in render_table(given_only.to_wire())

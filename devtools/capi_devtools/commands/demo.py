@@ -186,6 +186,7 @@ def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> No
     print(f"  events accepted by the Spotify sandbox: {accepted}")
     print()
     print(_match_quality(typed), end="")
+    print(_event_ids(typed), end="")
 
 
 def _match_quality(results: Sequence[DeliveryResult]) -> str:
@@ -232,3 +233,18 @@ class _Printer:
 
     def done(self, text: str) -> None:
         print(f"          -> {text}", flush=True)
+
+
+def _event_ids(results: Sequence[DeliveryResult]) -> str:
+    """`report`'s deduplication readiness: the derived event id share per event name."""
+    from connector.results.event_ids import (
+        EventIdSources,
+        event_id_source,
+        render_event_id_sources,
+    )
+
+    sources = EventIdSources()
+    for r in results:
+        if r.status.value == "DELIVERED":
+            sources.add(r.event_name or "(none)", event_id_source(r.coordinates, r.event_id))
+    return "\n".join(render_event_id_sources(sources.to_wire())) + "\n"
