@@ -34,6 +34,7 @@ _BUNDLED_VALUES: Final = (
     "map",
     ("union", ("null", "boolean", "long", "double", "string", ("array", "string"))),
 )
+ZERO_SIZED_ITEMS: Final = 4096  # native/src/avro.rs ZERO_SIZED_ITEMS
 _READER_FIELDS: Final = (
     "event",
     "properties",
@@ -125,10 +126,15 @@ def _count(b: bytes, pos: int) -> tuple[int, int, int]:
     """A block's item count (0 ends), the block's size in bytes (-1 when not written), and the
     position after them."""
     count, pos = _long(b, pos)
-    if count >= 0:
-        return count, -1, pos
-    size, pos = _long(b, pos)
-    return -count, size, pos
+    size = -1
+    if count < 0:
+        size, pos = _long(b, pos)
+        count = -count
+    # Items of no bytes (null, an empty fixed) could make a count of billions cost as much (a
+    # hang in fastavro): refused beyond the bytes left and ZERO_SIZED_ITEMS, as natively.
+    if count > len(b) - pos and count > ZERO_SIZED_ITEMS:
+        raise ValueError("a block counting more items than the record holds")
+    return count, size, pos
 
 
 def _reader(how: Any) -> Read:

@@ -33,6 +33,7 @@ MODULES: tuple[str, ...] = (
     "connector.models",
     "connector.offsets",
     "connector.results.codec",
+    "connector.results.event_ids",
     "connector.prepare.reader",
     "connector.prepare.plan_reader",
     "connector.prepare.decode",

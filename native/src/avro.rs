@@ -89,6 +89,8 @@ pub struct Plan {
 
 /// Nesting deeper than this in skipped values is declined (a recursive type could go on).
 const MAX_DEPTH: u32 = 32;
+/// Items of no bytes a block may count beyond the bytes left (see `skip_blocks`).
+const ZERO_SIZED_ITEMS: u64 = 4096;
 
 /// Where the property bag's entries go as they are read (`props::Props` through the property
 /// table; every entry, for the tests' `read_event`).
@@ -403,9 +405,10 @@ impl<'a> Reader<'a> {
                 None
             };
             let count = count.unsigned_abs();
-            // Items of no bytes (null) could make a count of billions cost as much: a block
-            // counting more items than there are bytes left is declined.
-            if count > (self.b.len() - self.pos) as u64 {
+            // Items of no bytes (null, an empty fixed) could make a count of billions cost as
+            // much: a block counting more items than there are bytes left, and more than
+            // ZERO_SIZED_ITEMS, is declined (fastavro reads a few such items, so this reader does).
+            if count > (self.b.len() - self.pos) as u64 && count > ZERO_SIZED_ITEMS {
                 return None;
             }
             let start = self.pos;
