@@ -129,6 +129,8 @@ def _count(b: bytes, pos: int) -> tuple[int, int, int]:
     size = -1
     if count < 0:
         size, pos = _long(b, pos)
+        if size < 0:
+            raise ValueError("a negative block size")
         count = -count
     # Items of no bytes (null, an empty fixed) could make a count of billions cost as much (a
     # hang in fastavro): refused beyond the bytes left and ZERO_SIZED_ITEMS, as natively.

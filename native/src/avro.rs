@@ -10,8 +10,6 @@
 //! nine, a boolean 0 or 1, every length within the record, and a skipped block that gives its
 //! size in bytes must take exactly that size (fastavro jumps over it).
 
-use crate::props::Value;
-
 /// How one writer value is read as a value of the reader's type: fastavro's resolution.
 #[derive(Debug, PartialEq)]
 pub enum Read {
@@ -91,6 +89,19 @@ pub struct Plan {
 const MAX_DEPTH: u32 = 32;
 /// Items of no bytes a block may count beyond the bytes left (see `skip_blocks`).
 const ZERO_SIZED_ITEMS: u64 = 4096;
+
+/// A value as read: a property's, the event name's, the timestamp's.
+#[derive(Clone, Copy, Debug)]
+pub enum Value<'a> {
+    Null,
+    Bool(bool),
+    Long(i64),
+    Double(f64),
+    Str(&'a str),
+    /// An array of strings: never the common case of a field read here, but a consent rule by
+    /// category reads its items.
+    List(Items<'a>),
+}
 
 /// Where the property bag's entries go as they are read (`props::Props` through the property
 /// table; every entry, for the tests' `read_event`).

@@ -19,10 +19,10 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use avro::Bag;
+use avro::{Bag, Value};
 use ids::PhonePlans;
 use prepare::{Consent, Framing, Outcome, Ready, Settings, Taught};
-use props::{PropertyTable, Value, MAX_PROPERTIES, REQUIRED};
+use props::{PropertyTable, MAX_PROPERTIES, REQUIRED};
 use wire::Wire;
 
 type Plans = Vec<(String, Vec<(String, Vec<usize>)>)>;

@@ -11,10 +11,10 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use crate::avro::{self, Plan};
+use crate::avro::{self, Plan, Value};
 use crate::ids::{email_hash, is_ipv4, sha256_hex, PhonePlans};
 use crate::json::float_text;
-use crate::props::{Bound, PropertyTable, Props, Rule, Value};
+use crate::props::{Bound, PropertyTable, Props, Rule};
 use crate::text::{py_len, py_strip};
 use crate::wire::{Out, Wire};
 

@@ -8,20 +8,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::avro::{Bag, Items};
+use crate::avro::{Bag, Value};
 use crate::wire::Wire;
-
-#[derive(Clone, Copy, Debug)]
-pub enum Value<'a> {
-    Null,
-    Bool(bool),
-    Long(i64),
-    Double(f64),
-    Str(&'a str),
-    /// An array of strings: never the common case of a field read here, but a consent rule by
-    /// category reads its items.
-    List(Items<'a>),
-}
 
 /// The rules the native code has, each by the name of the Python rule it follows (the name
 /// `mapping.PROPERTIES` gives it).

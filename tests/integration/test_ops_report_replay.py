@@ -129,6 +129,11 @@ def test_report_counts_failures_and_replay_delivers_them_with_the_same_event_ids
             },
             "refused_fields": [],  # the events refused were too old: no field was removed
             "backfills": {},  # no result of a backfill
+            # every event carries its own $event_id: no derived id, no hint
+            "event_ids": {
+                "by_event_name": {"PURCHASE": {"derived": 0, "derived_share": 0.0, "event": 30}},
+                "hint": None,
+            },
             "unsettled_problems": 12,
             "oldest_unsettled_problem": {
                 "event_id": oldest.event_id,

@@ -96,6 +96,8 @@ def _expected(result: DeliveryResult) -> dict[str, Any]:
         "email_count": result.email_count,
         "identifiers_dropped": list(result.identifiers_dropped),
         "backfill": None,  # the live run's
+        # Every event here carries its own $event_id (tracking_record's order-<n>)
+        "event_id_source": None if result.event_id is None else "event",
     }
 
 
@@ -131,13 +133,14 @@ def test_json_results_are_one_object_each_with_the_avro_fields(kafka_bootstrap: 
 
 
 def _schema_before_identifiers() -> str:
-    """The results schema as it was before the identifier and backfill fields: the registry's
-    version 1."""
+    """The results schema as it was before the identifier, backfill and event_id_source fields:
+    the registry's version 1."""
     parsed = json.loads(avro.bundled_text(avro.DELIVERY_RESULT))
     parsed["fields"] = [
         f
         for f in parsed["fields"]
-        if f["name"] not in ("identifiers", "email_count", "identifiers_dropped", "backfill")
+        if f["name"]
+        not in ("identifiers", "email_count", "identifiers_dropped", "backfill", "event_id_source")
     ]
     return json.dumps(parsed)
 
