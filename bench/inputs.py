@@ -44,18 +44,10 @@ from bench import end_to_end as e2e
 from capi_devtools.localinfra import KafkaBroker
 from capi_devtools.localinfra.registry import SchemaRegistry
 from connector.schemas import avro
+from tests.support import differential
 
-GROUPS = "onetrust_groups"
-ALLOWED = [
-    "user_data.hashed_emails",
-    "user_data.ip_address",
-    "user_data.clickID",
-    "user_data.user_agent",
-    "event_details.content_category",
-    "event_details.content_name",
-    "action_source",
-    "event_source_url",
-]
+GROUPS = differential.GROUPS_PROPERTY
+ALLOWED = list(differential.ALLOWED_FIELDS)
 CATEGORY = {
     "CONNECTOR_TRANSFORM__CONSENT__PROPERTY": GROUPS,
     "CONNECTOR_TRANSFORM__CONSENT__CATEGORY": "C0004",

@@ -1,7 +1,9 @@
-"""Session fixtures shared by every test folder: the real Kafka broker, topics, group ids."""
+"""Session fixtures shared by every test folder: the real Kafka broker, topics, group ids; and the
+root logger given back after each test (the commands configure it as in production)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -9,6 +11,15 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from capi_devtools.localinfra import KafkaBroker
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ backfill's own cap, and a dry run whose counts the real run then matches."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from pydantic import SecretStr
 
@@ -34,7 +32,12 @@ from connector.cli import main
 from connector.config import Settings, SinkSettings
 from connector.models import DeliveryResult
 from connector.schemas import avro
-from tests.support.connector import ConnectorThread, connector_settings
+from tests.support.connector import (
+    ConnectorThread,
+    config_file,
+    connector_settings,
+    spotify_section,
+)
 from tests.support.events import tracking_record
 from tests.support.kafka import create_topics, read_results
 
@@ -44,16 +47,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NEW_TOKEN = "new-shop-token-not-a-secret"
 NEW_CONNECTION_ID = str(uuid.UUID(int=11))
 SECOND_MS = 1000
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The command configures the root logger as in production; give pytest its own back."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture
@@ -101,35 +94,20 @@ def live_settings(bootstrap: str, topic: str, url: str, **sink: Any) -> Settings
     )
 
 
-def config_file(tmp_path: Path, settings: Settings, **extra: Any) -> Path:
-    """The live settings as a YAML file, with the new connection a backfill may target."""
-    k = settings.kafka
-    data: dict[str, Any] = {
-        "kafka": {
-            "bootstrap_servers": k.bootstrap_servers,
-            "input_topic": k.input_topic,
-            "group_id": k.group_id,
-            "results_topic": k.results_topic,
-            "dlq_topic": k.dlq_topic,
-        },
-        "spotify": {
-            "url": settings.spotify.url,
-            "token": DEFAULT_TOKEN,
-            "connection_id": DEFAULT_CONNECTION_ID,
-            "connections": {
-                "new_shop": {"token": NEW_TOKEN, "connection_id": NEW_CONNECTION_ID},
-            },
-        },
-        "sink": settings.sink.model_dump(),
-        "pipeline": {"commit_interval_s": 0.5, "drain_timeout_s": 20},
-        "telemetry": {"log_level": "WARNING"},
+def backfill_config(tmp_path: Path, settings: Settings, **extra: Any) -> Path:
+    """The live settings as a file, with the new connection a backfill may target; the default
+    connection answers the routing, new_shop only what a backfill sends it."""
+    new_shop = {"token": NEW_TOKEN, "connection_id": NEW_CONNECTION_ID}
+    return config_file(
+        tmp_path,
+        settings,
+        spotify={**spotify_section(settings), "connections": {"new_shop": new_shop}},
+        sink=settings.sink.model_dump(),
+        pipeline={"commit_interval_s": 0.5, "drain_timeout_s": 20},
+        telemetry={"log_level": "WARNING"},
+        routing={"default": "default"},
         **extra,
-    }
-    # The default connection answers the routing; new_shop only what a backfill sends it.
-    data["routing"] = {"default": "default"}
-    path = tmp_path / f"settings-{uuid.uuid4().hex[:6]}.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
+    )
 
 
 def backfill(
@@ -174,7 +152,7 @@ def test_a_range_in_the_middle_is_sent_exactly_with_the_live_run_s_event_ids(
     # Records 10 to 29: offsets 5 to 14 of each partition; 9 and 30, 31 are the neighbours.
     frm, to = iso(first_ms + 10 * SECOND_MS), iso(first_ms + 30 * SECOND_MS)
     code, summary, said = backfill(
-        capsys, config_file(tmp_path, settings), "--from", frm, "--to", to,
+        capsys, backfill_config(tmp_path, settings), "--from", frm, "--to", to,
         "--connection", "new_shop", "--id", "middle",
     )  # fmt: skip
 
@@ -201,7 +179,7 @@ def test_a_range_in_the_middle_is_sent_exactly_with_the_live_run_s_event_ids(
 
     # The same id again: the range is done, nothing is sent twice.
     code, again, _ = backfill(
-        capsys, config_file(tmp_path, settings), "--from", frm, "--to", to,
+        capsys, backfill_config(tmp_path, settings), "--from", frm, "--to", to,
         "--connection", "new_shop", "--id", "middle",
     )  # fmt: skip
     assert (code, again["records"], again["by_status"]) == (0, 0, {})
@@ -228,7 +206,7 @@ def test_a_killed_backfill_resumed_with_its_id_delivers_the_rest_and_loses_nothi
     total = 400
     produce_timed(kafka_bootstrap, topic, [event(i) for i in range(total)], first_ms, 2)
     settings = live_settings(kafka_bootstrap, topic, sandbox.url, batch_size=5, linger_ms=20)
-    config = config_file(tmp_path, settings)
+    config = backfill_config(tmp_path, settings)
     # 80 requests at 10 a second: the cap, not the machine, keeps the first run going 8 s.
     argv = ["backfill", "--config", str(config), "--from", iso(first_ms), "--to",
             iso(first_ms + total * SECOND_MS), "--connection", "new_shop", "--id", "resume",
@@ -287,7 +265,7 @@ def test_live_traffic_keeps_flowing_while_a_capped_backfill_runs(
     settings = live_settings(
         kafka_bootstrap, topic, sandbox.url, batch_size=5, linger_ms=20, max_requests_per_second=40
     )
-    config = config_file(tmp_path, settings)
+    config = backfill_config(tmp_path, settings)
     stop_producing = threading.Event()
     produced = Counter[str]()
 
@@ -361,7 +339,7 @@ def test_the_dry_run_counts_match_what_the_real_run_then_delivers(
     produce_timed(kafka_bootstrap, topic, values, first_ms, 2)
     settings = live_settings(kafka_bootstrap, topic, sandbox.url)
     transform = {"consent": {"property": "marketing_consent"}, "max_event_age_s": 30 * 86_400}
-    config = config_file(tmp_path, settings, transform=transform)
+    config = backfill_config(tmp_path, settings, transform=transform)
     argv = ("--from", iso(first_ms + 5 * SECOND_MS), "--to", iso(first_ms + 55 * SECOND_MS),
             "--connection", "new_shop", "--id", "dry")  # fmt: skip
 

@@ -4,8 +4,6 @@ dead-lettered, its offset is committed, and `report` counts it."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +27,6 @@ pytestmark = pytest.mark.integration
 
 DENIED = {2, 5, 8}
 MISSING = {3, 9}
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """`report` configures the root logger as in production; give pytest its own back."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def test_dropped_events_are_skipped_committed_not_dead_lettered_and_reported(

@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import json
-import logging
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN, SandboxThread
+from capi_devtools.sandbox import SandboxThread
 from connector.cli import main
 from connector.commands.report import percentiles
 from connector.config import Settings, SinkSettings
 from connector.models import DeliveryResult
-from tests.support.connector import ConnectorThread, connector_settings
+from tests.support.connector import ConnectorThread, config_file, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import create_topics, header_map, produce_events, read_all, read_results
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The commands configure the root logger as in production; give pytest its own back."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def _topics(bootstrap: str) -> str:
@@ -42,31 +29,18 @@ def _topics(bootstrap: str) -> str:
 
 
 def _config(tmp_path: Path, settings: Settings) -> Path:
-    k, sink = settings.kafka, settings.sink
-    data = {
-        "kafka": {
-            "bootstrap_servers": k.bootstrap_servers,
-            "input_topic": k.input_topic,
-            "group_id": k.group_id,
-            "results_topic": k.results_topic,
-            "dlq_topic": k.dlq_topic,
-        },
-        "spotify": {
-            "url": settings.spotify.url,
-            "token": DEFAULT_TOKEN,
-            "connection_id": DEFAULT_CONNECTION_ID,
-        },
-        "sink": {
+    sink = settings.sink
+    return config_file(
+        tmp_path,
+        settings,
+        sink={
             "max_attempts": sink.max_attempts,
             "backoff_initial_s": sink.backoff_initial_s,
             "backoff_max_s": sink.backoff_max_s,
         },
-        "pipeline": {"commit_interval_s": 0.5, "drain_timeout_s": 20},
-        "telemetry": {"log_format": "text"},
-    }
-    path = tmp_path / "connector.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
+        pipeline={"commit_interval_s": 0.5, "drain_timeout_s": 20},
+        telemetry={"log_format": "text"},
+    )
 
 
 def _report(capsys: pytest.CaptureFixture[str], config: Path, *extra: str) -> dict[str, Any]:

@@ -4,15 +4,11 @@ results compared with the sandbox's Ads API diagnostics, through the CLI."""
 from __future__ import annotations
 
 import json
-import logging
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pydantic import SecretStr
 
 from capi_devtools.sandbox import (
@@ -20,27 +16,16 @@ from capi_devtools.sandbox import (
     DEFAULT_ADS_CLIENT_SECRET,
     DEFAULT_ADS_REFRESH_TOKEN,
     DEFAULT_BUSINESS_ID,
-    DEFAULT_CONNECTION_ID,
     DEFAULT_DATASET_ID,
-    DEFAULT_TOKEN,
     SandboxThread,
 )
 from connector.cli import main
 from connector.config import Settings
-from tests.support.connector import ConnectorThread, connector_settings
+from tests.support.connector import ConnectorThread, config_file, connector_settings
 from tests.support.events import tracking_record
 from tests.support.kafka import connector_topics, produce_events
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def deliver(bootstrap: str, sandbox: SandboxThread, purchases: int, leads: int) -> Settings:
@@ -58,36 +43,19 @@ def deliver(bootstrap: str, sandbox: SandboxThread, purchases: int, leads: int) 
     return settings
 
 
-def config_file(tmp_path: Path, settings: Settings, sandbox: SandboxThread, delay_s: float) -> Path:
-    k = settings.kafka
-    data: dict[str, Any] = {
-        "kafka": {
-            "bootstrap_servers": k.bootstrap_servers,
-            "input_topic": k.input_topic,
-            "group_id": k.group_id,
-            "results_topic": k.results_topic,
-            "dlq_topic": k.dlq_topic,
-        },
-        "spotify": {
-            "url": sandbox.url,
-            "token": DEFAULT_TOKEN,
-            "connection_id": DEFAULT_CONNECTION_ID,
-        },
-        "ads_api": {
-            "url": sandbox.ads_url,
-            "token_url": sandbox.token_url,
-            "client_id": DEFAULT_ADS_CLIENT_ID,
-            "client_secret": DEFAULT_ADS_CLIENT_SECRET,
-            "refresh_token": DEFAULT_ADS_REFRESH_TOKEN,
-            "business_id": DEFAULT_BUSINESS_ID,
-            "dataset_id": DEFAULT_DATASET_ID,
-            "processing_delay_s": delay_s,
-        },
-        "telemetry": {"log_level": "WARNING"},
+def ads_config(tmp_path: Path, settings: Settings, sandbox: SandboxThread, delay_s: float) -> Path:
+    """The settings file with the sandbox's Ads API account and Spotify's processing delay."""
+    ads_api = {
+        "url": sandbox.ads_url,
+        "token_url": sandbox.token_url,
+        "client_id": DEFAULT_ADS_CLIENT_ID,
+        "client_secret": DEFAULT_ADS_CLIENT_SECRET,
+        "refresh_token": DEFAULT_ADS_REFRESH_TOKEN,
+        "business_id": DEFAULT_BUSINESS_ID,
+        "dataset_id": DEFAULT_DATASET_ID,
+        "processing_delay_s": delay_s,
     }
-    path = tmp_path / f"settings-{uuid.uuid4().hex[:6]}.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
+    return config_file(tmp_path, settings, ads_api=ads_api, telemetry={"log_level": "WARNING"})
 
 
 def reconcile(
@@ -112,7 +80,7 @@ def test_delivered_events_reconcile_to_no_gap_once_past_the_delay(
         settings = deliver(kafka_bootstrap, sandbox, purchases=30, leads=20)
 
         # Inside Spotify's 20 minutes nothing is compared: every bucket is pending, no gap.
-        code, inside = reconcile(capsys, config_file(tmp_path, settings, sandbox, 1200))
+        code, inside = reconcile(capsys, ads_config(tmp_path, settings, sandbox, 1200))
         assert code == 0
         assert {row["state"] for row in inside["rows"]} == {"pending"}
         assert sum(row["delivered"] for row in inside["rows"]) == 50
@@ -120,7 +88,7 @@ def test_delivered_events_reconcile_to_no_gap_once_past_the_delay(
         assert totals(inside) == {"LEAD": (0, 0, 0), "PURCHASE": (0, 0, 0)}
 
         # Past the delay: both sides say the same, per name and bucket.
-        code, past = reconcile(capsys, config_file(tmp_path, settings, sandbox, 0))
+        code, past = reconcile(capsys, ads_config(tmp_path, settings, sandbox, 0))
     assert code == 0
     assert past["gap"] == 0
     assert past["causes"] == []
@@ -135,7 +103,7 @@ def test_a_tenth_of_one_name_lost_shows_that_gap_on_that_name_only(
     with SandboxThread() as sandbox:
         sandbox.configure(ads_diagnostics_delay_s=0, ads_diagnostics_loss={"PURCHASE": 0.1})
         settings = deliver(kafka_bootstrap, sandbox, purchases=100, leads=40)
-        code, wire = reconcile(capsys, config_file(tmp_path, settings, sandbox, 0))
+        code, wire = reconcile(capsys, ads_config(tmp_path, settings, sandbox, 0))
     assert code == 1
     assert totals(wire) == {"LEAD": (40, 40, 0), "PURCHASE": (100, 90, 10)}
     ratios = {t["event_name"]: t["gap_ratio"] for t in wire["totals"]}
@@ -150,10 +118,10 @@ def test_an_unlinked_dataset_is_named_as_the_cause(
     with SandboxThread() as sandbox:
         sandbox.configure(ads_diagnostics_delay_s=0, ads_unlinked_datasets=[DEFAULT_DATASET_ID])
         settings = deliver(kafka_bootstrap, sandbox, purchases=12, leads=0)
-        code, wire = reconcile(capsys, config_file(tmp_path, settings, sandbox, 0))
+        code, wire = reconcile(capsys, ads_config(tmp_path, settings, sandbox, 0))
         capsys.readouterr()
         table_code = main(
-            ["reconcile", "--config", str(config_file(tmp_path, settings, sandbox, 0))]
+            ["reconcile", "--config", str(ads_config(tmp_path, settings, sandbox, 0))]
         )
         table = capsys.readouterr().out
     assert code == 1
@@ -184,7 +152,7 @@ def test_the_periodic_reconciliation_feeds_the_gap_metrics_and_counts_failed_run
     with SandboxThread() as sandbox:
         sandbox.configure(ads_diagnostics_delay_s=0, ads_diagnostics_loss={"PURCHASE": 0.25})
         delivered = deliver(kafka_bootstrap, sandbox, purchases=40, leads=0)
-        settings = load_settings(config_file(tmp_path, delivered, sandbox, 0))
+        settings = load_settings(ads_config(tmp_path, delivered, sandbox, 0))
         telemetry = Telemetry(settings)
         metrics = ReconcileMetrics(telemetry.meter_provider.get_meter("t"), clock_s=lambda: 1234.0)
         before = scraped(telemetry)

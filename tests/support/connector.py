@@ -6,7 +6,10 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+import yaml
 from pydantic import SecretStr
 
 from capi_devtools.sandbox import DEFAULT_CONNECTION_ID, DEFAULT_TOKEN
@@ -90,3 +93,32 @@ class ConnectorThread(Service):
             time.sleep(0.05)
         with self._lock:
             raise AssertionError(f"{len(self.results)} results after {timeout_s} s, wanted {count}")
+
+
+def spotify_section(settings: Settings) -> dict[str, Any]:
+    """The settings file's `spotify` section: the sandbox's default connection."""
+    return {
+        "url": settings.spotify.url,
+        "token": DEFAULT_TOKEN,
+        "connection_id": DEFAULT_CONNECTION_ID,
+    }
+
+
+def config_file(tmp_path: Path, settings: Settings, **sections: Any) -> Path:
+    """What the commands read with `--config`: the settings' topics and group, the default
+    connection, and `sections` (each a settings section, added or in place of those)."""
+    k = settings.kafka
+    data: dict[str, Any] = {
+        "kafka": {
+            "bootstrap_servers": k.bootstrap_servers,
+            "input_topic": k.input_topic,
+            "group_id": k.group_id,
+            "results_topic": k.results_topic,
+            "dlq_topic": k.dlq_topic,
+        },
+        "spotify": spotify_section(settings),
+        **sections,
+    }
+    path = tmp_path / f"settings-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path

@@ -155,6 +155,19 @@ def with_groups(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "properties": {**properties, GROUPS_PROPERTY: groups}}
 
 
+# An allow-list without the phone and device id (also bench/inputs.py's).
+ALLOWED_FIELDS = (
+    "user_data.hashed_emails",
+    "user_data.ip_address",
+    "user_data.clickID",
+    "user_data.user_agent",
+    "event_details.content_category",
+    "event_details.content_name",
+    "action_source",
+    "event_source_url",
+)
+
+
 def category_allow_list_settings() -> TransformSettings:
     """A consent rule by OneTrust category and an allow-list without the phone and device id."""
     return TransformSettings(
@@ -165,16 +178,7 @@ def category_allow_list_settings() -> TransformSettings:
             on_denied="drop",
             on_missing="attribution_only",
         ),
-        allowed_fields=(
-            "user_data.hashed_emails",
-            "user_data.ip_address",
-            "user_data.clickID",
-            "user_data.user_agent",
-            "event_details.content_category",
-            "event_details.content_name",
-            "action_source",
-            "event_source_url",
-        ),
+        allowed_fields=ALLOWED_FIELDS,
     )
 
 
