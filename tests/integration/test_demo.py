@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from capi_devtools.commands.demo import GLOBEX_EVERY
+from capi_devtools.commands.demo import GLOBEX_EVERY, NO_EVENT_ID_EVERY
 from capi_devtools.samples import (
     CLICK_THROUGH_EVERY,
     CONSENT_DENIED_AT,
@@ -22,6 +22,7 @@ from capi_devtools.samples import (
     sample_events,
 )
 from connector.config import TransformSettings
+from connector.results.event_ids import HINT
 from connector.transform.event_names import EventNames
 from tests.chart.helm import REPO_ROOT
 
@@ -82,6 +83,9 @@ def test_demo_settles_every_record_and_says_what_became_of_them() -> None:
         ("device_id", "placeholder"),
         ("click_id", "refused"),
     }
+    # One sample in five has no $event_id: its id is derived, and the hint says what to send.
+    assert _event_id_rows(out) == _expected_event_id_rows(sent)
+    assert f"  derived ids: {HINT}" in out
     assert out.rstrip().endswith("stopped the connector, the sandbox and the broker")
 
 
@@ -91,9 +95,14 @@ def _match_quality_rows(out: str) -> dict[str, list[str]]:
     return {name: [count, *re.findall(r"\d+ %", shares)] for name, count, shares in rows}
 
 
-def _expected_rows(sent: list[int]) -> dict[str, list[str]]:
-    """From the samples themselves: the sandbox refuses clickID, so no delivered event has it;
-    the short phones and all-zero device ids are dropped; every event keeps e-mail and IP."""
+def _event_id_rows(out: str) -> dict[str, list[str]]:
+    section = out.split("event ids (delivered)")[1]
+    rows = re.findall(r"^  ([A-Z_]+) +(\d+) +(\d+) +([\d.]+)%$", section, flags=re.MULTILINE)
+    return {name: [given, derived, share] for name, given, derived, share in rows}
+
+
+def _by_name(sent: list[int]) -> dict[str, list[int]]:
+    """The sent samples' indexes by Spotify event name."""
     events = list(sample_events(EVENTS))
     names = EventNames(DEMO_EVENT_NAME_MAPPING, TransformSettings().event_name_aliases)
     by_name: dict[str, list[int]] = {}
@@ -102,6 +111,22 @@ def _expected_rows(sent: list[int]) -> dict[str, list[str]]:
             events[i]["event"]
         )
         by_name.setdefault(str(name), []).append(i)
+    return by_name
+
+
+def _expected_event_id_rows(sent: list[int]) -> dict[str, list[str]]:
+    rows = {}
+    for name, indexes in sorted(_by_name(sent).items()):
+        derived = sum(1 for i in indexes if i % NO_EVENT_ID_EVERY == NO_EVENT_ID_EVERY - 1)
+        share = f"{100 * round(derived / len(indexes), 4):.1f}"
+        rows[name] = [str(len(indexes) - derived), str(derived), share]
+    return rows
+
+
+def _expected_rows(sent: list[int]) -> dict[str, list[str]]:
+    """From the samples themselves: the sandbox refuses clickID, so no delivered event has it;
+    the short phones and all-zero device ids are dropped; every event keeps e-mail and IP."""
+    by_name = _by_name(sent)
 
     def share(count: int, total: int) -> str:
         return f"{round(count / total * 100)} %"

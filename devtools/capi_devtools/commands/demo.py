@@ -8,7 +8,9 @@ without the refused field and delivered. A consent rule on `marketing_consent` d
 that deny it or lack it: the summary counts them as skipped (never sent, never dead-lettered).
 Two brands share the bus: events are routed by their `brand` property to two Spotify
 connections, each with its own token and connection id. Last comes `report`'s match-quality
-table: the samples carry some short phones and all-zero device ids, dropped with a hint.
+table: the samples carry some short phones and all-zero device ids, dropped with a hint; and its
+event id table: one sample in five has no `$event_id`, so its id is derived, with the hint to send
+the order id (Spotify deduplicates Pixel and CAPI events only on an id both send).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ BRANDS = {
     "globex": "0d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a",
 }
 GLOBEX_EVERY = 4
+# One sample event in five comes from a tag that sends no $event_id: its id is derived from the
+# record's coordinates, and the last table says what that means for deduplication with the Pixel.
+NO_EVENT_ID_EVERY = 5
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,7 +165,10 @@ def _produce_samples(bootstrap: str, topic: str, events: int) -> tuple[int, int]
 
 def _branded(event: dict[str, Any], index: int) -> dict[str, Any]:
     brand = "globex" if index % GLOBEX_EVERY == GLOBEX_EVERY - 1 else "acme"
-    return {**event, "properties": {**event["properties"], "brand": brand}}
+    properties = {**event["properties"], "brand": brand}
+    if index % NO_EVENT_ID_EVERY == NO_EVENT_ID_EVERY - 1:
+        del properties["$event_id"]
+    return {**event, "properties": properties}
 
 
 def _summary(results: Sequence[DeliveryResult], accepted: int, total: int) -> None:
