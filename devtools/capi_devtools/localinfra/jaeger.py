@@ -5,8 +5,6 @@ Jaeger's query API (`/api/traces`), which the traces test reads back."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -16,7 +14,7 @@ from typing import Any
 
 from capi_devtools.errors import LocalInfraError
 from capi_devtools.localinfra.kafka import free_port
-from connector.process.lifetime import die_with_parent
+from capi_devtools.localinfra.processes import launch, stop_group
 from connector.process.service import Service
 
 START_TIMEOUT_S = 60.0
@@ -69,18 +67,10 @@ class Jaeger(Service):
         self.otlp_port, self.query_port = free_port(), free_port()
         config = Path(self._dir.name) / "jaeger.json"  # JSON is YAML
         config.write_text(json.dumps(_config(self.otlp_port, self.query_port, free_port())))
-        log = (Path(self._dir.name) / "jaeger.log").open("wb")
-        self._process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
-            [str(self._binary), f"--config=file:{config}"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - set before exec, nothing shared
-        )
-        log.close()
+        log = Path(self._dir.name) / "jaeger.log"
+        self._process = launch([str(self._binary), f"--config=file:{config}"], log)
         if not self._wait_until_ready():
-            tail = (Path(self._dir.name) / "jaeger.log").read_text(errors="replace")[-600:]
+            tail = log.read_text(errors="replace")[-600:]
             self.stop()
             raise LocalInfraError(f"Jaeger did not start: {tail}")
 
@@ -110,13 +100,7 @@ class Jaeger(Service):
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(20)
+        stop_group(process)
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None

@@ -27,12 +27,11 @@ from confluent_kafka.admin import AdminClient
 
 from capi_devtools.errors import LocalInfraError
 from capi_devtools.localinfra.jars import kafka_libs, require_tool
+from capi_devtools.localinfra.processes import launch, stop_group
 from capi_devtools.localinfra.tls import TlsMaterial
-from connector.process.lifetime import die_with_parent
 from connector.process.service import Service
 
 START_TIMEOUT_S = 90.0
-STOP_TIMEOUT_S = 20.0
 _PORT_ATTEMPTS = 3
 
 _LOG4J = """\
@@ -173,16 +172,7 @@ class KafkaBroker(Service):
 
     def _launch(self) -> None:
         assert self._workdir is not None  # noqa: S101 - set by start()
-        log = (self._workdir / "broker.log").open("ab")
-        self._process = subprocess.Popen(  # noqa: S603 - fixed command, no shell
-            self._launch_command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - set before exec, nothing shared
-        )
-        log.close()
+        self._process = launch(self._launch_command, self._workdir / "broker.log")
 
     def restart(self, *, hard: bool = False) -> float:
         """Stop the JVM (SIGTERM, or SIGKILL when `hard`) and start it again on the same ports
@@ -281,16 +271,7 @@ class KafkaBroker(Service):
 
     def _kill(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except ProcessLookupError:
-            process.wait(timeout=STOP_TIMEOUT_S)
+        stop_group(process)
 
     def stop(self) -> None:
         """Stop the broker and remove its files. Safe to call twice."""

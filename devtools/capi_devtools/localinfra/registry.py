@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 from capi_devtools.errors import LocalInfraError
 from capi_devtools.localinfra.jars import cache_dir, require_tool
 from capi_devtools.localinfra.kafka import free_port
-from connector.process.lifetime import die_with_parent
+from capi_devtools.localinfra.processes import launch, stop_group
 from connector.process.service import Service
 
 APICURIO = "io.apicurio:apicurio-registry-app:3.3.3:tar.gz:all"
@@ -96,26 +95,19 @@ class SchemaRegistry(Service):
         began = time.monotonic()
         self.port = free_port()
         fd, log_name = tempfile.mkstemp(prefix="capi-registry-", suffix=".log")
+        os.close(fd)
         self._log = Path(log_name)
-        with os.fdopen(fd, "wb") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - fixed command, no shell
-                [
-                    java,
-                    "-Xmx384m",
-                    "-Dquarkus.http.host=127.0.0.1",
-                    f"-Dquarkus.http.port={self.port}",
-                    "-Dquarkus.management.host=127.0.0.1",
-                    f"-Dquarkus.management.port={free_port()}",
-                    "-jar",
-                    "quarkus-run.jar",
-                ],
-                cwd=app,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=die_with_parent,  # noqa: PLW1509 - set before exec, nothing shared
-            )
+        command = [
+            java,
+            "-Xmx384m",
+            "-Dquarkus.http.host=127.0.0.1",
+            f"-Dquarkus.http.port={self.port}",
+            "-Dquarkus.management.host=127.0.0.1",
+            f"-Dquarkus.management.port={free_port()}",
+            "-jar",
+            "quarkus-run.jar",
+        ]
+        self._process = launch(command, self._log, cwd=app)
         if not self._wait_until_ready():
             tail = self._log.read_text(errors="replace").strip().splitlines()[-5:]
             self.stop()
@@ -138,13 +130,7 @@ class SchemaRegistry(Service):
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(20)
+        stop_group(process)
         if self._log is not None:
             self._log.unlink(missing_ok=True)
             self._log = None
