@@ -128,6 +128,13 @@ class SchemaLookup(Protocol):
     def close(self) -> None: ...
 
 
+def confluent_schema_id(value: bytes) -> int | None:
+    """The schema id of a Confluent-framed value (magic byte 0, a 4-byte id); None unframed."""
+    if len(value) < 5 or value[0] != _MAGIC:
+        return None
+    return int.from_bytes(value[1:5], "big")
+
+
 class ConfluentDecoder:
     """Magic byte 0, a 4-byte big-endian schema id, then Avro binary; the id is looked up once."""
 
@@ -143,9 +150,9 @@ class ConfluentDecoder:
 
     def decode(self, value: bytes | None) -> TrackingEvent:
         payload = _check_size(value)
-        if len(payload) < 5 or payload[0] != _MAGIC:
+        schema_id = confluent_schema_id(payload)
+        if schema_id is None:
             raise DecodeError("not_confluent_framed", "the value lacks the Confluent magic byte")
-        (schema_id,) = struct.unpack(">I", payload[1:5])
         return _read(self._record_reader(schema_id), payload[5:])
 
     def close(self) -> None:

@@ -23,26 +23,25 @@ import fastavro.read
 
 from connector.prepare import plan as schema_plan
 from connector.prepare.reader import _long, _properties, _string
+from connector.schemas import avro
 
 Read: TypeAlias = Callable[[bytes, int], tuple[Any, int]]
-Skip: TypeAlias = Callable[[bytes, int], int]
+Skip: TypeAlias = Callable[[bytes, int, int], int]  # (record, position, depth) → position
 
 _double: Final = struct.Struct("<d").unpack_from
 _float: Final = struct.Struct("<f").unpack_from
-# The bundled property-value union: its maps are read by the bundled reader's loop.
-_BUNDLED_VALUES: Final = (
-    "map",
-    ("union", ("null", "boolean", "long", "double", "string", ("array", "string"))),
-)
 ZERO_SIZED_ITEMS: Final = 4096  # native/src/avro.rs ZERO_SIZED_ITEMS
-_READER_FIELDS: Final = (
-    "event",
-    "properties",
-    "timestamp",
-    "user_id",
-    "anonymous_id",
-    "message_id",
-)
+# Skipped values nested deeper are refused: a recursive type could nest a record's every byte, past
+# the stack (a compiled reader would crash, not raise). The native path declines beyond 32
+# (native/src/avro.rs MAX_DEPTH); fastavro itself recursed as deep as the stack let it.
+MAX_SKIP_DEPTH: Final = 256
+_READER: Final = avro.bundled_reading_schema(avro.TRACKING_EVENT)
+_READER_FIELDS: Final = tuple(str(field["name"]) for field in _READER["fields"])
+# How the bundled schema's own plan reads the property bag: a writer whose bag is written the same
+# way is read by the bundled reader's loop.
+_BUNDLED_VALUES: Final = dict(
+    zip(_READER_FIELDS, (how for _, how in schema_plan.plan(_READER)[0]), strict=True)
+)["properties"]
 
 
 def plan_reader(writer: Any) -> Callable[[bytes], dict[str, Any]] | None:
@@ -84,7 +83,7 @@ def plan_reader(writer: Any) -> Callable[[bytes], dict[str, Any]] | None:
 
 
 def _skipping(skip: Skip) -> Read:
-    return lambda b, pos: (None, skip(b, pos))
+    return lambda b, pos: (None, skip(b, pos, 0))
 
 
 def _boolean(b: bytes, pos: int) -> tuple[bool, int]:
@@ -203,7 +202,7 @@ def _skipper(node: Any, skippers: list[Skip]) -> Skip:
     kind, inner = node
     if kind == "fixed":
         size: int = inner
-        return lambda _b, pos: pos + size
+        return lambda _b, pos, _depth: pos + size
     if kind == "union":
         return _skip_union(inner, skippers)
     if kind == "record":
@@ -211,52 +210,54 @@ def _skipper(node: Any, skippers: list[Skip]) -> Skip:
     return _skip_blocks(inner, skippers, pairs=kind == "map")
 
 
-def _skip_bytes(b: bytes, pos: int) -> int:
+def _skip_bytes(b: bytes, pos: int, _depth: int = 0) -> int:
     length, pos = _long(b, pos)
     if length < 0:
         raise ValueError("a negative length")
     return pos + length
 
 
-def _skip_long(b: bytes, pos: int) -> int:
+def _skip_long(b: bytes, pos: int, _depth: int) -> int:
     return _long(b, pos)[1]
 
 
-def _skip_boolean(b: bytes, pos: int) -> int:
+def _skip_boolean(b: bytes, pos: int, _depth: int) -> int:
     return _boolean(b, pos)[1]
 
 
 _PRIMITIVE_SKIPS: Final[dict[str, Skip]] = {
-    "null": lambda _b, pos: pos,
+    "null": lambda _b, pos, _depth: pos,
     "boolean": _skip_boolean,
     "long": _skip_long,
-    "float": lambda _b, pos: pos + 4,
-    "double": lambda _b, pos: pos + 8,
+    "float": lambda _b, pos, _depth: pos + 4,
+    "double": lambda _b, pos, _depth: pos + 8,
     "bytes": _skip_bytes,
 }
 
 
 def _skip_union(branches: tuple[int, ...], skippers: list[Skip]) -> Skip:
-    def skip(b: bytes, pos: int) -> int:
+    def skip(b: bytes, pos: int, depth: int) -> int:
         index, pos = _long(b, pos)
         if not 0 <= index < len(branches):
             raise ValueError("a union branch out of range")
-        return skippers[branches[index]](b, pos)
+        return skippers[branches[index]](b, pos, depth + 1)
 
     return skip
 
 
 def _skip_record(fields: tuple[int, ...], skippers: list[Skip]) -> Skip:
-    def skip(b: bytes, pos: int) -> int:
+    def skip(b: bytes, pos: int, depth: int) -> int:
+        if depth > MAX_SKIP_DEPTH:
+            raise ValueError("a skipped value nested too deep")
         for node in fields:  # looked up when called: a record may hold itself
-            pos = skippers[node](b, pos)
+            pos = skippers[node](b, pos, depth + 1)
         return pos
 
     return skip
 
 
 def _skip_blocks(node: int, skippers: list[Skip], *, pairs: bool) -> Skip:
-    def skip(b: bytes, pos: int) -> int:
+    def skip(b: bytes, pos: int, depth: int) -> int:
         while True:
             count, size, pos = _count(b, pos)
             if count == 0:
@@ -267,6 +268,6 @@ def _skip_blocks(node: int, skippers: list[Skip], *, pairs: bool) -> Skip:
             for _ in range(count):
                 if pairs:
                     pos = _skip_bytes(b, pos)
-                pos = skippers[node](b, pos)
+                pos = skippers[node](b, pos, depth + 1)
 
     return skip

@@ -21,7 +21,7 @@ from connector.errors import DecodeError
 from connector.models import Identifiers, Rejected, Skipped, SourceCoordinates, new_tuple
 from connector.ports import PrepareCounts
 from connector.prepare import native as native_prepare
-from connector.prepare.decode import ConfluentDecoder, build_decoder
+from connector.prepare.decode import ConfluentDecoder, build_decoder, confluent_schema_id
 from connector.prepare.routing import Router
 from connector.transform import Transformer
 
@@ -193,8 +193,9 @@ class Preparer:
 
     def _learn_schema(self, value: bytes | None) -> None:
         """Plan the schema id of a Confluent-framed record the decoder has just looked up."""
-        if self._native is not None and value is not None and len(value) >= 5:
-            self._native.learn_schema(int.from_bytes(value[1:5], "big"))
+        schema_id = None if value is None else confluent_schema_id(value)
+        if self._native is not None and schema_id is not None:
+            self._native.learn_schema(schema_id)
 
     def submit(self, records: Sequence[Record], now_ms: int) -> Preparation:
         return DoneBatch(self.prepare(records, now_ms))

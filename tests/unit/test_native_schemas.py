@@ -25,6 +25,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -41,7 +42,7 @@ from connector.prepare import _native
 from connector.prepare import native as native_prepare
 from connector.prepare.plan import NotPlanned, plan
 from connector.prepare.plan_reader import plan_reader
-from connector.prepare.preparer import NATIVE, Preparer, Ready
+from connector.prepare.preparer import NATIVE, Preparer, Ready, Undecodable
 from connector.schemas import avro
 from tests.support import differential
 from tests.support.registry import evolved_schema_text
@@ -422,6 +423,34 @@ def test_a_recursive_type_in_a_skipped_field_is_skipped() -> None:
     found = _native.read_event(plan(writer), payload)
     assert found is not None
     assert _same(found, _fastavro(writer, payload))
+
+
+def test_a_recursive_value_nested_beyond_the_stack_is_undecodable_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    """A skipped recursive field nested 100,000 deep: the native path declines it (its depth
+    bound), the Python path refuses it (its own) and answers Undecodable, as for any other bytes
+    it cannot read, rather than overflow the stack."""
+    node = {
+        "type": "record",
+        "name": "Node",
+        "fields": [{"name": "value", "type": "int"}, {"name": "next", "type": ["null", "Node"]}],
+    }
+    schema = {**BUNDLED, "fields": [*BUNDLED["fields"], {"name": "chain", "type": node}]}
+    writer = parsed(schema)
+    record = differential.with_groups(next(sample_events(1)))
+    head = avro.encode(writer, {**record, "chain": {"value": 0, "next": None}})[:-2]
+    depth = 100_000
+    payload = head + b"\x00\x02" * depth + b"\x00\x00"  # value 0, then next: a Node, ...
+    assert _native.read_event(plan(writer), payload) is None
+    assert _python(writer, payload) is None
+    path = tmp_path / "writer.avsc"
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    decode = DecodeSettings(writer_schema_path=path)
+    batch = [(payload, SourceCoordinates("events", 0, 0, START_MS))]
+    for native in (True, False):
+        [outcome] = Preparer(decode, TransformSettings(), native=native).prepare(batch, NOW_MS)
+        assert outcome == Undecodable("invalid_avro", "not a tracking event: ValueError")
 
 
 @pytest.mark.parametrize(
