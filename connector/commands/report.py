@@ -57,8 +57,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
 
+# What `parse_time` reads, for the commands' help.
+TIME_HINT = "ISO 8601 (UTC unless a zone is given) or an age like 30m, 24h, 7d"
+
+
 def add_time_range(parser: argparse.ArgumentParser, what: str) -> None:
-    hint = "ISO 8601 (UTC unless a zone is given) or an age like 30m, 24h, 7d"
+    hint = TIME_HINT
     parser.add_argument("--since", type=parse_time, help=f"only {what} at or after T: {hint}")
     parser.add_argument("--until", type=parse_time, help=f"only {what} before T: {hint}")
 

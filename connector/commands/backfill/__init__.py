@@ -33,7 +33,7 @@ import orjson
 
 from connector.commands.backfill.plan import BackfillPlan, plan_backfill
 from connector.commands.backfill.scope import BackfillOutcome, BackfillScope, run_backfill
-from connector.commands.report import iso_time
+from connector.commands.report import TIME_HINT, iso_time
 from connector.process.logs import configure_logging
 
 NAME = "backfill"
@@ -43,7 +43,7 @@ log = logging.getLogger("connector")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    hint = "ISO 8601 (UTC unless a zone is given) or an age like 30m, 24h, 7d"
+    hint = TIME_HINT
     parser.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
     parser.add_argument(
         "--from", dest="from_", required=True, metavar="T", help=f"records at or after T: {hint}"
